@@ -1,0 +1,41 @@
+# Two entry points (see README): `make demo` builds everything and runs the main job;
+# `make test` builds everything and runs the test suite. Both create .venv if missing and are
+# safe to re-run: the package is reinstalled only when its sources change.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCES := $(shell find calculator fitting -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.hpp' \)) setup.py pyproject.toml
+
+.PHONY: demo test install bench clean
+
+demo: $(VENV)/.installed
+	$(BIN)/lepot demo
+
+test: $(VENV)/.installed
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed $(VENV)/.bench-deps
+	$(BIN)/python benchmarks/descriptors.py
+
+install: $(VENV)/.installed
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Build requirements come from pyproject.toml's [build-system] so the two never drift.
+$(VENV)/.build-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $$($(BIN)/python -c "import tomllib; print(' '.join(repr(r) for r in tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" | tr -d "'")
+	touch $@
+
+$(VENV)/.installed: $(SOURCES) $(VENV)/.build-deps
+	$(BIN)/python -m pip install --quiet --no-build-isolation ".[test]"
+	touch $@
+
+$(VENV)/.bench-deps: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet ".[bench]" --no-build-isolation
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info calculator/_evaluator.cpp

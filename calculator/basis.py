@@ -1,0 +1,159 @@
+"""Basis specification: species, LE radial basis and its spline table, embedding, invariant couplings.
+
+A :class:`Basis` is everything the compiled evaluator needs to turn neighbour vectors into
+descriptors. It is built by :func:`build_basis`; the parameter file (lepot.calculator.model) stores
+the same content.
+
+Embedding (alchemical compression). The density coefficients are
+A_{k, nlm}(i) = Σ_j u_{k n}(a_j) R_nl(r_ij) Y_lm(r̂_ij) with k = 0..n_pseudo-1. ``embedding=None``
+is the uncompressed, element-resolved density (u one-hot: k = element index). A matrix of shape
+[n_pseudo][n_species] gives u_k(a), the same for every radial channel; shape
+[n_pseudo][n_radial_max][n_species] gives the radial-channel-dependent u_{k n}(a) of tensor-reduced
+ACE. Species are indexed in the order of ``Basis.species``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase.data import atomic_numbers, chemical_symbols
+
+from .couplings import SUPPORTED_BODY_ORDERS, Couplings, build_couplings
+from .radial_basis import RadialBasis, SplineTable, make_radial_basis
+
+
+@dataclass(frozen=True)
+class Basis:
+    """A complete descriptor basis.
+
+    species : tuple of int, atomic numbers, in index order
+    radial : RadialBasis
+    spline : SplineTable, tables of the smooth LE functions
+    embedding : float64 [n_species][n_pseudo][n_radial_max], u_{k n}(a) in the core's layout
+    couplings : Couplings
+    body_order : int, highest ν
+    """
+
+    species: tuple
+    radial: RadialBasis
+    spline: SplineTable
+    embedding: np.ndarray
+    couplings: Couplings
+    body_order: int
+
+    @property
+    def cutoff(self):
+        return self.radial.cutoff
+
+    @property
+    def n_species(self):
+        return len(self.species)
+
+    @property
+    def n_pseudo(self):
+        return self.embedding.shape[1]
+
+    @property
+    def n_features(self):
+        return self.couplings.n_features
+
+    @property
+    def symbols(self):
+        return tuple(chemical_symbols[z] for z in self.species)
+
+    def species_index(self, numbers):
+        """Map atomic numbers [n] to species indices [n] (int32); unknown elements raise ValueError."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        lookup = np.full(max(int(numbers.max(initial=0)), max(self.species)) + 1, -1, dtype=np.int32)
+        lookup[list(self.species)] = np.arange(self.n_species, dtype=np.int32)
+        indices = lookup[numbers] if numbers.size else np.zeros(0, dtype=np.int32)
+        unknown = np.unique(numbers[indices < 0])
+        if unknown.size:
+            names = ", ".join(chemical_symbols[z] if 0 < z < len(chemical_symbols) else f"Z={z}" for z in unknown)
+            raise ValueError(f"element(s) {names} not in this basis (species: {', '.join(self.symbols)})")
+        return indices
+
+
+def parse_species(species):
+    """Atomic numbers from a list of symbols and/or numbers; duplicates and unknown names are errors."""
+    numbers = []
+    for entry in species:
+        if isinstance(entry, str):
+            if entry not in atomic_numbers:
+                raise ValueError(f"unknown element symbol {entry!r}")
+            numbers.append(atomic_numbers[entry])
+        else:
+            z = int(entry)
+            if not 0 < z < len(chemical_symbols):
+                raise ValueError(f"invalid atomic number {entry!r}")
+            numbers.append(z)
+    if not numbers:
+        raise ValueError("species list is empty")
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"species list has duplicates: {list(species)}")
+    return tuple(numbers)
+
+
+def embedding_weights(embedding, n_species, n_radial_max):
+    """Core-layout embedding [n_species][n_pseudo][n_radial_max] from the user forms (see module docstring)."""
+    if embedding is None:
+        return np.repeat(np.eye(n_species)[:, :, None], n_radial_max, axis=2)
+    u = np.asarray(embedding, dtype=np.float64)
+    if u.ndim == 2:
+        if u.shape[1] != n_species:
+            raise ValueError(f"embedding of shape {u.shape} must be [n_pseudo][{n_species}] (one column per species)")
+        u = np.repeat(u[:, None, :], n_radial_max, axis=1)
+    elif u.ndim == 3:
+        if u.shape[1:] != (n_radial_max, n_species):
+            raise ValueError(
+                f"embedding of shape {u.shape} must be [n_pseudo][{n_radial_max}][{n_species}] "
+                "(pseudo-element, radial channel n, species)"
+            )
+    else:
+        raise ValueError(f"embedding must be a 2- or 3-dimensional array, got shape {u.shape}")
+    if u.shape[0] < 1:
+        raise ValueError("embedding needs at least one pseudo-element")
+    if not np.all(np.isfinite(u)):
+        raise ValueError("embedding contains NaN or inf")
+    return np.ascontiguousarray(np.transpose(u, (2, 0, 1)))
+
+
+def build_basis(
+    species,
+    cutoff=5.0,
+    n_max=6,
+    l_max=4,
+    body_order=2,
+    cutoff_width=None,
+    embedding=None,
+    spline_tolerance=1e-8,
+):
+    """Build a descriptor basis.
+
+    Parameters
+    ----------
+    species : list of str or int
+        Elements the basis knows, e.g. ``["Mo"]`` or ``["Nb", "Mo", "Ta", "W"]``.
+    cutoff : float
+        Cutoff radius r_c in Å.
+    n_max, l_max : int
+        LE size: every (n, l) with z_nl^2 <= (n_max π)^2 and l <= l_max is kept (see radial_basis).
+    body_order : int
+        Highest body order ν of the invariants (one of ``SUPPORTED_BODY_ORDERS``).
+    cutoff_width : float or None
+        Width δ (Å) of the shifted-cosine switching region; default min(1 Å, r_c / 2).
+    embedding : None or array
+        Alchemical compression u, see the module docstring.
+    spline_tolerance : float
+        Largest allowed spline error relative to max |S_nl| of each radial function.
+    """
+    numbers = parse_species(species)
+    if body_order not in SUPPORTED_BODY_ORDERS:
+        raise ValueError(f"body_order must be one of {SUPPORTED_BODY_ORDERS}, got {body_order}")
+    radial = make_radial_basis(cutoff, n_max, l_max, cutoff_width)
+    spline = radial.tabulate(spline_tolerance)
+    weights = embedding_weights(embedding, len(numbers), radial.n_radial[0])
+    couplings = build_couplings(radial.n_radial, weights.shape[1], body_order)
+    return Basis(numbers, radial, spline, weights, couplings, body_order)
+
+
+__all__ = ["Basis", "Couplings", "RadialBasis", "SplineTable", "build_basis", "parse_species"]

@@ -1,0 +1,114 @@
+"""Per-atom descriptors and their analytic gradients for ASE structures.
+
+Outputs (all float64, lengths in Å):
+
+``values``               [n_atoms][n_features]     B_q(i), feature order = ``basis.couplings.labels``
+``gradient_samples``     [n_samples][2]            (centre i, atom j) pairs with a non-zero gradient,
+                                                   sorted; every centre has its (i, i) sample
+``position_gradients``   [n_samples][3][n_features] ∂B_q(i)/∂r_j,α  for sample (i, j), in 1/Å
+``strain_gradients``     [n_atoms][3][3][n_features] ∂B_q(i)/∂ε_αβ for the homogeneous deformation
+                                                   r -> (1 + ε) r of positions and cell
+
+The sum over atoms of ``strain_gradients`` is the derivative of Σ_i B(i) with respect to strain;
+a linear energy E = Σ_i w·B(i) then has stress σ = (1/V) ∂E/∂ε (ASE sign: tensile positive).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _evaluator
+from .neighbours import neighbour_pairs
+
+GRADIENT_KINDS = ("positions", "strain")
+
+
+@dataclass
+class Descriptors:
+    """Descriptors of one structure (see the module docstring for shapes and units)."""
+
+    values: np.ndarray
+    numbers: np.ndarray
+    gradient_samples: np.ndarray = None
+    position_gradients: np.ndarray = None
+    strain_gradients: np.ndarray = None
+
+    def dense_position_gradients(self):
+        """∂B_q(i)/∂r_j,α as a dense array [n_atoms][n_atoms][3][n_features] (small systems only)."""
+        n_atoms, n_features = self.values.shape
+        dense = np.zeros((n_atoms, n_atoms, 3, n_features))
+        dense[self.gradient_samples[:, 0], self.gradient_samples[:, 1]] = self.position_gradients
+        return dense
+
+
+class DescriptorCalculator:
+    """Computes descriptors of a :class:`lepot.calculator.basis.Basis` with the compiled core.
+
+    ``n_threads``: OpenMP threads over atoms; None uses OMP_NUM_THREADS (or all cores).
+    """
+
+    def __init__(self, basis, n_threads=None):
+        if basis.n_features < 1:
+            raise ValueError("basis has no features")
+        self.basis = basis
+        self.n_threads = 0 if n_threads is None else int(n_threads)
+        if self.n_threads < 0:
+            raise ValueError(f"n_threads must be positive, got {n_threads}")
+        couplings = basis.couplings
+        self._evaluator = _evaluator.DescriptorEvaluator(
+            basis.radial.cutoff,
+            basis.radial.cutoff_width,
+            np.ascontiguousarray(basis.spline.node_values),
+            np.ascontiguousarray(basis.spline.node_derivatives),
+            np.asarray(basis.radial.n_radial, dtype=np.int32),
+            np.ascontiguousarray(basis.embedding),
+            couplings.n_features,
+            couplings.term_feature,
+            couplings.term_coefficient,
+            couplings.term_factor_offsets,
+            couplings.factors,
+        )
+
+    def _pairs(self, atoms):
+        numbers = np.asarray(atoms.numbers)
+        species = self.basis.species_index(numbers)
+        pairs = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, self.basis.cutoff)
+        return numbers, species, pairs
+
+    def density(self, atoms):
+        """Density coefficients A, shape [n_atoms][n_pseudo * n_nlm] (layout in lepot.calculator.couplings)."""
+        _, species, pairs = self._pairs(atoms)
+        return self._evaluator.density(pairs.vectors, np.ascontiguousarray(species[pairs.neighbours]), pairs.centre_offsets)
+
+    def compute(self, atoms, gradients=()):
+        """Descriptors of ``atoms`` (an ase.Atoms); ``gradients`` any of ``("positions", "strain")``."""
+        unknown = set(gradients) - set(GRADIENT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown gradient kind(s) {sorted(unknown)}; choose from {GRADIENT_KINDS}")
+        numbers, species, pairs = self._pairs(atoms)
+        n_atoms, n_features = len(numbers), self.basis.n_features
+        result = Descriptors(values=np.zeros((n_atoms, n_features)), numbers=numbers)
+        neighbour_species = np.ascontiguousarray(species[pairs.neighbours])
+        kwargs = {}
+        if "positions" in gradients:
+            samples, pair_rows, centre_rows = _gradient_samples(pairs)
+            result.gradient_samples = samples
+            result.position_gradients = np.zeros((len(samples), 3, n_features))
+            kwargs.update(gradients=result.position_gradients, pair_rows=pair_rows, centre_rows=centre_rows)
+        if "strain" in gradients:
+            result.strain_gradients = np.zeros((n_atoms, 3, 3, n_features))
+            kwargs.update(strain=result.strain_gradients)
+        self._evaluator.compute(
+            pairs.vectors, neighbour_species, pairs.centre_offsets, result.values, n_threads=self.n_threads, **kwargs
+        )
+        return result
+
+
+def _gradient_samples(pairs):
+    """Unique (i, j) samples [n_samples][2], the sample row of every pair [n_pairs] and of every centre's (i, i)."""
+    n = pairs.n_atoms
+    atoms = np.arange(n, dtype=np.int64)
+    keys = np.concatenate([pairs.centres * n + pairs.neighbours, atoms * n + atoms])
+    unique_keys, rows = np.unique(keys, return_inverse=True)
+    samples = np.stack([unique_keys // n, unique_keys % n], axis=1)
+    return samples, rows[: pairs.n_pairs].astype(np.int64), rows[pairs.n_pairs :].astype(np.int64)

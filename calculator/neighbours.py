@@ -1,0 +1,107 @@
+"""Neighbour pairs within a cutoff, from vesin, validated and sorted by centre.
+
+Full list: every pair appears as (i, j) and (j, i). Periodic images are included, and so are
+self-images (j = i with a non-zero shift) when the cell is smaller than the cutoff.
+Convention: r_ij = r_j - r_i + shift · cell (Å), shift in integer cell vectors.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import vesin
+
+#: Pairs closer than this (Å) are overlapping atoms and rejected.
+MIN_DISTANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class NeighbourPairs:
+    """Neighbour pairs of one structure, sorted by centre.
+
+    n_atoms : int
+    centres : int64 [n_pairs], i
+    neighbours : int64 [n_pairs], j
+    shifts : int64 [n_pairs][3], cell shift of j
+    vectors : float64 [n_pairs][3], r_ij in Å
+    centre_offsets : int64 [n_atoms + 1], pairs of centre i are centre_offsets[i]:centre_offsets[i+1]
+    """
+
+    n_atoms: int
+    centres: np.ndarray
+    neighbours: np.ndarray
+    shifts: np.ndarray
+    vectors: np.ndarray
+    centre_offsets: np.ndarray
+
+    @property
+    def n_pairs(self):
+        return len(self.centres)
+
+
+def validate_structure(positions, cell, pbc):
+    """Checked float64 positions [n][3], cell [3][3] and pbc [3]; raises ValueError naming the problem."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise ValueError(f"positions must have shape [n_atoms, 3], got {positions.shape}")
+    bad = np.flatnonzero(~np.all(np.isfinite(positions), axis=1))
+    if bad.size:
+        raise ValueError(f"positions of atom(s) {bad[:10].tolist()} are NaN or inf")
+    cell = np.asarray(cell, dtype=np.float64)
+    if cell.shape != (3, 3):
+        raise ValueError(f"cell must have shape [3, 3], got {cell.shape}")
+    if not np.all(np.isfinite(cell)):
+        raise ValueError("cell contains NaN or inf")
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
+    if pbc.any():
+        periodic_vectors = cell[pbc]
+        if np.linalg.matrix_rank(periodic_vectors, tol=1e-8) < int(pbc.sum()):
+            raise ValueError(f"cell vectors along periodic directions {np.flatnonzero(pbc).tolist()} are degenerate")
+    return positions, cell, pbc
+
+
+def neighbour_pairs(positions, cell, pbc, cutoff):
+    """All pairs with |r_ij| < cutoff (Å), validated and sorted by centre."""
+    positions, cell, pbc = validate_structure(positions, cell, pbc)
+    if not np.isfinite(cutoff) or cutoff <= 0:
+        raise ValueError(f"cutoff must be positive, got {cutoff}")
+    n_atoms = len(positions)
+    if n_atoms == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return NeighbourPairs(0, empty, empty, np.zeros((0, 3), np.int64), np.zeros((0, 3)), np.zeros(1, np.int64))
+    box = _box_for_vesin(cell, pbc)
+    calculator = vesin.NeighborList(cutoff=float(cutoff), full_list=True, sorted=True)
+    centres, neighbours, shifts, vectors = calculator.compute(positions, box, pbc, "ijSD")
+    centres = centres.astype(np.int64)
+    neighbours = neighbours.astype(np.int64)
+    shifts = shifts.astype(np.int64)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float64)
+    distances = np.linalg.norm(vectors, axis=1)
+    close = np.flatnonzero(distances < MIN_DISTANCE)
+    if close.size:
+        p = close[0]
+        raise ValueError(
+            f"atoms {centres[p]} and {neighbours[p]} (shift {shifts[p].tolist()}) overlap: distance "
+            f"{distances[p]:.3g} Å < {MIN_DISTANCE} Å ({close.size // 2 or 1} overlapping pair(s))"
+        )
+    order = np.argsort(centres, kind="stable")
+    centres, neighbours, shifts, vectors = centres[order], neighbours[order], shifts[order], vectors[order]
+    offsets = np.zeros(n_atoms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(centres, minlength=n_atoms), out=offsets[1:])
+    return NeighbourPairs(n_atoms, centres, neighbours, shifts, np.ascontiguousarray(vectors), offsets)
+
+
+def _box_for_vesin(cell, pbc):
+    """vesin needs a box even along open directions; it is never used there, so fill them with a unit basis."""
+    if not pbc.any():
+        return np.zeros((3, 3))
+    box = cell.copy()
+    for axis in np.flatnonzero(~pbc):
+        if np.linalg.matrix_rank(np.vstack([box[pbc], box[axis]]), tol=1e-8) == int(pbc.sum()) + 1:
+            continue
+        candidates = np.eye(3)
+        for candidate in candidates:
+            trial = np.vstack([box[pbc], candidate])
+            if np.linalg.matrix_rank(trial, tol=1e-8) == int(pbc.sum()) + 1:
+                box[axis] = candidate
+                break
+    return box
