@@ -11,7 +11,7 @@ evaluator = Extension(
     include_dirs=["calculator/core"],
     depends=glob.glob("calculator/core/*.hpp"),
     language="c++",
-    extra_compile_args=["-O3", "-std=c++17", "-fopenmp"],
+    extra_compile_args=["-O3", "-std=c++17", "-fopenmp", "-march=native"],
     extra_link_args=["-fopenmp"],
 )
 

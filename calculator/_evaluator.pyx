@@ -49,7 +49,7 @@ cdef extern from "density_expansion.hpp" namespace "lepot" nogil:
     cdef cppclass DensityExpansion:
         DensityExpansion(RadialSpline, CutoffFunction, DensityLayout, int, int, const double*) except +
         int n_density()
-        void expand_values "expand<false>"(int, const double*, const int*, DensityWorkspace&)
+        void expand(int, const double*, const int*, DensityWorkspace&)
 
 
 cdef extern from "couplings.hpp" namespace "lepot" nogil:
@@ -195,7 +195,7 @@ cdef class DescriptorEvaluator:
         cdef int dummy_species = 0
         for i in range(n_centres):
             begin = centre_offsets[i]
-            expansion.expand_values(<int>(centre_offsets[i + 1] - begin),
+            expansion.expand(<int>(centre_offsets[i + 1] - begin),
                                     &vectors[begin, 0] if centre_offsets[i + 1] > begin else dummy_vector,
                                     &neighbour_species[begin] if centre_offsets[i + 1] > begin else &dummy_species,
                                     workspace.density)

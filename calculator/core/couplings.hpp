@@ -5,9 +5,9 @@
 // Clebsch-Gordan products. The term lists are built in Python (lepot.calculator.couplings) and
 // travel in the parameter file.
 //
-// For gradients the set is also stored transposed, grouped by density index a:
-//   entry e = (term t, factor position s) with factor(t, s) = a;
-//   ∂B_q/∂A_a = Σ_{e in row a, feature(e) = q} c_t Π_{s' ≠ s} A[factor(t, s')].
+// Terms are grouped by feature (term_feature non-decreasing), so feature q owns the contiguous terms
+// feature_term_offsets[q] .. feature_term_offsets[q+1]-1. For gradients, every factor slot f of term t
+// gets its partial product  c_t Π_{f' ≠ f} A[factor(f')]  = ∂(term t)/∂A[factor(f)].
 #pragma once
 
 #include <cmath>
@@ -43,16 +43,25 @@ public:
             if (f < 0 || f >= n_density)
                 throw std::invalid_argument("couplings: factor index " + std::to_string(f) + " out of range [0, " +
                                             std::to_string(n_density) + ")");
-        build_transpose();
+        feature_term_offsets_.assign(n_features + 1, 0);
+        for (int t = 0; t < n_terms; ++t) {
+            if (t > 0 && term_feature_[t] < term_feature_[t - 1])
+                throw std::invalid_argument("couplings: terms must be grouped by feature (term " + std::to_string(t) +
+                                            ")");
+            feature_term_offsets_[term_feature_[t] + 1] += 1;
+        }
+        for (int q = 0; q < n_features; ++q) feature_term_offsets_[q + 1] += feature_term_offsets_[q];
     }
 
     int n_features() const { return n_features_; }
     int n_density() const { return n_density_; }
     int n_terms() const { return static_cast<int>(term_feature_.size()); }
-    int n_entries() const { return static_cast<int>(entry_term_.size()); }
-    int entry_begin(int a) const { return entry_offsets_[a]; }
-    int entry_end(int a) const { return entry_offsets_[a + 1]; }
-    int entry_feature(int e) const { return entry_feature_[e]; }
+    int n_factor_slots() const { return static_cast<int>(factors_.size()); }
+    int feature_term_begin(int q) const { return feature_term_offsets_[q]; }
+    int feature_term_end(int q) const { return feature_term_offsets_[q + 1]; }
+    int term_factor_begin(int t) const { return term_factor_offsets_[t]; }
+    int term_factor_end(int t) const { return term_factor_offsets_[t + 1]; }
+    int factor(int f) const { return factors_[f]; }
 
     // density: [n_density]; features: [n_features] (overwritten)
     void evaluate(const double* density, double* features) const {
@@ -65,49 +74,28 @@ public:
         }
     }
 
-    // entry_values: [n_entries], entry e gets c_t Π_{s' ≠ s_e} A[factor(t, s')]
-    void partial_derivatives(const double* density, double* entry_values) const {
-        const int n_entries = this->n_entries();
-        for (int e = 0; e < n_entries; ++e) {
-            const int t = entry_term_[e];
-            const int skip = term_factor_offsets_[t] + entry_position_[e];
-            double product = term_coefficient_[t];
-            for (int f = term_factor_offsets_[t]; f < term_factor_offsets_[t + 1]; ++f)
-                if (f != skip) product *= density[factors_[f]];
-            entry_values[e] = product;
-        }
-    }
-
-private:
-    void build_transpose() {
-        entry_offsets_.assign(n_density_ + 1, 0);
-        for (int f : factors_) entry_offsets_[f + 1] += 1;
-        for (int a = 0; a < n_density_; ++a) entry_offsets_[a + 1] += entry_offsets_[a];
-        const size_t n_entries = factors_.size();
-        entry_term_.resize(n_entries);
-        entry_position_.resize(n_entries);
-        entry_feature_.resize(n_entries);
-        std::vector<int> fill(entry_offsets_.begin(), entry_offsets_.end() - 1);
-        for (int t = 0; t < n_terms(); ++t) {
-            for (int f = term_factor_offsets_[t]; f < term_factor_offsets_[t + 1]; ++f) {
-                const int e = fill[factors_[f]]++;
-                entry_term_[e] = t;
-                entry_position_[e] = f - term_factor_offsets_[t];
-                entry_feature_[e] = term_feature_[t];
+    // slot_derivatives: [n_factor_slots], slot f of term t gets c_t Π_{f' ≠ f} A[factor(f')]
+    void partial_derivatives(const double* density, double* slot_derivatives) const {
+        const int n_terms = this->n_terms();
+        for (int t = 0; t < n_terms; ++t) {
+            const int begin = term_factor_offsets_[t], end = term_factor_offsets_[t + 1];
+            for (int f = begin; f < end; ++f) {
+                double product = term_coefficient_[t];
+                for (int g = begin; g < end; ++g)
+                    if (g != f) product *= density[factors_[g]];
+                slot_derivatives[f] = product;
             }
         }
     }
 
+private:
     int n_features_;
     int n_density_;
     std::vector<int> term_feature_;         // shape [n_terms]
     std::vector<double> term_coefficient_;  // shape [n_terms]
     std::vector<int> term_factor_offsets_;  // shape [n_terms+1]
     std::vector<int> factors_;              // shape [n_factors]
-    std::vector<int> entry_offsets_;        // shape [n_density+1]
-    std::vector<int> entry_term_;           // shape [n_entries]
-    std::vector<int> entry_position_;       // shape [n_entries]
-    std::vector<int> entry_feature_;        // shape [n_entries]
+    std::vector<int> feature_term_offsets_;  // shape [n_features+1]
 };
 
 }  // namespace lepot

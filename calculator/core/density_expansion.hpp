@@ -56,23 +56,21 @@ private:
     std::vector<int> nlm_offset_;     // shape [l_max+2]
 };
 
-// Per-thread scratch for one centre atom. Buffers grow as needed and are reused.
+// Per-thread scratch for one pair at a time; buffers are sized once and reused.
 struct DensityWorkspace {
-    std::vector<double> radial;        // shape [n_radial_functions]
-    std::vector<double> radial_deriv;  // shape [n_radial_functions]
+    std::vector<double> radial;        // shape [n_radial_functions], R_nl(r)
+    std::vector<double> radial_deriv;  // shape [n_radial_functions], dR_nl/dr
     std::vector<double> ylm;           // shape [(l_max+1)^2]
     std::vector<double> ylm_grad;      // shape [(l_max+1)^2][3]
     std::vector<double> ylm_scratch;   // shape [SphericalHarmonics::scratch_size()]
-    std::vector<double> pair_ry;       // shape [n_neigh][n_nlm], R_nl(r_ij) Y_lm(r̂_ij)
-    std::vector<double> pair_dry;      // shape [n_neigh][n_nlm][3], ∇_{r_ij} (R_nl Y_lm) in 1/Å
-    std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm}
+    std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm} of the current centre
 };
 
 class DensityExpansion {
 public:
     // spline columns must follow the radial layout above; embedding shape [n_species][n_pseudo][n_radial_max]
     DensityExpansion(RadialSpline spline, CutoffFunction cutoff_function, DensityLayout layout, int n_species,
-                     int n_pseudo, const double* embedding)
+                     int n_pseudo, const double* embedding_weights)
         : spline_(std::move(spline)), cutoff_function_(cutoff_function), layout_(std::move(layout)),
           harmonics_(layout_.l_max()), n_species_(n_species), n_pseudo_(n_pseudo) {
         if (spline_.r_max() != cutoff_function_.cutoff())
@@ -84,13 +82,17 @@ public:
         if (n_species < 1 || n_pseudo < 1)
             throw std::invalid_argument("density expansion: n_species and n_pseudo must be >= 1");
         const size_t size = static_cast<size_t>(n_species) * n_pseudo * layout_.n_radial_max();
-        embedding_.assign(embedding, embedding + size);
+        embedding_.assign(embedding_weights, embedding_weights + size);
         for (double w : embedding_)
             if (!std::isfinite(w)) throw std::invalid_argument("density expansion: non-finite embedding weight");
+        contributes_.assign(static_cast<size_t>(n_species) * n_pseudo, 0);
+        for (int s = 0; s < n_species; ++s)
+            for (int k = 0; k < n_pseudo; ++k)
+                for (int n = 0; n < layout_.n_radial_max(); ++n)
+                    if (embedding(s, k, n) != 0.0) contributes_[static_cast<size_t>(s) * n_pseudo + k] = 1;
     }
 
     const DensityLayout& layout() const { return layout_; }
-    const RadialSpline& spline() const { return spline_; }
     int n_species() const { return n_species_; }
     int n_pseudo() const { return n_pseudo_; }
     int n_density() const { return n_pseudo_ * layout_.n_nlm(); }
@@ -99,78 +101,64 @@ public:
     double embedding(int species, int k, int n) const {
         return embedding_[(static_cast<size_t>(species) * n_pseudo_ + k) * layout_.n_radial_max() + n];
     }
+    // Whether neighbours of this species add anything to pseudo-element k (false for most k when one-hot).
+    bool contributes(int species, int k) const { return contributes_[static_cast<size_t>(species) * n_pseudo_ + k]; }
 
-    void prepare(DensityWorkspace& ws, int n_neigh) const {
-        const int n_nlm = layout_.n_nlm();
-        ws.radial.resize(layout_.n_radial_functions());
-        ws.radial_deriv.resize(layout_.n_radial_functions());
-        ws.ylm.resize(harmonics_.size());
-        ws.ylm_grad.resize(3 * harmonics_.size());
-        ws.ylm_scratch.resize(harmonics_.scratch_size());
-        if (ws.pair_ry.size() < static_cast<size_t>(n_neigh) * n_nlm) {
-            ws.pair_ry.resize(static_cast<size_t>(n_neigh) * n_nlm);
-            ws.pair_dry.resize(static_cast<size_t>(n_neigh) * n_nlm * 3);
-        }
-        ws.density.assign(n_density(), 0.0);
-    }
-
-    // Fills ws.density (and ws.pair_ry / ws.pair_dry for the neighbours) for one centre.
-    // neighbour_vectors: shape [n_neigh][3], r_j - r_i in Å (all with 0 < |r| ; those >= cutoff add nothing)
+    // A_{k,nlm} of one centre into ws.density.
+    // neighbour_vectors: shape [n_neigh][3], r_j - r_i in Å (all 0 < |r|; those at or beyond the cutoff add nothing)
     // neighbour_species: shape [n_neigh], species index in [0, n_species)
-    template <bool with_gradients>
     void expand(int n_neigh, const double* neighbour_vectors, const int* neighbour_species, DensityWorkspace& ws) const {
-        prepare(ws, n_neigh);
+        prepare(ws);
+        ws.density.assign(n_density(), 0.0);
         const int n_nlm = layout_.n_nlm();
-        const int l_max = layout_.l_max();
         for (int p = 0; p < n_neigh; ++p) {
-            const double* v = neighbour_vectors + 3 * p;
-            const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-            double* ry = &ws.pair_ry[static_cast<size_t>(p) * n_nlm];
-            double* dry = with_gradients ? &ws.pair_dry[static_cast<size_t>(p) * n_nlm * 3] : nullptr;
-            if (!(r < cutoff())) {
-                for (int c = 0; c < n_nlm; ++c) ry[c] = 0.0;
-                if (with_gradients)
-                    for (int c = 0; c < 3 * n_nlm; ++c) dry[c] = 0.0;
-                continue;
-            }
-            spline_.evaluate<with_gradients>(r, ws.radial.data(), ws.radial_deriv.data());
-            double fc_deriv;
-            const double fc = cutoff_function_.evaluate(r, fc_deriv);
-            for (int f = 0; f < layout_.n_radial_functions(); ++f) {
-                if (with_gradients) ws.radial_deriv[f] = fc * ws.radial_deriv[f] + fc_deriv * ws.radial[f];
-                ws.radial[f] *= fc;
-            }
-            harmonics_.compute<with_gradients>(v, ws.ylm.data(), ws.ylm_grad.data(), ws.ylm_scratch.data());
-            const double inv_r = 1.0 / r;
-            const double ux = v[0] * inv_r, uy = v[1] * inv_r, uz = v[2] * inv_r;
-            for (int l = 0; l <= l_max; ++l) {
-                const int width = 2 * l + 1;
-                for (int n = 0; n < layout_.n_radial(l); ++n) {
-                    const double radial = ws.radial[layout_.radial_offset(l) + n];
-                    const int base = layout_.nlm_offset(l) + n * width;
-                    for (int mm = 0; mm < width; ++mm) {
-                        const int lm = l * l + mm;
-                        ry[base + mm] = radial * ws.ylm[lm];
-                        if (with_gradients) {
-                            const double dradial = ws.radial_deriv[layout_.radial_offset(l) + n] * ws.ylm[lm];
-                            const double* g = &ws.ylm_grad[3 * lm];
-                            dry[3 * (base + mm) + 0] = dradial * ux + radial * g[0];
-                            dry[3 * (base + mm) + 1] = dradial * uy + radial * g[1];
-                            dry[3 * (base + mm) + 2] = dradial * uz + radial * g[2];
-                        }
+            if (!radial_angular<false>(neighbour_vectors + 3 * p, ws)) continue;
+            const int species = neighbour_species[p];
+            for (int k = 0; k < n_pseudo_; ++k) {
+                if (!contributes(species, k)) continue;
+                double* a_k = &ws.density[static_cast<size_t>(k) * n_nlm];
+                for (int l = 0; l <= layout_.l_max(); ++l) {
+                    const int width = 2 * l + 1;
+                    const double* ylm = &ws.ylm[l * l];
+                    for (int n = 0; n < layout_.n_radial(l); ++n) {
+                        const double weighted = embedding(species, k, n) * ws.radial[layout_.radial_offset(l) + n];
+                        double* out = a_k + layout_.nlm_offset(l) + n * width;
+                        for (int mm = 0; mm < width; ++mm) out[mm] += weighted * ylm[mm];
                     }
                 }
             }
-            const int species = neighbour_species[p];
-            for (int k = 0; k < n_pseudo_; ++k) {
-                double* a_k = &ws.density[static_cast<size_t>(k) * n_nlm];
-                for (int l = 0; l <= l_max; ++l) {
-                    const int width = 2 * l + 1;
-                    for (int n = 0; n < layout_.n_radial(l); ++n) {
-                        const double w = embedding(species, k, n);
-                        if (w == 0.0) continue;
-                        const int base = layout_.nlm_offset(l) + n * width;
-                        for (int mm = 0; mm < width; ++mm) a_k[base + mm] += w * ry[base + mm];
+        }
+    }
+
+    // ∇_{r_ij}(R_nl Y_lm) (1/Å times the units of R) for `count` pairs, pair i into
+    // block[(3 nlm + α) * block_width + i], i.e. block shape [n_nlm][3][block_width] with pairs fastest.
+    // Pairs at or beyond the cutoff give zeros.
+    void gradient_block(int count, const double* vectors /* [count][3] */, int block_width, DensityWorkspace& ws,
+                        double* block) const {
+        prepare(ws);
+        const int n_nlm = layout_.n_nlm();
+        for (int i = 0; i < count; ++i) {
+            double* column = block + i;
+            const double* v = vectors + 3 * i;
+            if (!radial_angular<true>(v, ws)) {
+                for (int c = 0; c < 3 * n_nlm; ++c) column[c * block_width] = 0.0;
+                continue;
+            }
+            const double inv_r = 1.0 / std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+            const double ux = v[0] * inv_r, uy = v[1] * inv_r, uz = v[2] * inv_r;
+            for (int l = 0; l <= layout_.l_max(); ++l) {
+                const int width = 2 * l + 1;
+                for (int n = 0; n < layout_.n_radial(l); ++n) {
+                    const double radial = ws.radial[layout_.radial_offset(l) + n];
+                    const double dradial = ws.radial_deriv[layout_.radial_offset(l) + n];
+                    double* out = column + 3 * static_cast<size_t>(layout_.nlm_offset(l) + n * width) * block_width;
+                    for (int mm = 0; mm < width; ++mm) {
+                        const int lm = l * l + mm;
+                        const double dr_y = dradial * ws.ylm[lm];
+                        const double* g = &ws.ylm_grad[3 * lm];
+                        out[(3 * mm + 0) * block_width] = dr_y * ux + radial * g[0];
+                        out[(3 * mm + 1) * block_width] = dr_y * uy + radial * g[1];
+                        out[(3 * mm + 2) * block_width] = dr_y * uz + radial * g[2];
                     }
                 }
             }
@@ -178,6 +166,30 @@ public:
     }
 
 private:
+    void prepare(DensityWorkspace& ws) const {
+        ws.radial.resize(layout_.n_radial_functions());
+        ws.radial_deriv.resize(layout_.n_radial_functions());
+        ws.ylm.resize(harmonics_.size());
+        ws.ylm_grad.resize(3 * harmonics_.size());
+        ws.ylm_scratch.resize(harmonics_.scratch_size());
+    }
+
+    // R_nl(r) (and dR_nl/dr), Y_lm (and ∇Y_lm) of one vector into ws; false if |r| >= cutoff.
+    template <bool with_gradients>
+    bool radial_angular(const double* v, DensityWorkspace& ws) const {
+        const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        if (!(r < cutoff())) return false;
+        spline_.evaluate<with_gradients>(r, ws.radial.data(), ws.radial_deriv.data());
+        double fc_deriv;
+        const double fc = cutoff_function_.evaluate(r, fc_deriv);
+        for (int f = 0; f < layout_.n_radial_functions(); ++f) {
+            if (with_gradients) ws.radial_deriv[f] = fc * ws.radial_deriv[f] + fc_deriv * ws.radial[f];
+            ws.radial[f] *= fc;
+        }
+        harmonics_.compute<with_gradients>(v, ws.ylm.data(), ws.ylm_grad.data(), ws.ylm_scratch.data());
+        return true;
+    }
+
     RadialSpline spline_;
     CutoffFunction cutoff_function_;
     DensityLayout layout_;
@@ -185,6 +197,7 @@ private:
     int n_species_;
     int n_pseudo_;
     std::vector<double> embedding_;  // shape [n_species][n_pseudo][n_radial_max]
+    std::vector<char> contributes_;  // shape [n_species][n_pseudo]
 };
 
 }  // namespace lepot

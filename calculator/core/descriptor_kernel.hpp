@@ -8,8 +8,18 @@
 //   strain[α][β][q]            += Σ_p ∂B_q(i)/∂r_ij,α r_ij,β   (∂B_q(i)/∂ε_αβ for r -> (1 + ε) r)
 // Several pairs may share one gradient row (periodic images of the same atom); a self-image pair
 // (j = i) adds and subtracts the same row, as it must, since r_ii' does not depend on r_i.
+//
+// Gradient algorithm. ∂B_q/∂r_ij,α = Σ_{terms t of q} Σ_{factor slots f of t} D_f u_{k_f n_f}(a_j) ∂(R Y)_{nlm_f}/∂r_ij,α
+// with D_f = ∂(term t)/∂A[factor f], computed once per centre. The neighbours are sorted by species
+// into blocks of `pair_block` pairs (the last block of a species padded with pairs beyond the cutoff,
+// which contribute exactly zero), so the embedding weight u is constant over a block; for each species
+// the factor slots with u != 0 are precomputed, grouped by feature, weight folded in. For each block,
+// ∂(R Y) of its pairs goes into a small buffer, each feature's gradient for the block's pairs is
+// accumulated in registers over its slots, and is written straight to the output rows, the centre row
+// and the strain. Cost: about n_factor_slots x 3 x n_neigh multiply-adds per centre.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -20,10 +30,16 @@
 
 namespace lepot {
 
+constexpr int pair_block = 8;
+
 struct DescriptorWorkspace {
     DensityWorkspace density;
-    std::vector<double> entry_values;   // shape [n_entries], ∂B/∂A partial products
-    std::vector<double> pair_gradient;  // shape [3][n_features], ∂B(i)/∂r_ij for one pair
+    std::vector<int> order;                // shape [n_neigh], original pair index in species-sorted order
+    std::vector<int> cursor;               // shape [n_species], counting-sort fill positions
+    std::vector<int> species_offsets;      // shape [n_species+1], sorted pairs of species s: [offsets[s], offsets[s+1])
+    std::vector<double> block_vectors;     // shape [pair_block][3], r_ij of the current block (padding: beyond cutoff)
+    std::vector<double> block_gradients;   // shape [n_nlm][3][pair_block], ∂(R Y)_{nlm}/∂r_ij,α of the block
+    std::vector<double> slot_derivatives;  // shape [n_factor_slots], ∂(term)/∂A[factor]
 };
 
 class DescriptorKernel {
@@ -34,6 +50,7 @@ public:
             throw std::invalid_argument("descriptor kernel: couplings index " + std::to_string(couplings_.n_density()) +
                                         " density coefficients but the expansion has " +
                                         std::to_string(expansion_.n_density()));
+        build_species_slots();
     }
 
     const DensityExpansion& expansion() const { return expansion_; }
@@ -47,68 +64,119 @@ public:
     void compute_atom(int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
                       DescriptorWorkspace& ws, double* features, double* gradients, const int64_t* pair_rows,
                       int64_t centre_row, double* strain) const {
-        expansion_.expand<with_gradients>(n_neigh, neighbour_vectors, neighbour_species, ws.density);
+        expansion_.expand(n_neigh, neighbour_vectors, neighbour_species, ws.density);
         couplings_.evaluate(ws.density.density.data(), features);
         if (!with_gradients) return;
-
-        const int n_features = couplings_.n_features();
-        const int n_nlm = expansion_.layout().n_nlm();
-        const DensityLayout& layout = expansion_.layout();
-        ws.entry_values.resize(couplings_.n_entries());
-        couplings_.partial_derivatives(ws.density.density.data(), ws.entry_values.data());
-        ws.pair_gradient.resize(3 * static_cast<size_t>(n_features));
-        double* pg = ws.pair_gradient.data();
-        double* centre = gradients ? gradients + centre_row * 3 * n_features : nullptr;
-
-        for (int p = 0; p < n_neigh; ++p) {
-            const double* v = neighbour_vectors + 3 * p;
-            if (!(v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < expansion_.cutoff() * expansion_.cutoff())) continue;
-            for (int c = 0; c < 3 * n_features; ++c) pg[c] = 0.0;
-            const double* dry = &ws.density.pair_dry[static_cast<size_t>(p) * n_nlm * 3];
-            const int species = neighbour_species[p];
-            for (int k = 0; k < expansion_.n_pseudo(); ++k) {
-                for (int l = 0; l <= layout.l_max(); ++l) {
-                    const int width = 2 * l + 1;
-                    for (int n = 0; n < layout.n_radial(l); ++n) {
-                        const double w = expansion_.embedding(species, k, n);
-                        if (w == 0.0) continue;
-                        const int base = layout.nlm_offset(l) + n * width;
-                        for (int mm = 0; mm < width; ++mm) {
-                            const int nlm = base + mm;
-                            const double dx = w * dry[3 * nlm], dy = w * dry[3 * nlm + 1], dz = w * dry[3 * nlm + 2];
-                            const int a = k * n_nlm + nlm;
-                            for (int e = couplings_.entry_begin(a); e < couplings_.entry_end(a); ++e) {
-                                const int q = couplings_.entry_feature(e);
-                                const double g = ws.entry_values[e];
-                                pg[q] += g * dx;
-                                pg[n_features + q] += g * dy;
-                                pg[2 * n_features + q] += g * dz;
-                            }
-                        }
-                    }
-                }
-            }
-            if (gradients) {
-                double* row = gradients + pair_rows[p] * 3 * n_features;
-                for (int c = 0; c < 3 * n_features; ++c) {
-                    row[c] += pg[c];
-                    centre[c] -= pg[c];
-                }
-            }
-            if (strain) {
-                for (int alpha = 0; alpha < 3; ++alpha)
-                    for (int beta = 0; beta < 3; ++beta) {
-                        double* out = strain + (3 * alpha + beta) * n_features;
-                        const double* g = pg + alpha * n_features;
-                        for (int q = 0; q < n_features; ++q) out[q] += g[q] * v[beta];
-                    }
+        ws.slot_derivatives.resize(couplings_.n_factor_slots());
+        couplings_.partial_derivatives(ws.density.density.data(), ws.slot_derivatives.data());
+        sort_by_species(n_neigh, neighbour_species, ws);
+        ws.block_vectors.resize(3 * pair_block);
+        ws.block_gradients.resize(static_cast<size_t>(expansion_.layout().n_nlm()) * 3 * pair_block);
+        double* centre = gradients ? gradients + centre_row * 3 * n_features() : nullptr;
+        for (int s = 0; s < expansion_.n_species(); ++s) {
+            for (int begin = ws.species_offsets[s]; begin < ws.species_offsets[s + 1]; begin += pair_block) {
+                const int count = std::min(pair_block, ws.species_offsets[s + 1] - begin);
+                for (int i = 0; i < pair_block; ++i)
+                    for (int alpha = 0; alpha < 3; ++alpha)
+                        ws.block_vectors[3 * i + alpha] =
+                            i < count ? neighbour_vectors[3 * ws.order[begin + i] + alpha]
+                                      : (alpha == 0 ? 2.0 * expansion_.cutoff() : 0.0);
+                expansion_.gradient_block(pair_block, ws.block_vectors.data(), pair_block, ws.density,
+                                          ws.block_gradients.data());
+                double* rows[pair_block];
+                for (int i = 0; i < pair_block; ++i)
+                    rows[i] = gradients && i < count ? gradients + pair_rows[ws.order[begin + i]] * 3 * n_features()
+                                                     : nullptr;
+                block_contribution(s, count, ws, rows, centre, strain);
             }
         }
     }
 
 private:
+    // For each species s and feature q: the factor slots f with u_{k_f n_f}(s) != 0, their weight and
+    // the row 3 nlm_f of ∂(R Y)_{nlm_f} in the block buffer.
+    void build_species_slots() {
+        const int n_species = expansion_.n_species(), n_features = couplings_.n_features();
+        const DensityLayout& layout = expansion_.layout();
+        const int n_nlm = layout.n_nlm();
+        std::vector<int> radial_of_nlm(n_nlm);  // n of every nlm channel
+        for (int l = 0; l <= layout.l_max(); ++l)
+            for (int n = 0; n < layout.n_radial(l); ++n)
+                for (int mm = 0; mm < 2 * l + 1; ++mm) radial_of_nlm[layout.nlm_offset(l) + n * (2 * l + 1) + mm] = n;
+        slot_offsets_.assign(static_cast<size_t>(n_species) * n_features + 1, 0);
+        for (int s = 0; s < n_species; ++s) {
+            for (int q = 0; q < n_features; ++q) {
+                for (int t = couplings_.feature_term_begin(q); t < couplings_.feature_term_end(q); ++t) {
+                    for (int f = couplings_.term_factor_begin(t); f < couplings_.term_factor_end(t); ++f) {
+                        const int a = couplings_.factor(f);
+                        const int nlm = a % n_nlm;
+                        const double w = expansion_.embedding(s, a / n_nlm, radial_of_nlm[nlm]);
+                        if (w == 0.0) continue;
+                        slot_index_.push_back(f);
+                        slot_weight_.push_back(w);
+                        slot_row_.push_back(3 * nlm);
+                    }
+                }
+                slot_offsets_[static_cast<size_t>(s) * n_features + q + 1] = static_cast<int>(slot_index_.size());
+            }
+        }
+    }
+
+    // Counting sort of the pairs by species: ws.order and ws.species_offsets.
+    void sort_by_species(int n_neigh, const int* species, DescriptorWorkspace& ws) const {
+        const int n_species = expansion_.n_species();
+        ws.species_offsets.assign(n_species + 1, 0);
+        for (int p = 0; p < n_neigh; ++p) ws.species_offsets[species[p] + 1] += 1;
+        for (int s = 0; s < n_species; ++s) ws.species_offsets[s + 1] += ws.species_offsets[s];
+        ws.order.resize(n_neigh);
+        ws.cursor.assign(ws.species_offsets.begin(), ws.species_offsets.end() - 1);
+        for (int p = 0; p < n_neigh; ++p) ws.order[ws.cursor[species[p]]++] = p;
+    }
+
+    // Gradients of all features for one block of pairs of species s (the first `count` are real).
+    // rows: [pair_block] output rows [3][n_features] of the pairs (nullptr: not wanted / padding)
+    void block_contribution(int s, int count, const DescriptorWorkspace& ws, double* const* rows, double* centre,
+                            double* strain) const {
+        const int n_features = couplings_.n_features();
+        const int* offsets = &slot_offsets_[static_cast<size_t>(s) * n_features];
+        const double* derivative = ws.slot_derivatives.data();
+        const double* dry = ws.block_gradients.data();
+        const double* v = ws.block_vectors.data();
+        for (int q = 0; q < n_features; ++q) {
+            double acc[3][pair_block] = {};
+            for (int e = offsets[q]; e < offsets[q + 1]; ++e) {
+                const double g = slot_weight_[e] * derivative[slot_index_[e]];
+                const double* d = dry + static_cast<size_t>(slot_row_[e]) * pair_block;
+                for (int alpha = 0; alpha < 3; ++alpha)
+                    for (int i = 0; i < pair_block; ++i) acc[alpha][i] += g * d[alpha * pair_block + i];
+            }
+            for (int i = 0; i < count; ++i)
+                if (rows[i])
+                    for (int alpha = 0; alpha < 3; ++alpha) rows[i][alpha * n_features + q] += acc[alpha][i];
+            if (centre) {
+                for (int alpha = 0; alpha < 3; ++alpha) {
+                    double sum = 0.0;
+                    for (int i = 0; i < pair_block; ++i) sum += acc[alpha][i];
+                    centre[alpha * n_features + q] -= sum;
+                }
+            }
+            if (strain) {
+                for (int alpha = 0; alpha < 3; ++alpha)
+                    for (int beta = 0; beta < 3; ++beta) {
+                        double sum = 0.0;
+                        for (int i = 0; i < pair_block; ++i) sum += acc[alpha][i] * v[3 * i + beta];
+                        strain[(3 * alpha + beta) * n_features + q] += sum;
+                    }
+            }
+        }
+    }
+
     DensityExpansion expansion_;
     CouplingSet couplings_;
+    std::vector<int> slot_offsets_;    // shape [n_species * n_features + 1], CSR into the slot arrays
+    std::vector<int> slot_index_;      // shape [n_species_slots], factor slot f
+    std::vector<double> slot_weight_;  // shape [n_species_slots], u_{k_f n_f}(s)
+    std::vector<int> slot_row_;        // shape [n_species_slots], 3 nlm_f: row of ∂(R Y)_{nlm_f} in the block
 };
 
 }  // namespace lepot
