@@ -15,7 +15,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed $(VENV)/.bench-deps
+bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/descriptors.py
 
 install: $(VENV)/.installed
@@ -26,15 +26,11 @@ $(BIN)/python:
 
 # Build requirements come from pyproject.toml's [build-system] so the two never drift.
 $(VENV)/.build-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet $$($(BIN)/python -c "import tomllib; print(' '.join(repr(r) for r in tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" | tr -d "'")
+	$(BIN)/python -m pip install --quiet $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))")
 	touch $@
 
 $(VENV)/.installed: $(SOURCES) $(VENV)/.build-deps
 	$(BIN)/python -m pip install --quiet --no-build-isolation ".[test]"
-	touch $@
-
-$(VENV)/.bench-deps: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet ".[bench]" --no-build-isolation
 	touch $@
 
 clean:

@@ -96,6 +96,17 @@ def featomic_worker():
     return rows
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def run_worker(code, threads):
     environment = dict(os.environ, OMP_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads))
     output = subprocess.run(
@@ -113,8 +124,7 @@ def main():
         print(json.dumps(rows))
         return
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'unknown cpu'}, "
-          f"python {platform.python_version()}")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}")
     print(f"settings: cutoff {CUTOFF} Å, width {WIDTH} Å, LE n_max {N_MAX}, l_max {L_MAX}; best of {REPEATS}\n")
     print("| atoms | threads | lepot features | featomic features | lepot atoms/s (values) | featomic atoms/s (values) "
           "| ratio | lepot atoms/s (+gradients) | featomic atoms/s (+gradients) | ratio |")
