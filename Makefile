@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(shell find calculator fitting -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.hpp' \)) setup.py pyproject.toml
+SOURCES := $(shell find calculator fitting potentials -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.hpp' -o -name '*.json' \)) setup.py pyproject.toml
 
 .PHONY: demo test install bench clean
 

@@ -1,11 +1,28 @@
-"""lepot.calculator — the descriptor evaluator (compiled core + bindings) and its Python front end.
+"""lepot.calculator — the evaluator (compiled core + bindings), parameter files and the ASE calculator.
 
 Public entry points:
-    build_basis(...)          -> Basis            (lepot.calculator.basis)
-    DescriptorCalculator(basis).compute(atoms, gradients=("positions", "strain"))
+    build_basis(...) -> Basis                         descriptor basis (lepot.calculator.basis)
+    DescriptorCalculator(basis).compute(atoms, ...)   descriptors and their gradients
+    Model, load_model(path)                           parameter files (lepot.calculator.model)
+    Potential(model).compute(atoms)                   energy, forces, virials
+    LepotCalculator(model)                            the ASE calculator (lepot.calculator.ase)
 """
 
+from .ase import LepotCalculator
 from .basis import Basis, build_basis
 from .descriptors import DescriptorCalculator, Descriptors
+from .model import CoreRepulsion, Model, ModelFileError, load_model
+from .potential import Potential
 
-__all__ = ["Basis", "DescriptorCalculator", "Descriptors", "build_basis"]
+__all__ = [
+    "Basis",
+    "CoreRepulsion",
+    "DescriptorCalculator",
+    "Descriptors",
+    "LepotCalculator",
+    "Model",
+    "ModelFileError",
+    "Potential",
+    "build_basis",
+    "load_model",
+]

@@ -71,6 +71,58 @@ cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
             int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t, double*)
 
 
+cdef extern from "core_repulsion.hpp" namespace "lepot" nogil:
+    cdef cppclass CoreRepulsion:
+        CoreRepulsion()
+        CoreRepulsion(int, const int*, const double*, const double*) except +
+
+
+cdef extern from "potential_kernel.hpp" namespace "lepot" nogil:
+    cdef cppclass PotentialWorkspace:
+        pass
+
+    cdef cppclass PotentialKernel:
+        PotentialKernel(DensityExpansion, const CouplingSet&, const double*, const double*, CoreRepulsion) except +
+        int n_monomials()
+        double compute_atom(int, int, const double*, const int*, PotentialWorkspace&, double*)
+
+
+cdef DensityExpansion* new_density_expansion(double cutoff, double cutoff_width,
+                                             const double[:, ::1] spline_values,
+                                             const double[:, ::1] spline_derivatives,
+                                             const int[::1] n_radial_per_l,
+                                             const double[:, :, ::1] embedding) except NULL:
+    """A heap-allocated DensityExpansion from the basis arrays (the caller deletes it)."""
+    if spline_values.shape[0] != spline_derivatives.shape[0] or spline_values.shape[1] != spline_derivatives.shape[1]:
+        raise ValueError("spline values and derivatives must have the same shape")
+    if embedding.shape[2] != n_radial_per_l[0]:
+        raise ValueError(f"embedding has {embedding.shape[2]} radial channels, the layout needs {n_radial_per_l[0]}")
+    cdef unique_ptr[RadialSpline] spline
+    cdef unique_ptr[CutoffFunction] cutoff_function
+    cdef unique_ptr[DensityLayout] layout
+    spline.reset(new RadialSpline(spline_values.shape[1], spline_values.shape[0], cutoff,
+                                  &spline_values[0, 0], &spline_derivatives[0, 0]))
+    cutoff_function.reset(new CutoffFunction(cutoff, cutoff_width))
+    layout.reset(new DensityLayout(n_radial_per_l.shape[0] - 1, &n_radial_per_l[0]))
+    return new DensityExpansion(spline.get()[0], cutoff_function.get()[0], layout.get()[0], embedding.shape[0],
+                                embedding.shape[1], &embedding[0, 0, 0])
+
+
+cdef CouplingSet* new_coupling_set(int n_features, int n_density, const int[::1] term_feature,
+                                   const double[::1] term_coefficient, const int[::1] term_factor_offsets,
+                                   const int[::1] factors) except NULL:
+    """A heap-allocated CouplingSet from the coupling arrays (the caller deletes it)."""
+    cdef int n_terms = term_feature.shape[0]
+    if term_coefficient.shape[0] != n_terms or term_factor_offsets.shape[0] != n_terms + 1:
+        raise ValueError("coupling term arrays have inconsistent lengths")
+    if factors.shape[0] != term_factor_offsets[n_terms]:
+        raise ValueError("coupling factor array length does not match term_factor_offsets")
+    cdef int dummy = 0
+    return new CouplingSet(n_features, n_density, n_terms, &term_feature[0] if n_terms > 0 else &dummy,
+                           &term_coefficient[0] if n_terms > 0 else <const double*>NULL, &term_factor_offsets[0],
+                           &factors[0] if factors.shape[0] > 0 else &dummy)
+
+
 def max_threads():
     """Number of OpenMP threads a parallel region uses by default (honours OMP_NUM_THREADS)."""
     return openmp.omp_get_max_threads()
@@ -146,35 +198,14 @@ cdef class DescriptorEvaluator:
                   const double[::1] term_coefficient not None,
                   const int[::1] term_factor_offsets not None,
                   const int[::1] factors not None):
-        if spline_values.shape[0] != spline_derivatives.shape[0] or spline_values.shape[1] != spline_derivatives.shape[1]:
-            raise ValueError("spline values and derivatives must have the same shape")
-        cdef int n_terms = term_feature.shape[0]
-        if term_coefficient.shape[0] != n_terms or term_factor_offsets.shape[0] != n_terms + 1:
-            raise ValueError("coupling term arrays have inconsistent lengths")
-        if n_terms > 0 and factors.shape[0] != term_factor_offsets[n_terms]:
-            raise ValueError("coupling factor array length does not match term_factor_offsets")
-        if embedding.shape[2] != n_radial_per_l[0]:
-            raise ValueError(f"embedding has {embedding.shape[2]} radial channels, the layout needs {n_radial_per_l[0]}")
-        cdef int dummy_factor = 0
-        cdef const int* factor_ptr = &factors[0] if factors.shape[0] > 0 else &dummy_factor
-        cdef RadialSpline* spline = new RadialSpline(spline_values.shape[1], spline_values.shape[0], cutoff,
-                                                     &spline_values[0, 0], &spline_derivatives[0, 0])
-        cdef CutoffFunction* cutoff_function = NULL
-        cdef DensityLayout* layout = NULL
-        cdef DensityExpansion* expansion = NULL
+        cdef DensityExpansion* expansion = new_density_expansion(cutoff, cutoff_width, spline_values,
+                                                                 spline_derivatives, n_radial_per_l, embedding)
         cdef CouplingSet* couplings = NULL
         try:
-            cutoff_function = new CutoffFunction(cutoff, cutoff_width)
-            layout = new DensityLayout(n_radial_per_l.shape[0] - 1, &n_radial_per_l[0])
-            expansion = new DensityExpansion(spline[0], cutoff_function[0], layout[0], embedding.shape[0],
-                                             embedding.shape[1], &embedding[0, 0, 0])
-            couplings = new CouplingSet(n_features, expansion.n_density(), n_terms, &term_feature[0],
-                                        &term_coefficient[0], &term_factor_offsets[0], factor_ptr)
+            couplings = new_coupling_set(n_features, expansion.n_density(), term_feature, term_coefficient,
+                                         term_factor_offsets, factors)
             self.kernel.reset(new DescriptorKernel(expansion[0], couplings[0]))
         finally:
-            del spline
-            del cutoff_function
-            del layout
             del expansion
             del couplings
         self.n_features = n_features
@@ -269,3 +300,113 @@ cdef class DescriptorEvaluator:
                 else:
                     kernel.compute_atom_values(n_neigh, vector_ptr, species_ptr, workspaces[threadid()],
                                                &features[i, 0], NULL, NULL, 0, NULL)
+
+
+cdef class PotentialEvaluator:
+    """The compiled energy/force kernel of one model (weights contracted into the couplings).
+
+    Construct it through :class:`lepot.calculator.potential.Potential`.
+    """
+
+    cdef unique_ptr[PotentialKernel] kernel
+    cdef readonly int n_species
+    cdef readonly int n_monomials
+
+    def __cinit__(self, double cutoff, double cutoff_width,
+                  const double[:, ::1] spline_values not None,
+                  const double[:, ::1] spline_derivatives not None,
+                  const int[::1] n_radial_per_l not None,
+                  const double[:, :, ::1] embedding not None,
+                  int n_features,
+                  const int[::1] term_feature not None,
+                  const double[::1] term_coefficient not None,
+                  const int[::1] term_factor_offsets not None,
+                  const int[::1] factors not None,
+                  const double[:, ::1] weights not None,
+                  const double[::1] reference_energies not None,
+                  const int[::1] atomic_numbers not None,
+                  const double[:, ::1] core_r_inner not None,
+                  const double[:, ::1] core_r_outer not None):
+        cdef int n_species = embedding.shape[0]
+        if weights.shape[0] != n_species or weights.shape[1] != n_features:
+            raise ValueError(f"weights must have shape [{n_species}, {n_features}]")
+        if reference_energies.shape[0] != n_species or atomic_numbers.shape[0] != n_species:
+            raise ValueError("reference energies / atomic numbers need one entry per species")
+        if (core_r_inner.shape[0] != n_species or core_r_inner.shape[1] != n_species
+                or core_r_outer.shape[0] != n_species or core_r_outer.shape[1] != n_species):
+            raise ValueError(f"core repulsion radii must have shape [{n_species}, {n_species}]")
+        cdef DensityExpansion* expansion = new_density_expansion(cutoff, cutoff_width, spline_values,
+                                                                 spline_derivatives, n_radial_per_l, embedding)
+        cdef CouplingSet* couplings = NULL
+        cdef CoreRepulsion* repulsion = NULL
+        try:
+            couplings = new_coupling_set(n_features, expansion.n_density(), term_feature, term_coefficient,
+                                         term_factor_offsets, factors)
+            repulsion = new CoreRepulsion(n_species, &atomic_numbers[0], &core_r_inner[0, 0], &core_r_outer[0, 0])
+            self.kernel.reset(new PotentialKernel(expansion[0], couplings[0], &weights[0, 0],
+                                                  &reference_energies[0], repulsion[0]))
+        finally:
+            del expansion
+            del couplings
+            del repulsion
+        self.n_species = n_species
+        self.n_monomials = self.kernel.get().n_monomials()
+
+    def compute(self, const double[:, ::1] vectors not None,
+                const int[::1] neighbour_species not None,
+                const int[::1] centre_species not None,
+                const int64_t[::1] centre_offsets not None,
+                const int64_t[::1] centres not None,
+                const int64_t[::1] neighbours not None,
+                double[::1] energies not None,
+                double[:, ::1] forces not None,
+                double[:, ::1] virial not None,
+                double[:, :, ::1] atom_virials not None,
+                int n_threads=0):
+        """Per-atom energies [n_atoms] (eV), forces [n_atoms][3] (eV/Å), virial [3][3] and per-atom virials
+        [n_atoms][3][3] (eV), W = -Σ_pairs r_ij ⊗ ∂E_i/∂r_ij, each pair's share split equally between i and j.
+        All outputs are overwritten. Pairs are sorted by centre (centre_offsets [n_atoms+1]).
+        """
+        cdef int n_atoms = centre_offsets.shape[0] - 1
+        cdef int64_t n_pairs = vectors.shape[0]
+        if (neighbour_species.shape[0] != n_pairs or centres.shape[0] != n_pairs or neighbours.shape[0] != n_pairs
+                or centre_offsets[n_atoms] != n_pairs):
+            raise ValueError("pair arrays have inconsistent lengths")
+        if (centre_species.shape[0] != n_atoms or energies.shape[0] != n_atoms or forces.shape[0] != n_atoms
+                or forces.shape[1] != 3 or atom_virials.shape[0] != n_atoms or atom_virials.shape[1] != 3
+                or atom_virials.shape[2] != 3 or virial.shape[0] != 3 or virial.shape[1] != 3):
+            raise ValueError("output arrays have the wrong shape")
+        if n_threads <= 0:
+            n_threads = openmp.omp_get_max_threads()
+        pair_gradients_array = np.zeros((max(n_pairs, 1), 3))
+        cdef double[:, ::1] pair_gradients = pair_gradients_array
+        cdef vector[PotentialWorkspace] workspaces
+        workspaces.resize(n_threads)
+        cdef PotentialKernel* kernel = self.kernel.get()
+        cdef double dummy_vector[3]
+        cdef int dummy_species = 0
+        cdef int i, n_neigh, alpha, beta
+        cdef int64_t begin, p, a, b
+        cdef double contribution
+        with nogil:
+            for i in prange(n_atoms, num_threads=n_threads, schedule="dynamic", chunksize=4):
+                begin = centre_offsets[i]
+                n_neigh = <int>(centre_offsets[i + 1] - begin)
+                energies[i] = kernel.compute_atom(centre_species[i], n_neigh,
+                                                  &vectors[begin, 0] if n_neigh > 0 else dummy_vector,
+                                                  &neighbour_species[begin] if n_neigh > 0 else &dummy_species,
+                                                  workspaces[threadid()], &pair_gradients[begin, 0])
+            forces[:, :] = 0.0
+            virial[:, :] = 0.0
+            atom_virials[:, :, :] = 0.0
+            for p in range(n_pairs):
+                a = centres[p]
+                b = neighbours[p]
+                for alpha in range(3):
+                    forces[a, alpha] += pair_gradients[p, alpha]
+                    forces[b, alpha] -= pair_gradients[p, alpha]
+                    for beta in range(3):
+                        contribution = -vectors[p, alpha] * pair_gradients[p, beta]
+                        virial[alpha, beta] += contribution
+                        atom_virials[a, alpha, beta] += 0.5 * contribution
+                        atom_virials[b, alpha, beta] += 0.5 * contribution

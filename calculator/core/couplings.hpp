@@ -62,6 +62,7 @@ public:
     int term_factor_begin(int t) const { return term_factor_offsets_[t]; }
     int term_factor_end(int t) const { return term_factor_offsets_[t + 1]; }
     int factor(int f) const { return factors_[f]; }
+    double coefficient(int t) const { return term_coefficient_[t]; }
 
     // density: [n_density]; features: [n_features] (overwritten)
     void evaluate(const double* density, double* features) const {

@@ -165,6 +165,37 @@ public:
         }
     }
 
+    // Σ_{nlm} h[nlm] ∇_{r}(R_nl Y_lm)(r) for one pair vector r (Å) into gradient[3]; zero beyond the cutoff.
+    // h: [n_nlm], e.g. ∂E/∂A contracted with the neighbour's embedding weights.
+    void contract_gradient(const double* vector, const double* h, DensityWorkspace& ws, double gradient[3]) const {
+        gradient[0] = gradient[1] = gradient[2] = 0.0;
+        prepare(ws);
+        if (!radial_angular<true>(vector, ws)) return;
+        const double inv_r = 1.0 / std::sqrt(vector[0] * vector[0] + vector[1] * vector[1] + vector[2] * vector[2]);
+        double radial_part = 0.0;  // Σ R'_nl Σ_m h Y_lm, multiplies r̂
+        for (int l = 0; l <= layout_.l_max(); ++l) {
+            const int width = 2 * l + 1;
+            const double* ylm = &ws.ylm[l * l];
+            const double* ylm_grad = &ws.ylm_grad[3 * l * l];
+            for (int n = 0; n < layout_.n_radial(l); ++n) {
+                const double* hn = h + layout_.nlm_offset(l) + n * width;
+                double hy = 0.0, hgx = 0.0, hgy = 0.0, hgz = 0.0;
+                for (int mm = 0; mm < width; ++mm) {
+                    hy += hn[mm] * ylm[mm];
+                    hgx += hn[mm] * ylm_grad[3 * mm];
+                    hgy += hn[mm] * ylm_grad[3 * mm + 1];
+                    hgz += hn[mm] * ylm_grad[3 * mm + 2];
+                }
+                const int f = layout_.radial_offset(l) + n;
+                radial_part += ws.radial_deriv[f] * hy;
+                gradient[0] += ws.radial[f] * hgx;
+                gradient[1] += ws.radial[f] * hgy;
+                gradient[2] += ws.radial[f] * hgz;
+            }
+        }
+        for (int alpha = 0; alpha < 3; ++alpha) gradient[alpha] += radial_part * vector[alpha] * inv_r;
+    }
+
 private:
     void prepare(DensityWorkspace& ws) const {
         ws.radial.resize(layout_.n_radial_functions());

@@ -1,0 +1,69 @@
+"""ASE calculator for lepot potentials.
+
+    from lepot.calculator import LepotCalculator
+    atoms.calc = LepotCalculator("Mo")              # a shipped potential, or a path to a parameter file
+    atoms.get_potential_energy(); atoms.get_forces(); atoms.get_stress()
+
+Properties (one evaluation computes all of them):
+    energy, free_energy   eV (free_energy = energy: no electronic entropy in the model)
+    energies              eV per atom, summing to energy
+    forces                eV/Å
+    stress                eV/Å³, Voigt (xx, yy, zz, yz, xz, xy), σ = (1/V) ∂E/∂ε, tensile positive
+    stresses              eV/Å³ per atom, Voigt, summing to stress
+stress and stresses need a cell with non-zero volume (any pbc); otherwise they are not available.
+"""
+
+from pathlib import Path
+
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+
+from .conventions import ASE_VOIGT, to_voigt
+from .model import Model, load_model
+from .potential import Potential
+
+
+def resolve_model(model):
+    """A Model from a Model, a parameter-file path, or the name of a shipped potential."""
+    if isinstance(model, Model):
+        return model
+    candidate = Path(model)
+    if candidate.exists():
+        return load_model(candidate)
+    if candidate.suffix == "" and len(candidate.parts) == 1:
+        from lepot import potentials
+
+        try:
+            return load_model(potentials.path(str(model)))
+        except ValueError as error:
+            raise ValueError(f"{model!r} is neither a parameter file nor a shipped potential: {error}") from None
+    raise ValueError(f"parameter file {str(model)!r} does not exist")
+
+
+class LepotCalculator(Calculator):
+    """ASE calculator for a lepot potential.
+
+    model: a :class:`lepot.calculator.model.Model`, a path to a parameter file, or a shipped potential
+    name (see ``lepot.potentials.available()``). n_threads: OpenMP threads (None: OMP_NUM_THREADS).
+    """
+
+    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses")
+
+    def __init__(self, model, n_threads=None, **kwargs):
+        super().__init__(**kwargs)
+        self.model = resolve_model(model)
+        self.potential = Potential(self.model, n_threads=n_threads)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        if any(p in properties for p in ("stress", "stresses")) and self.atoms.cell.rank < 3:
+            raise PropertyNotImplementedError("stress needs a cell with non-zero volume")
+        result = self.potential.compute(self.atoms)
+        self.results = {
+            "energy": result.energy,
+            "free_energy": result.energy,
+            "energies": result.energies,
+            "forces": result.forces,
+        }
+        if result.stress is not None:
+            self.results["stress"] = to_voigt(result.stress, ASE_VOIGT)
+            self.results["stresses"] = to_voigt(result.stresses, ASE_VOIGT)

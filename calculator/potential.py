@@ -1,0 +1,100 @@
+"""Energy, forces and virials of a :class:`lepot.calculator.model.Model` for ASE structures.
+
+One call computes everything, by the adjoint method in the compiled core (never through the
+descriptor Jacobian):
+
+``energy``         float                eV
+``energies``       [n_atoms]            eV, per-atom energies (they sum to ``energy``)
+``forces``         [n_atoms][3]         eV/Å, -∂E/∂r
+``virial``         [3][3]               eV, W = -Σ_pairs r_ij ⊗ ∂E_i/∂r_ij
+``atom_virials``   [n_atoms][3][3]      eV, each pair's share split equally between its two atoms
+``stress``         [3][3] or None       eV/Å³, σ = -W/V (ASE sign), None if the cell has no volume
+``stresses``       [n_atoms][3][3]/None eV/Å³, per-atom -W_i/V (they sum to ``stress``)
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _evaluator
+from .conventions import stress_from_virial
+from .neighbours import neighbour_pairs
+
+
+@dataclass
+class PotentialResult:
+    energy: float
+    energies: np.ndarray
+    forces: np.ndarray
+    virial: np.ndarray
+    atom_virials: np.ndarray
+    stress: np.ndarray = None
+    stresses: np.ndarray = None
+
+
+class Potential:
+    """The compiled evaluator of one model. ``n_threads``: OpenMP threads (None: OMP_NUM_THREADS / all cores)."""
+
+    def __init__(self, model, n_threads=None):
+        self.model = model
+        self.n_threads = 0 if n_threads is None else int(n_threads)
+        if self.n_threads < 0:
+            raise ValueError(f"n_threads must be positive, got {n_threads}")
+        basis = model.basis
+        couplings = basis.couplings
+        if model.core_repulsion is None:
+            r_inner = r_outer = np.zeros((basis.n_species, basis.n_species))
+        else:
+            r_inner, r_outer = model.core_repulsion.radii(basis.symbols)
+        self._evaluator = _evaluator.PotentialEvaluator(
+            basis.radial.cutoff,
+            basis.radial.cutoff_width,
+            np.ascontiguousarray(basis.spline.node_values),
+            np.ascontiguousarray(basis.spline.node_derivatives),
+            np.asarray(basis.radial.n_radial, dtype=np.int32),
+            np.ascontiguousarray(basis.embedding),
+            couplings.n_features,
+            couplings.term_feature,
+            couplings.term_coefficient,
+            couplings.term_factor_offsets,
+            couplings.factors,
+            model.weights,
+            model.reference_energies,
+            np.asarray(basis.species, dtype=np.int32),
+            np.ascontiguousarray(r_inner),
+            np.ascontiguousarray(r_outer),
+        )
+
+    @property
+    def n_monomials(self):
+        """Distinct monomials of A left after contracting the weights into the couplings."""
+        return self._evaluator.n_monomials
+
+    def compute(self, atoms):
+        basis = self.model.basis
+        species = basis.species_index(atoms.numbers)
+        pairs = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, basis.cutoff)
+        n_atoms = len(atoms)
+        energies = np.zeros(n_atoms)
+        forces = np.zeros((n_atoms, 3))
+        virial = np.zeros((3, 3))
+        atom_virials = np.zeros((n_atoms, 3, 3))
+        self._evaluator.compute(
+            pairs.vectors,
+            np.ascontiguousarray(species[pairs.neighbours]),
+            species,
+            pairs.centre_offsets,
+            pairs.centres,
+            pairs.neighbours,
+            energies,
+            forces,
+            virial,
+            atom_virials,
+            n_threads=self.n_threads,
+        )
+        result = PotentialResult(float(energies.sum()), energies, forces, virial, atom_virials)
+        if atoms.cell.rank == 3:
+            volume = atoms.cell.volume
+            result.stress = stress_from_virial(virial, volume)
+            result.stresses = stress_from_virial(atom_virials, volume)
+        return result
