@@ -15,8 +15,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/descriptors.py
+	$(BIN)/python benchmarks/ase_calculator.py
 
 install: $(VENV)/.installed
 
@@ -31,6 +32,11 @@ $(VENV)/.build-deps: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed: $(SOURCES) $(VENV)/.build-deps
 	$(BIN)/python -m pip install --quiet --no-build-isolation ".[test]"
+	touch $@
+
+# Peers measured side by side in the benchmarks (heavy; not needed for the tests).
+$(VENV)/.bench-deps: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-build-isolation ".[test,bench]"
 	touch $@
 
 clean:

@@ -19,6 +19,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 
 from .conventions import ASE_VOIGT, to_voigt
 from .model import Model, load_model
+from .neighbours import cell_volume
 from .potential import Potential
 
 
@@ -55,7 +56,7 @@ class LepotCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        if any(p in properties for p in ("stress", "stresses")) and self.atoms.cell.rank < 3:
+        if any(p in properties for p in ("stress", "stresses")) and cell_volume(self.atoms.cell.array) <= 1e-12:
             raise PropertyNotImplementedError("stress needs a cell with non-zero volume")
         result = self.potential.compute(self.atoms)
         self.results = {

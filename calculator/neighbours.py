@@ -38,6 +38,30 @@ class NeighbourPairs:
         return len(self.centres)
 
 
+def _independent(vectors, tolerance=1e-8):
+    """Whether 1-3 vectors [k][3] are linearly independent, by explicit norms, cross and triple products.
+
+    Written out instead of np.linalg (SVD/LU) so that the per-step path makes no LAPACK call, whose
+    OpenBLAS worker threads would otherwise spin and compete with the evaluator's OpenMP threads.
+    """
+    lengths = np.sqrt((vectors * vectors).sum(axis=1))
+    if np.any(lengths == 0.0):
+        return False
+    if len(vectors) == 1:
+        return True
+    cross = np.cross(vectors[0], vectors[1])
+    area = np.sqrt((cross * cross).sum())
+    if len(vectors) == 2:
+        return area > tolerance * lengths[0] * lengths[1]
+    return abs((cross * vectors[2]).sum()) > tolerance * lengths.prod()
+
+
+def cell_volume(cell):
+    """|det(cell)| in Å³ by the triple product (0 for a cell with fewer than three independent vectors)."""
+    cell = np.asarray(cell, dtype=np.float64)
+    return float(abs((np.cross(cell[0], cell[1]) * cell[2]).sum()))
+
+
 def validate_structure(positions, cell, pbc):
     """Checked float64 positions [n][3], cell [3][3] and pbc [3]; raises ValueError naming the problem."""
     positions = np.asarray(positions, dtype=np.float64)
@@ -53,8 +77,7 @@ def validate_structure(positions, cell, pbc):
         raise ValueError("cell contains NaN or inf")
     pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
     if pbc.any():
-        periodic_vectors = cell[pbc]
-        if np.linalg.matrix_rank(periodic_vectors, tol=1e-8) < int(pbc.sum()):
+        if not _independent(cell[pbc]):
             raise ValueError(f"cell vectors along periodic directions {np.flatnonzero(pbc).tolist()} are degenerate")
     return positions, cell, pbc
 
@@ -96,12 +119,11 @@ def _box_for_vesin(cell, pbc):
         return np.zeros((3, 3))
     box = cell.copy()
     for axis in np.flatnonzero(~pbc):
-        if np.linalg.matrix_rank(np.vstack([box[pbc], box[axis]]), tol=1e-8) == int(pbc.sum()) + 1:
+        others = [box[a] for a in range(3) if a != axis and (pbc[a] or a < axis)]
+        if _independent(np.array(others + [box[axis]])):
             continue
-        candidates = np.eye(3)
-        for candidate in candidates:
-            trial = np.vstack([box[pbc], candidate])
-            if np.linalg.matrix_rank(trial, tol=1e-8) == int(pbc.sum()) + 1:
+        for candidate in np.eye(3):
+            if _independent(np.array(others + [candidate])):
                 box[axis] = candidate
                 break
     return box

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _evaluator
 from .conventions import stress_from_virial
-from .neighbours import neighbour_pairs
+from .neighbours import cell_volume, neighbour_pairs
 
 
 @dataclass
@@ -93,8 +93,8 @@ class Potential:
             n_threads=self.n_threads,
         )
         result = PotentialResult(float(energies.sum()), energies, forces, virial, atom_virials)
-        if atoms.cell.rank == 3:
-            volume = atoms.cell.volume
+        volume = cell_volume(atoms.cell.array)
+        if volume > 1e-12:
             result.stress = stress_from_virial(virial, volume)
             result.stresses = stress_from_virial(atom_virials, volume)
         return result

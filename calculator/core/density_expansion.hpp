@@ -64,6 +64,8 @@ struct DensityWorkspace {
     std::vector<double> ylm_grad;      // shape [(l_max+1)^2][3]
     std::vector<double> ylm_scratch;   // shape [SphericalHarmonics::scratch_size()]
     std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm} of the current centre
+    std::vector<double> contracted;        // shape [(l_max+1)^2], contract_gradient() scratch H_lm
+    std::vector<double> contracted_deriv;  // shape [(l_max+1)^2], H'_lm
 };
 
 class DensityExpansion {
@@ -167,33 +169,40 @@ public:
 
     // Σ_{nlm} h[nlm] ∇_{r}(R_nl Y_lm)(r) for one pair vector r (Å) into gradient[3]; zero beyond the cutoff.
     // h: [n_nlm], e.g. ∂E/∂A contracted with the neighbour's embedding weights.
+    // Evaluated as Σ_lm [H'_lm Y_lm r̂ + H_lm ∇Y_lm] with H_lm = Σ_n R_nl h_nlm, H'_lm = Σ_n R'_nl h_nlm.
     void contract_gradient(const double* vector, const double* h, DensityWorkspace& ws, double gradient[3]) const {
         gradient[0] = gradient[1] = gradient[2] = 0.0;
         prepare(ws);
         if (!radial_angular<true>(vector, ws)) return;
         const double inv_r = 1.0 / std::sqrt(vector[0] * vector[0] + vector[1] * vector[1] + vector[2] * vector[2]);
-        double radial_part = 0.0;  // Σ R'_nl Σ_m h Y_lm, multiplies r̂
+        double* contracted = ws.contracted.data();              // H_lm
+        double* contracted_deriv = ws.contracted_deriv.data();  // H'_lm
         for (int l = 0; l <= layout_.l_max(); ++l) {
             const int width = 2 * l + 1;
-            const double* ylm = &ws.ylm[l * l];
-            const double* ylm_grad = &ws.ylm_grad[3 * l * l];
+            double* H = contracted + l * l;
+            double* Hd = contracted_deriv + l * l;
+            for (int mm = 0; mm < width; ++mm) H[mm] = Hd[mm] = 0.0;
             for (int n = 0; n < layout_.n_radial(l); ++n) {
                 const double* hn = h + layout_.nlm_offset(l) + n * width;
-                double hy = 0.0, hgx = 0.0, hgy = 0.0, hgz = 0.0;
+                const double radial = ws.radial[layout_.radial_offset(l) + n];
+                const double radial_deriv = ws.radial_deriv[layout_.radial_offset(l) + n];
                 for (int mm = 0; mm < width; ++mm) {
-                    hy += hn[mm] * ylm[mm];
-                    hgx += hn[mm] * ylm_grad[3 * mm];
-                    hgy += hn[mm] * ylm_grad[3 * mm + 1];
-                    hgz += hn[mm] * ylm_grad[3 * mm + 2];
+                    H[mm] += radial * hn[mm];
+                    Hd[mm] += radial_deriv * hn[mm];
                 }
-                const int f = layout_.radial_offset(l) + n;
-                radial_part += ws.radial_deriv[f] * hy;
-                gradient[0] += ws.radial[f] * hgx;
-                gradient[1] += ws.radial[f] * hgy;
-                gradient[2] += ws.radial[f] * hgz;
             }
         }
-        for (int alpha = 0; alpha < 3; ++alpha) gradient[alpha] += radial_part * vector[alpha] * inv_r;
+        double radial_part = 0.0, gx = 0.0, gy = 0.0, gz = 0.0;
+        const int n_lm = harmonics_.size();
+        for (int lm = 0; lm < n_lm; ++lm) {
+            radial_part += contracted_deriv[lm] * ws.ylm[lm];
+            gx += contracted[lm] * ws.ylm_grad[3 * lm];
+            gy += contracted[lm] * ws.ylm_grad[3 * lm + 1];
+            gz += contracted[lm] * ws.ylm_grad[3 * lm + 2];
+        }
+        gradient[0] = gx + radial_part * vector[0] * inv_r;
+        gradient[1] = gy + radial_part * vector[1] * inv_r;
+        gradient[2] = gz + radial_part * vector[2] * inv_r;
     }
 
 private:
@@ -203,6 +212,8 @@ private:
         ws.ylm.resize(harmonics_.size());
         ws.ylm_grad.resize(3 * harmonics_.size());
         ws.ylm_scratch.resize(harmonics_.scratch_size());
+        ws.contracted.resize(harmonics_.size());
+        ws.contracted_deriv.resize(harmonics_.size());
     }
 
     // R_nl(r) (and dR_nl/dr), Y_lm (and ∇Y_lm) of one vector into ws; false if |r| >= cutoff.

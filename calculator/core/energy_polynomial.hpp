@@ -4,7 +4,8 @@
 //
 // Terms with the same multiset of factors (from any features) are merged into one monomial m, so the
 // per-atom cost depends on the distinct monomials only, not on how the invariants were enumerated.
-// Monomials whose coefficient is zero for every centre species are dropped.
+// Monomials whose coefficient is zero for every centre species are dropped. Monomials are stored
+// ordered by degree, so degrees 1 and 2 (radial and power-spectrum terms) run through dedicated loops.
 #pragma once
 
 #include <algorithm>
@@ -42,11 +43,18 @@ public:
         }
         factor_offsets_.push_back(0);
         std::vector<std::vector<double>> kept;
-        for (const auto& [key, coefficient] : merged) {
-            if (std::all_of(coefficient.begin(), coefficient.end(), [](double c) { return c == 0.0; })) continue;
-            factors_.insert(factors_.end(), key.begin(), key.end());
-            factor_offsets_.push_back(static_cast<int>(factors_.size()));
-            kept.push_back(coefficient);
+        size_t max_degree = 0;
+        for (const auto& entry : merged) max_degree = std::max(max_degree, entry.first.size());
+        degree_offsets_.assign(max_degree + 2, 0);
+        for (size_t degree = 1; degree <= max_degree; ++degree) {
+            for (const auto& [key, coefficient] : merged) {
+                if (key.size() != degree) continue;
+                if (std::all_of(coefficient.begin(), coefficient.end(), [](double c) { return c == 0.0; })) continue;
+                factors_.insert(factors_.end(), key.begin(), key.end());
+                factor_offsets_.push_back(static_cast<int>(factors_.size()));
+                kept.push_back(coefficient);
+            }
+            degree_offsets_[degree + 1] = static_cast<int>(kept.size());
         }
         const int n_monomials = static_cast<int>(kept.size());
         coefficients_.assign(static_cast<size_t>(n_species) * n_monomials, 0.0);
@@ -63,7 +71,22 @@ public:
         const double* coefficient = &coefficients_[static_cast<size_t>(species) * n_monomials];
         for (int a = 0; a < n_density_; ++a) adjoint[a] = 0.0;
         double energy = 0.0;
-        for (int m = 0; m < n_monomials; ++m) {
+        const int max_degree = static_cast<int>(degree_offsets_.size()) - 2;
+        for (int m = degree_begin(1); m < degree_end(1); ++m) {
+            const int a = factors_[factor_offsets_[m]];
+            energy += coefficient[m] * density[a];
+            adjoint[a] += coefficient[m];
+        }
+        if (max_degree >= 2) {
+            for (int m = degree_begin(2); m < degree_end(2); ++m) {
+                const int a = factors_[factor_offsets_[m]], b = factors_[factor_offsets_[m] + 1];
+                const double c = coefficient[m];
+                energy += c * density[a] * density[b];
+                adjoint[a] += c * density[b];
+                adjoint[b] += c * density[a];
+            }
+        }
+        for (int m = max_degree >= 3 ? degree_begin(3) : n_monomials; m < n_monomials; ++m) {
             const double c = coefficient[m];
             if (c == 0.0) continue;
             const int begin = factor_offsets_[m], end = factor_offsets_[m + 1];
@@ -81,8 +104,12 @@ public:
     }
 
 private:
+    int degree_begin(int degree) const { return degree_offsets_[degree]; }
+    int degree_end(int degree) const { return degree_offsets_[degree + 1]; }
+
     int n_species_;
     int n_density_;
+    std::vector<int> degree_offsets_;   // shape [max_degree+2], monomials of degree d: [offsets[d], offsets[d+1])
     std::vector<int> factor_offsets_;   // shape [n_monomials+1]
     std::vector<int> factors_;          // shape [n_factor_slots], sorted within each monomial
     std::vector<double> coefficients_;  // shape [n_species][n_monomials], C_m(species) in eV
