@@ -196,13 +196,19 @@ def load_model(path):
 
 def write_json_atomically(data, path):
     """json.dump ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
     text = json.dumps(data, allow_nan=False, separators=(",", ":"))
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    write_file_atomically(text + "\n", path)
+
+
+def write_file_atomically(content, path):
+    """Write text or bytes to ``path`` through a temporary file in the same folder and os.replace:
+    readers see the old file or the complete new one, never a partial write."""
+    path = Path(path)
+    data = content.encode() if isinstance(content, str) else content
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.write("\n")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -224,7 +230,14 @@ def _code_version():
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    """UTC creation time; SOURCE_DATE_EPOCH (reproducible-builds convention) fixes it for byte-identical files."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        if epoch
+        else datetime.datetime.now(datetime.timezone.utc)
+    )
+    return moment.replace(microsecond=0).isoformat()
 
 
 def _label_to_json(label):
@@ -412,4 +425,4 @@ def _check_core_repulsion(core_repulsion, symbols, cutoff, where):
             raise ValueError(f"{where}: pair {a}-{b} needs 0 <= r_inner < r_outer <= cutoff ({cutoff} Å), got {inner}, {outer}")
 
 
-__all__ = ["CoreRepulsion", "Model", "ModelFileError", "load_model", "write_json_atomically"]
+__all__ = ["CoreRepulsion", "Model", "ModelFileError", "load_model", "write_file_atomically", "write_json_atomically"]

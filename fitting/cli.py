@@ -1,9 +1,12 @@
-"""The `lepot` command line. Subcommands:
+"""The `lepot` command line.
 
-    lepot demo [--data FILE]     the main job on the shipped example data (see README)
+    lepot fit CONFIG.yaml              fit a potential (also under mpirun -np N)
+    lepot eval MODEL DATA [DATA ...]   error table of a model (file or shipped name) on any data
+    lepot demo                         the main job on shipped example data (see README)
 """
 
 import argparse
+import logging
 import sys
 from importlib.metadata import version
 
@@ -13,16 +16,40 @@ def main(argv=None):
     parser.add_argument("--version", action="version", version=f"lepot {version('lepot')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    fit = commands.add_parser("fit", help="fit a potential from a YAML config")
+    fit.add_argument("config", help="YAML config (see examples/fit_Mo.yaml)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
+
+    evaluate = commands.add_parser("eval", help="print the error table of a model on data files")
+    evaluate.add_argument("model", help="parameter file, or the name of a shipped potential")
+    evaluate.add_argument("data", nargs="+", help="structure files or globs readable by ase.io")
+    evaluate.add_argument("--energy-key", default=None, help="atoms.info key of the energy (default: calculator)")
+    evaluate.add_argument("--forces-key", default=None, help="atoms.arrays key of the forces (default: calculator)")
+    evaluate.add_argument("--stress-key", default=None, help="atoms.info key of the stress (default: calculator)")
+
     demo = commands.add_parser("demo", help="run the main job on shipped example data and print a summary")
-    demo.add_argument("--data", default=None, help="extxyz file to use (default: the shipped Mo sample)")
     demo.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: OMP_NUM_THREADS)")
 
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import run_demo
+    quiet = getattr(args, "quiet", False)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(name)s: %(message)s")
+    try:
+        if args.command == "fit":
+            from .fit import fit as run_fit
 
-        return run_demo(args.data, args.threads)
-    return 2
+            run_fit(args.config, progress=not quiet)
+        elif args.command == "eval":
+            from .evaluate import run_eval
+
+            print(run_eval(args.model, args.data, args.energy_key, args.forces_key, args.stress_key))
+        elif args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(args.threads)
+    except ValueError as error:  # bad input of any kind: config, data, parameter file
+        print(f"lepot {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 
 from lepot.calculator import DescriptorCalculator, Model, build_basis
 
-SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "Mo_mlearn_sample.extxyz"
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "Mo_train_sample.extxyz"
 
 
 def random_model(species, seed, core_repulsion=None, scale=0.05, **basis_options):

@@ -1,0 +1,191 @@
+"""Fit configuration: a YAML file or the same nested dict from Python, validated strictly.
+
+Unknown keys anywhere are errors. Relative paths are relative to the config file's folder (for a dict,
+to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every key and default:
+
+    species: [Mo]                       # required: the elements of the model
+    data:
+      train: path or glob or list       # required
+      test: path/glob/list or null      # reported, never fitted
+      validation: path/glob/list/null   # if null: validation_fraction of train, chosen by seed
+      validation_fraction: 0.1
+      energy_key / forces_key / stress_key: null   # null: the calculator results in the files
+      config_type_key: config_type
+    model:
+      cutoff: 5.0                       # Å
+      cutoff_width: 1.0                 # Å, shifted-cosine switching width
+      n_max: 8                          # LE size (see docs/descriptors.md)
+      l_max: 6
+      body_order: 2
+      compression: null                 # pseudo-elements K (alchemical compression); null: one per element
+      reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
+      core_repulsion: null              # null, or {r_inner: Å, r_outer: Å} for all pairs, optionally
+                                        #   pairs: {"Mo-W": {r_inner: .., r_outer: ..}} overriding it
+    weights:                            # multiply rows; an absent target needs weight 0
+      energy: 100.0                     # per (eV/atom)
+      forces: 1.0                       # per (eV/Å)
+      stress: 1.0                       # per (eV/atom of virial)
+      config_types: {}                  # {type: {energy: factor, forces: factor, stress: factor}}
+    solver:
+      regularisation: gcv               # gcv | validation | a fixed number (relative ridge strength)
+      chunk_size: 32                    # structures per design-matrix block (bounds memory)
+      seed: 0
+    output:
+      model: model.json                 # required
+      report: null                      # markdown report; default <model>.md
+      parity_plot: null                 # PNG; default <model>_parity.png
+"""
+
+import copy
+import os
+from dataclasses import dataclass
+
+DEFAULTS = {
+    "species": None,
+    "data": {
+        "train": None,
+        "test": None,
+        "validation": None,
+        "validation_fraction": 0.1,
+        "energy_key": None,
+        "forces_key": None,
+        "stress_key": None,
+        "config_type_key": "config_type",
+    },
+    "model": {
+        "cutoff": 5.0,
+        "cutoff_width": 1.0,
+        "n_max": 8,
+        "l_max": 6,
+        "body_order": 2,
+        "compression": None,
+        "reference_energies": "fit",
+        "core_repulsion": None,
+    },
+    "weights": {"energy": 100.0, "forces": 1.0, "stress": 1.0, "config_types": {}},
+    "solver": {"regularisation": "gcv", "chunk_size": 32, "seed": 0},
+    "output": {"model": None, "report": None, "parity_plot": None},
+}
+REQUIRED = (("species",), ("data", "train"), ("output", "model"))
+
+
+class ConfigError(ValueError):
+    """An invalid fit configuration; the message names the key."""
+
+
+@dataclass
+class FitConfig:
+    """A validated configuration (nested dict ``values``) and the folder relative paths refer to."""
+
+    values: dict
+    base_directory: str
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def path(self, value):
+        """Absolute path of a config path value."""
+        return os.path.normpath(os.path.join(self.base_directory, os.path.expanduser(str(value))))
+
+    def to_dict(self):
+        return copy.deepcopy(self.values)
+
+
+def load_config(path):
+    """Read and validate a YAML config file."""
+    import yaml
+
+    try:
+        with open(path) as handle:
+            values = yaml.safe_load(handle)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    return make_config(values, os.path.dirname(os.path.abspath(path)), source=str(path))
+
+
+def make_config(values, base_directory=".", source="config"):
+    """Validate a nested dict against DEFAULTS and fill in defaults."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of sections")
+    merged = _merge(DEFAULTS, values, source, ())
+    for key_path in REQUIRED:
+        value = merged
+        for key in key_path:
+            value = value[key]
+        if value is None:
+            raise ConfigError(f"{source}: '{'.'.join(key_path)}' is required")
+    _check_values(merged, source)
+    return FitConfig(merged, os.path.abspath(base_directory))
+
+
+def _merge(defaults, values, source, where):
+    result = copy.deepcopy(defaults)
+    for key, value in values.items():
+        if key not in defaults:
+            dotted = ".".join(where + (str(key),))
+            known = ", ".join(sorted(defaults))
+            raise ConfigError(f"{source}: unknown key '{dotted}' (known here: {known})")
+        if isinstance(defaults[key], dict) and defaults[key] and key != "config_types":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: '{'.'.join(where + (key,))}' must be a mapping")
+            result[key] = _merge(defaults[key], value, source, where + (key,))
+        else:
+            result[key] = value
+    return result
+
+
+def _check_values(config, source):
+    def fail(key, message):
+        raise ConfigError(f"{source}: '{key}' {message}")
+
+    species = config["species"]
+    if isinstance(species, str):
+        species = config["species"] = [species]
+    if not isinstance(species, list) or not all(isinstance(s, str) for s in species) or not species:
+        fail("species", "must be a list of element symbols")
+    model = config["model"]
+    for key in ("cutoff", "cutoff_width"):
+        if not isinstance(model[key], (int, float)) or model[key] <= 0:
+            fail(f"model.{key}", f"must be a positive number of Å, got {model[key]!r}")
+    for key, minimum in (("n_max", 1), ("l_max", 0), ("body_order", 1)):
+        if not isinstance(model[key], int) or model[key] < minimum:
+            fail(f"model.{key}", f"must be an integer >= {minimum}, got {model[key]!r}")
+    if model["compression"] is not None and (not isinstance(model["compression"], int) or model["compression"] < 1):
+        fail("model.compression", f"must be null or a positive integer, got {model['compression']!r}")
+    reference = model["reference_energies"]
+    if reference != "fit":
+        if not isinstance(reference, dict) or set(reference) != set(species):
+            fail("model.reference_energies", f"must be 'fit' or a mapping with one energy (eV) per species {species}")
+        if not all(isinstance(v, (int, float)) for v in reference.values()):
+            fail("model.reference_energies", "must map each species to a number (eV)")
+    core = model["core_repulsion"]
+    if core is not None:
+        if not isinstance(core, dict) or not set(core) <= {"r_inner", "r_outer", "pairs"}:
+            fail("model.core_repulsion", "must be null or {r_inner, r_outer[, pairs]}")
+    weights = config["weights"]
+    for key in ("energy", "forces", "stress"):
+        if not isinstance(weights[key], (int, float)) or weights[key] < 0:
+            fail(f"weights.{key}", f"must be a number >= 0, got {weights[key]!r}")
+    if not isinstance(weights["config_types"], dict):
+        fail("weights.config_types", "must be a mapping {config_type: {energy, forces, stress}}")
+    for name, factors in weights["config_types"].items():
+        if not isinstance(factors, dict) or not set(factors) <= {"energy", "forces", "stress"}:
+            fail(f"weights.config_types.{name}", "must be a mapping with keys among energy, forces, stress")
+        for key, value in factors.items():
+            if not isinstance(value, (int, float)) or value < 0:
+                fail(f"weights.config_types.{name}.{key}", f"must be a number >= 0, got {value!r}")
+    solver = config["solver"]
+    regularisation = solver["regularisation"]
+    if regularisation not in ("gcv", "validation") and not (isinstance(regularisation, (int, float)) and regularisation >= 0):
+        fail("solver.regularisation", f"must be 'gcv', 'validation' or a number >= 0, got {regularisation!r}")
+    if not isinstance(solver["chunk_size"], int) or solver["chunk_size"] < 1:
+        fail("solver.chunk_size", f"must be a positive integer, got {solver['chunk_size']!r}")
+    if not isinstance(solver["seed"], int):
+        fail("solver.seed", f"must be an integer, got {solver['seed']!r}")
+    fraction = config["data"]["validation_fraction"]
+    if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        fail("data.validation_fraction", f"must be in [0, 1), got {fraction!r}")
+    if regularisation == "validation" and config["data"]["validation"] is None and fraction == 0:
+        fail("solver.regularisation", "is 'validation' but there is no validation data")

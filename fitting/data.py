@@ -1,0 +1,202 @@
+"""Training data: structures read with ase.io, their DFT targets, validation, splits and a digest.
+
+Any format ase.io reads works (extxyz, VASP OUTCAR / vasprun.xml, Quantum ESPRESSO output, ...).
+Targets come from the structure's calculator results (what ase.io attaches when the file has them)
+or, when a key is named, from ``atoms.info[key]`` (energy, stress) and ``atoms.arrays[key]`` (forces).
+
+Units: energy eV (total, not per atom), forces eV/Å, stress eV/Å³ with ASE's sign (tensile positive),
+as a 3x3 matrix or Voigt 6-vector (xx, yy, zz, yz, xz, xy).
+"""
+
+import glob
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase.data import chemical_symbols
+from ase.stress import voigt_6_to_full_3x3_stress
+
+
+class DataError(ValueError):
+    """Bad training data; the message names the file and the structure index."""
+
+
+@dataclass
+class Structure:
+    """One structure with its targets (any of them may be None when absent from the data).
+
+    energy : float, eV (total)
+    forces : float64 [n_atoms][3], eV/Å
+    stress : float64 [3][3], eV/Å³ (ASE sign)
+    source : "file:index", for messages
+    """
+
+    atoms: object
+    energy: float = None
+    forces: np.ndarray = None
+    stress: np.ndarray = None
+    config_type: str = "default"
+    source: str = ""
+
+    @property
+    def n_atoms(self):
+        return len(self.atoms)
+
+
+@dataclass(frozen=True)
+class TargetKeys:
+    """Where targets are read from: None = the calculator results; a string = info/arrays key."""
+
+    energy: str = None
+    forces: str = None
+    stress: str = None
+    config_type: str = "config_type"
+
+
+def expand_paths(patterns, base_directory="."):
+    """Files matching ``patterns`` (a path or glob, or a list of them), relative to ``base_directory``."""
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
+    files = []
+    for pattern in patterns:
+        full = os.path.join(base_directory, os.path.expanduser(str(pattern)))
+        matches = sorted(glob.glob(full))
+        if not matches:
+            raise DataError(f"{pattern}: no file matches (looked in {os.path.abspath(base_directory)})")
+        files.extend(matches)
+    return files
+
+
+def read_structures(patterns, keys=TargetKeys(), base_directory="."):
+    """All structures of all files matching ``patterns``, in file order then index order."""
+    import ase.io
+
+    structures = []
+    for path in expand_paths(patterns, base_directory):
+        try:
+            images = ase.io.read(path, index=":")
+        except Exception as error:  # ase.io raises many types; the message is what matters
+            raise DataError(f"{path}: cannot read it with ase.io ({type(error).__name__}: {error})") from None
+        for index, atoms in enumerate(images):
+            structures.append(_structure(atoms, keys, f"{path}:{index}"))
+    return structures
+
+
+def _structure(atoms, keys, source):
+    def from_results(name):
+        calculator = atoms.calc
+        if calculator is not None and name in getattr(calculator, "results", {}):
+            return calculator.results[name]
+        return None
+
+    energy = atoms.info.get(keys.energy) if keys.energy else from_results("energy")
+    if energy is None and keys.energy is None:
+        energy = atoms.info.get("energy")
+    forces = atoms.arrays.get(keys.forces) if keys.forces else from_results("forces")
+    stress = atoms.info.get(keys.stress) if keys.stress else from_results("stress")
+    config_type = str(atoms.info.get(keys.config_type, "default"))
+    clean = atoms.copy()
+    clean.calc = None
+    structure = Structure(clean, None if energy is None else energy, forces, stress, config_type, source)
+    _normalise_and_check(structure)
+    return structure
+
+
+def _normalise_and_check(structure):
+    where = structure.source
+    n = structure.n_atoms
+    if n == 0:
+        raise DataError(f"{where}: structure has no atoms")
+    positions = structure.atoms.positions
+    if not np.all(np.isfinite(positions)):
+        raise DataError(f"{where}: positions contain NaN or inf")
+    if structure.energy is not None:
+        try:
+            structure.energy = float(np.asarray(structure.energy).reshape(()))
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: energy is not a single number ({structure.energy!r})") from None
+        if not np.isfinite(structure.energy):
+            raise DataError(f"{where}: energy is NaN or inf")
+    if structure.forces is not None:
+        forces = np.asarray(structure.forces, dtype=np.float64)
+        if forces.shape != (n, 3):
+            raise DataError(f"{where}: forces have shape {forces.shape}, expected ({n}, 3)")
+        if not np.all(np.isfinite(forces)):
+            raise DataError(f"{where}: forces contain NaN or inf")
+        structure.forces = forces
+    if structure.stress is not None:
+        stress = np.asarray(structure.stress, dtype=np.float64)
+        if stress.shape == (6,):
+            stress = voigt_6_to_full_3x3_stress(stress)
+        if stress.shape != (3, 3):
+            raise DataError(f"{where}: stress has shape {stress.shape}, expected (6,) or (3, 3)")
+        if not np.all(np.isfinite(stress)):
+            raise DataError(f"{where}: stress contains NaN or inf")
+        if structure.atoms.cell.rank < 3:
+            raise DataError(f"{where}: stress given for a structure without a 3D cell")
+        structure.stress = stress
+
+
+def check_targets(structures, need_energy, need_forces, need_stress, split_name):
+    """Refuse structures that lack a target its weight asks for; refuse an empty split."""
+    if not structures:
+        raise DataError(f"the {split_name} set is empty")
+    for structure in structures:
+        for needed, value, name in (
+            (need_energy, structure.energy, "energy"),
+            (need_forces, structure.forces, "forces"),
+            (need_stress, structure.stress, "stress"),
+        ):
+            if needed and value is None:
+                raise DataError(
+                    f"{structure.source}: no {name} in the data, but the {name} weight is non-zero "
+                    f"(name the key in the config, or set the weight to 0)"
+                )
+
+
+def check_species(structures, species):
+    """Refuse elements that the model does not know."""
+    allowed = set(species)
+    for structure in structures:
+        present = set(structure.atoms.get_chemical_symbols())
+        unknown = sorted(present - allowed)
+        if unknown:
+            raise DataError(f"{structure.source}: element(s) {', '.join(unknown)} not in the config's species {list(species)}")
+
+
+def split_validation(structures, fraction, seed):
+    """Random (seeded) train/validation split; returns (train, validation)."""
+    if not 0 <= fraction < 1:
+        raise DataError(f"validation_fraction must be in [0, 1), got {fraction}")
+    n_validation = int(round(fraction * len(structures)))
+    order = np.random.default_rng(seed).permutation(len(structures))
+    chosen = set(order[:n_validation].tolist())
+    train = [s for i, s in enumerate(structures) if i not in chosen]
+    validation = [s for i, s in enumerate(structures) if i in chosen]
+    return train, validation
+
+
+def digest(structures):
+    """SHA-256 over numbers, positions, cell, pbc and targets of every structure, in order."""
+    hasher = hashlib.sha256()
+    for s in structures:
+        for array in (s.atoms.numbers.astype(np.int64), s.atoms.positions, s.atoms.cell.array, s.atoms.pbc.astype(np.int8)):
+            hasher.update(np.ascontiguousarray(array).tobytes())
+        for target in (s.energy, s.forces, s.stress):
+            hasher.update(b"-" if target is None else np.ascontiguousarray(target, dtype=np.float64).tobytes())
+    return hasher.hexdigest()
+
+
+@dataclass
+class Dataset:
+    """Named splits of structures (train, validation, test)."""
+
+    splits: dict = field(default_factory=dict)
+
+    def species(self):
+        numbers = set()
+        for structures in self.splits.values():
+            for s in structures:
+                numbers.update(s.atoms.numbers.tolist())
+        return [chemical_symbols[z] for z in sorted(numbers)]

@@ -1,0 +1,173 @@
+"""Weighted least-squares rows of the linear model, and their streamed QR reduction.
+
+Columns (n_columns = n_species · n_features [+ n_species]): the weights w_q(s) of centre species s,
+species-major, then — when reference energies are fitted — one E0 per species.
+
+Rows of one structure with N atoms (each multiplied by its weight, see lepot.fitting.config):
+  energy  1 row    x = [Σ_{i of s} B(i)]_s / N,   E0 columns: count_s / N;  y = (E - E_core - Σ given E0) / N   eV/atom
+  forces  3N rows  x = -[Σ_{i of s} ∂B(i)/∂r_j,α]_s,                       y = F_j,α - F_core                   eV/Å
+  stress  6 rows   x = [Σ_{i of s} ∂B(i)/∂ε_v]_s / N  (Voigt v, ASE order), y = (σ V)_v / N - core               eV/atom
+(σ V = ∂E/∂ε, the virial with ASE's sign.) Rows whose weight is zero are not built.
+
+Reduction (TSQR): the augmented block [X | y] of every chunk of structures is stacked under the
+running triangular factor and re-factorised, keeping only R_aug = [[R, z], [0, ρ]] of size
+(n_columns+1)². Memory is O(chunk rows × n_columns + n_columns²), independent of the data size, and
+the factor is numerically as good as a QR of the full matrix (unlike normal equations, which square
+the condition number). Under MPI every rank reduces its own structures; the rank factors are then
+stacked in rank order and factorised once more.
+"""
+
+import numpy as np
+
+from lepot.calculator import DescriptorCalculator, Potential
+from lepot.calculator.conventions import ASE_VOIGT
+
+
+class RowBuilder:
+    """Builds the weighted rows of structures for one basis and fit setting."""
+
+    def __init__(self, basis, weights, fit_reference_energies, given_reference_energies=None, core_model=None):
+        """weights: the config's 'weights' section; given_reference_energies: [n_species] eV or None;
+        core_model: a Model holding only the core repulsion (zero weights, zero E0) or None."""
+        self.basis = basis
+        self.weights = weights
+        self.fit_reference_energies = fit_reference_energies
+        self.given_reference_energies = given_reference_energies
+        self.descriptors = DescriptorCalculator(basis)
+        self.core = None if core_model is None else Potential(core_model)
+        n = basis.n_species * basis.n_features
+        self.n_columns = n + (basis.n_species if fit_reference_energies else 0)
+
+    def row_weights(self, structure):
+        factors = self.weights["config_types"].get(structure.config_type, {})
+        return {key: self.weights[key] * factors.get(key, 1.0) for key in ("energy", "forces", "stress")}
+
+    def rows(self, structure):
+        """(X [n_rows][n_columns], y [n_rows]) of one structure, already weighted."""
+        weight = self.row_weights(structure)
+        atoms = structure.atoms
+        n_atoms = len(atoms)
+        n_species, n_features = self.basis.n_species, self.basis.n_features
+        species = self.basis.species_index(atoms.numbers)
+        gradients = []
+        if weight["forces"] > 0:
+            gradients.append("positions")
+        if weight["stress"] > 0:
+            gradients.append("strain")
+        result = self.descriptors.compute(atoms, gradients=tuple(gradients))
+        core = self.core.compute(atoms) if self.core is not None else None
+        blocks, targets = [], []
+
+        if weight["energy"] > 0:
+            row = np.zeros((1, self.n_columns))
+            for s in range(n_species):
+                row[0, s * n_features : (s + 1) * n_features] = result.values[species == s].sum(axis=0)
+            if self.fit_reference_energies:
+                row[0, n_species * n_features :] = np.bincount(species, minlength=n_species)
+            target = structure.energy - (core.energy if core else 0.0)
+            if self.given_reference_energies is not None:
+                target -= self.given_reference_energies[species].sum()
+            blocks.append(row * (weight["energy"] / n_atoms))
+            targets.append(np.array([target]) * (weight["energy"] / n_atoms))
+
+        if weight["forces"] > 0:
+            rows = np.zeros((n_atoms, 3, self.n_columns))
+            centre_species = species[result.gradient_samples[:, 0]]
+            for s in range(n_species):
+                mask = centre_species == s
+                summed = np.zeros((n_atoms, 3, n_features))
+                np.add.at(summed, result.gradient_samples[mask, 1], result.position_gradients[mask])
+                rows[:, :, s * n_features : (s + 1) * n_features] = -summed
+            target = structure.forces - (core.forces if core else 0.0)
+            blocks.append(rows.reshape(3 * n_atoms, -1) * weight["forces"])
+            targets.append(target.reshape(-1) * weight["forces"])
+
+        if weight["stress"] > 0:
+            rows = np.zeros((6, self.n_columns))
+            for s in range(n_species):
+                strain = result.strain_gradients[species == s].sum(axis=0)  # [3][3][F]
+                strain = 0.5 * (strain + strain.transpose(1, 0, 2))
+                for v, (a, b) in enumerate(ASE_VOIGT):
+                    rows[v, s * n_features : (s + 1) * n_features] = strain[a, b]
+            volume = atoms.cell.volume
+            virial = structure.stress * volume
+            if core:
+                virial = virial - core.stress * volume
+            target = np.array([virial[a, b] for a, b in ASE_VOIGT])
+            blocks.append(rows * (weight["stress"] / n_atoms))
+            targets.append(target * (weight["stress"] / n_atoms))
+
+        if not blocks:
+            return np.zeros((0, self.n_columns)), np.zeros(0)
+        return np.vstack(blocks), np.concatenate(targets)
+
+
+class TriangularFactor:
+    """Running R_aug of [X | y] (see module docstring) and the number of rows reduced into it."""
+
+    def __init__(self, n_columns):
+        self.n_columns = n_columns
+        self.augmented = np.zeros((n_columns + 1, n_columns + 1))  # shape [n_columns+1][n_columns+1]
+        self.n_rows = 0
+
+    def add(self, matrix, targets):
+        """Fold rows X [m][n_columns] and y [m] into the factor."""
+        if len(matrix) == 0:
+            return
+        block = np.hstack([matrix, targets[:, None]])
+        self.augmented = _r_factor(np.vstack([self.augmented, block]), self.n_columns + 1)
+        self.n_rows += len(matrix)
+
+    def merge(self, factors):
+        """Fold other factors (e.g. one per MPI rank) into this one, in the given order."""
+        stacked = np.vstack([self.augmented] + [f.augmented for f in factors])
+        self.augmented = _r_factor(stacked, self.n_columns + 1)
+        self.n_rows += sum(f.n_rows for f in factors)
+
+    @property
+    def r(self):
+        return self.augmented[: self.n_columns, : self.n_columns]
+
+    @property
+    def z(self):
+        return self.augmented[: self.n_columns, self.n_columns]
+
+    @property
+    def residual_outside(self):
+        """ρ²: the part of |y|² no choice of weights can reach (eV² in row units)."""
+        return float(self.augmented[self.n_columns, self.n_columns] ** 2)
+
+
+def _r_factor(stacked, size):
+    """Upper-triangular R [size][size] of the QR factorisation of ``stacked`` (zero-padded if few rows)."""
+    r = np.linalg.qr(stacked, mode="r")
+    out = np.zeros((size, size))
+    out[: r.shape[0]] = r[:size]
+    return out
+
+
+def reduce_structures(builder, structures, chunk_size, progress=None):
+    """TriangularFactor of all rows of ``structures``, built chunk by chunk."""
+    factor = TriangularFactor(builder.n_columns)
+    for start in range(0, len(structures), chunk_size):
+        chunk = structures[start : start + chunk_size]
+        pieces = [builder.rows(s) for s in chunk]
+        matrix = np.vstack([p[0] for p in pieces])
+        targets = np.concatenate([p[1] for p in pieces])
+        factor.add(matrix, targets)
+        if progress is not None:
+            progress.update(len(chunk))
+    return factor
+
+
+def mpi_reduce(factor, communicator):
+    """Combine the per-rank factors; every rank gets the same total factor."""
+    gathered = communicator.allgather((factor.augmented, factor.n_rows))
+    total = TriangularFactor(factor.n_columns)
+    parts = []
+    for augmented, n_rows in gathered:
+        part = TriangularFactor(factor.n_columns)
+        part.augmented, part.n_rows = augmented, n_rows
+        parts.append(part)
+    total.merge(parts)
+    return total

@@ -1,0 +1,251 @@
+"""`lepot fit`: from DFT data and a config to a parameter file, a report and a parity plot.
+
+    from lepot.fitting import fit
+    result = fit("examples/fit_Mo.yaml")          # or a dict with the same content
+    result.model, result.tables, result.solution
+
+Under ``mpirun -np N lepot fit CONFIG`` the training (and validation) structures are dealt to the ranks
+round-robin; each rank reduces its rows to a triangular factor, the factors are combined
+(lepot.fitting.design) and every rank solves the same small problem, so the parameters equal the
+serial ones to round-off. Rank 0 evaluates the errors and writes the outputs.
+
+Nothing is written until the data, the config and the fit have all succeeded; each output is written
+atomically. Reproducible: the same data, config and seed give the same parameter file (set
+SOURCE_DATE_EPOCH to fix its 'created' stamp too).
+"""
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import yaml
+
+from lepot.calculator import CoreRepulsion, Model, build_basis
+from lepot.calculator.model import write_file_atomically
+
+from .config import ConfigError, FitConfig, load_config, make_config
+from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
+from .design import RowBuilder, mpi_reduce, reduce_structures
+from .errors import error_table, predict
+from .report import parity_plot_png, report_text
+from .solver import solve
+
+log = logging.getLogger("lepot.fitting")
+
+
+@dataclass
+class FitResult:
+    model: Model
+    tables: dict  # {split: error table}
+    solution: object
+    outputs: dict  # {"model": path, "report": path, "parity_plot": path}
+
+
+def mpi_communicator():
+    """MPI.COMM_WORLD when launched by an MPI launcher with more than one rank, else None.
+
+    mpi4py is imported only then, so serial runs never initialise MPI.
+    """
+    launched = any(key in os.environ for key in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"))
+    if not launched:
+        return None
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def _progress(total, description, enabled):
+    from tqdm import tqdm
+
+    # disable=None: bars only on a terminal, so logs and CI output stay clean
+    return tqdm(total=total, desc=description, unit="structure", disable=None if enabled else True, leave=False)
+
+
+def fit(config, communicator="auto", progress=True):
+    """Fit a potential. ``config``: a path to a YAML file, a dict, or a FitConfig."""
+    if isinstance(config, (str, os.PathLike)):
+        config = load_config(config)
+    elif isinstance(config, dict):
+        config = make_config(config)
+    elif not isinstance(config, FitConfig):
+        raise ConfigError(f"config must be a path, a dict or a FitConfig, got {type(config).__name__}")
+    if communicator == "auto":
+        communicator = mpi_communicator()
+    rank = communicator.Get_rank() if communicator is not None else 0
+    size = communicator.Get_size() if communicator is not None else 1
+    show = progress and rank == 0
+    start = time.perf_counter()
+
+    outputs = _output_paths(config)
+    species = config["species"]
+    model_config, weights = config["model"], config["weights"]
+    if model_config["compression"] is not None:
+        raise ConfigError("'model.compression': learning an alchemical embedding is not available yet in lepot fit")
+    splits = _load_splits(config)
+    for name, structures in splits.items():
+        check_species(structures, species)
+    need = {key: weights[key] > 0 for key in ("energy", "forces", "stress")}
+    for name in ("train", "validation"):
+        if name in splits:
+            check_targets(splits[name], need["energy"], need["forces"], need["stress"], name)
+    if not any(need.values()):
+        raise ConfigError("all of weights.energy, weights.forces and weights.stress are 0: nothing to fit")
+    if rank == 0:
+        log.info("data: %s", ", ".join(f"{k} {len(v)} structures" for k, v in splits.items()))
+
+    basis = build_basis(
+        species,
+        cutoff=model_config["cutoff"],
+        n_max=model_config["n_max"],
+        l_max=model_config["l_max"],
+        body_order=model_config["body_order"],
+        cutoff_width=model_config["cutoff_width"],
+    )
+    core_repulsion = _core_repulsion(model_config["core_repulsion"], basis.symbols)
+    core_model = (
+        None
+        if core_repulsion is None
+        else Model(basis, np.zeros((basis.n_species, basis.n_features)), np.zeros(basis.n_species), core_repulsion)
+    )
+    fit_e0 = model_config["reference_energies"] == "fit"
+    given_e0 = None if fit_e0 else np.array([model_config["reference_energies"][s] for s in basis.symbols], float)
+    builder = RowBuilder(basis, weights, fit_e0, given_e0, core_model)
+    if rank == 0:
+        log.info("basis: %d features x %d species, %d columns", basis.n_features, basis.n_species, builder.n_columns)
+
+    chunk_size = config["solver"]["chunk_size"]
+    mine = splits["train"][rank::size]
+    with _progress(len(mine), "design matrix (train)", show) as bar:
+        factor = reduce_structures(builder, mine, chunk_size, bar)
+    validation_factor = None
+    if config["solver"]["regularisation"] == "validation":
+        own = splits["validation"][rank::size]
+        with _progress(len(own), "design matrix (validation)", show) as bar:
+            validation_factor = reduce_structures(builder, own, chunk_size, bar)
+    if communicator is not None:
+        factor = mpi_reduce(factor, communicator)
+        if validation_factor is not None:
+            validation_factor = mpi_reduce(validation_factor, communicator)
+    design_seconds = time.perf_counter() - start
+
+    solution = solve(factor, config["solver"]["regularisation"], validation_factor)
+    if communicator is not None:
+        solution = communicator.bcast(solution if rank == 0 else None, root=0)
+    if rank == 0:
+        log.info(
+            "solved: %d rows, relative ridge %.3g (%s), %.1f effective parameters, condition %.3g",
+            factor.n_rows,
+            solution.regularisation,
+            solution.method,
+            solution.effective_parameters,
+            solution.condition_number,
+        )
+
+    n_weights = basis.n_species * basis.n_features
+    model_weights = solution.coefficients[:n_weights].reshape(basis.n_species, basis.n_features)
+    reference_energies = solution.coefficients[n_weights:] if fit_e0 else given_e0
+    metadata = {
+        "fit": {
+            "config": config.to_dict(),
+            "data": {
+                name: {
+                    "n_structures": len(structures),
+                    "n_atoms": int(sum(s.n_atoms for s in structures)),
+                    "digest": digest(structures),
+                }
+                for name, structures in splits.items()
+            },
+            "solver": {
+                "method": solution.method,
+                "relative_regularisation": solution.regularisation,
+                "effective_parameters": solution.effective_parameters,
+                "condition_number": solution.condition_number,
+                "n_rows": factor.n_rows,
+            },
+        }
+    }
+    model = Model(basis, model_weights, reference_energies, core_repulsion, metadata)
+    if rank != 0:
+        return FitResult(model, {}, solution, {})
+
+    groups = {}
+    for name, structures in splits.items():
+        with _progress(len(structures), f"errors ({name})", show) as bar:
+            groups[name] = predict(model, structures, bar)
+    tables = {name: error_table(g) for name, g in groups.items()}
+    model.metadata["fit"]["errors"] = tables
+
+    summary = [
+        f"species {', '.join(basis.symbols)}; cutoff {basis.cutoff} Å; LE n_l = {list(basis.radial.n_radial)}; "
+        f"body order {basis.body_order}; {basis.n_features} features per species",
+        f"rows {factor.n_rows}; solver {solution.method}: relative ridge {solution.regularisation:.3g}, "
+        f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
+        f"reference energies (eV): "
+        + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
+        f"MPI ranks {size}; design matrix {design_seconds:.1f} s; total {time.perf_counter() - start:.1f} s",
+        f"data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in metadata["fit"]["data"].items()),
+    ]
+    report = report_text(
+        f"lepot fit: {os.path.basename(outputs['model'])}", summary, tables, yaml.safe_dump(config.to_dict(), sort_keys=False)
+    )
+    plot = parity_plot_png(groups)
+    model.save(outputs["model"])
+    write_file_atomically(report, outputs["report"])
+    write_file_atomically(plot, outputs["parity_plot"])
+    log.info("wrote %s, %s, %s", outputs["model"], outputs["report"], outputs["parity_plot"])
+    return FitResult(model, tables, solution, outputs)
+
+
+def _load_splits(config):
+    data = config["data"]
+    keys = TargetKeys(data["energy_key"], data["forces_key"], data["stress_key"], data["config_type_key"])
+    base = config.base_directory
+    train = read_structures(data["train"], keys, base)
+    splits = {}
+    if data["validation"] is not None:
+        splits["train"] = train
+        splits["validation"] = read_structures(data["validation"], keys, base)
+    elif data["validation_fraction"] > 0:
+        splits["train"], validation = split_validation(train, data["validation_fraction"], config["solver"]["seed"])
+        if validation:
+            splits["validation"] = validation
+    else:
+        splits["train"] = train
+    if data["test"] is not None:
+        splits["test"] = read_structures(data["test"], keys, base)
+    return splits
+
+
+def _core_repulsion(settings, symbols):
+    if settings is None:
+        return None
+    default = {k: settings[k] for k in ("r_inner", "r_outer") if k in settings}
+    pairs = {}
+    for i, a in enumerate(symbols):
+        for b in symbols[i:]:
+            pair = dict(default)
+            for name in (f"{a}-{b}", f"{b}-{a}"):
+                pair.update((settings.get("pairs") or {}).get(name, {}))
+            if set(pair) != {"r_inner", "r_outer"}:
+                raise ConfigError(f"'model.core_repulsion' gives no r_inner/r_outer for the pair {a}-{b}")
+            pairs[(a, b)] = (float(pair["r_inner"]), float(pair["r_outer"]))
+    return CoreRepulsion(pairs)
+
+
+def _output_paths(config):
+    model_path = config.path(config["output"]["model"])
+    stem = os.path.splitext(model_path)[0]
+    report = config["output"]["report"]
+    plot = config["output"]["parity_plot"]
+    paths = {
+        "model": model_path,
+        "report": config.path(report) if report else stem + ".md",
+        "parity_plot": config.path(plot) if plot else stem + "_parity.png",
+    }
+    for path in paths.values():
+        folder = os.path.dirname(path)
+        if not os.path.isdir(folder):
+            raise ConfigError(f"output folder {folder} does not exist")
+    return paths

@@ -1,0 +1,107 @@
+"""Ridge regression from a triangular factor, with the regularisation strength chosen automatically.
+
+With R, z, ρ from lepot.fitting.design (X = Q R, Qᵀy = z, ρ² unreachable residual), columns are scaled
+to unit norm (D = column norms of X = column norms of R) and the scaled problem is solved by the SVD
+R D⁻¹ = U S Vᵀ, z' = Uᵀ z:
+
+    w(λ) = D⁻¹ V diag(S / (S² + λ)) z'
+    RSS(λ) = ρ² + Σ_k (λ z'_k / (S_k² + λ))²           dof(λ) = Σ_k S_k² / (S_k² + λ)
+    GCV(λ) = n RSS(λ) / (n - dof(λ))²                 (generalised cross-validation, Golub et al. 1979)
+
+λ is searched as λ = 10^t S_max² (t in [-14, 0]): a grid, then a bounded Brent refinement, so tiny
+round-off changes in R (serial vs MPI) give tiny changes in λ and w. ``validation`` minimises the
+residual of a validation factor instead. The search is deterministic; nothing here is random.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+LOG_RANGE = (-14.0, 0.0)
+GRID_STEP = 0.25
+
+
+@dataclass
+class Solution:
+    coefficients: np.ndarray  # [n_columns]
+    regularisation: float  # λ / S_max², relative ridge strength
+    effective_parameters: float  # dof(λ)
+    condition_number: float  # S_max / S_min of the column-scaled design (inf if singular)
+    method: str
+    criterion: float  # GCV score or validation RSS at the chosen λ
+
+
+class RidgeProblem:
+    def __init__(self, factor):
+        r = factor.r
+        self.n_rows = factor.n_rows
+        self.rho2 = factor.residual_outside
+        norms = np.sqrt((r * r).sum(axis=0))
+        self.scale = np.where(norms > 0, norms, 1.0)
+        u, s, vt = np.linalg.svd(r / self.scale, full_matrices=False)
+        self.singular, self.vt = s, vt
+        self.projected = u.T @ factor.z
+        self.s_max2 = float(s[0] ** 2) if s.size and s[0] > 0 else 1.0
+
+    def weights(self, relative_lambda):
+        lam = relative_lambda * self.s_max2
+        s = self.singular
+        filtered = np.where(s > 0, s / (s * s + lam), 0.0) * self.projected
+        return (self.vt.T @ filtered) / self.scale
+
+    def gcv(self, relative_lambda):
+        lam = relative_lambda * self.s_max2
+        s2 = self.singular**2
+        shrink = lam / (s2 + lam)
+        rss = self.rho2 + float(np.sum((shrink * self.projected) ** 2))
+        dof = float(np.sum(s2 / (s2 + lam)))
+        return self.n_rows * rss / max(self.n_rows - dof, 1e-12) ** 2
+
+    def effective_parameters(self, relative_lambda):
+        s2 = self.singular**2
+        return float(np.sum(s2 / (s2 + relative_lambda * self.s_max2)))
+
+    def condition_number(self):
+        s = self.singular
+        return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+
+
+def validation_residual(problem, validation_factor):
+    def residual(relative_lambda):
+        w = problem.weights(relative_lambda)
+        return float(np.sum((validation_factor.r @ w - validation_factor.z) ** 2) + validation_factor.residual_outside)
+
+    return residual
+
+
+def _minimise_log(function):
+    grid = np.arange(LOG_RANGE[0], LOG_RANGE[1] + 1e-9, GRID_STEP)
+    values = [function(10.0**t) for t in grid]
+    best = int(np.argmin(values))
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    refined = minimize_scalar(lambda t: function(10.0**t), bounds=(low, high), method="bounded", options={"xatol": 1e-6})
+    t = refined.x if refined.fun <= values[best] else grid[best]
+    return 10.0**t, float(min(refined.fun, values[best]))
+
+
+def solve(factor, regularisation="gcv", validation_factor=None):
+    """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation' or a fixed relative λ ≥ 0."""
+    problem = RidgeProblem(factor)
+    if regularisation == "gcv":
+        relative_lambda, criterion = _minimise_log(problem.gcv)
+    elif regularisation == "validation":
+        if validation_factor is None or validation_factor.n_rows == 0:
+            raise ValueError("regularisation 'validation' needs validation data")
+        relative_lambda, criterion = _minimise_log(validation_residual(problem, validation_factor))
+    else:
+        relative_lambda = float(regularisation)
+        criterion = problem.gcv(relative_lambda)
+    return Solution(
+        coefficients=problem.weights(relative_lambda),
+        regularisation=relative_lambda,
+        effective_parameters=problem.effective_parameters(relative_lambda),
+        condition_number=problem.condition_number(),
+        method=str(regularisation),
+        criterion=criterion,
+    )
