@@ -28,6 +28,7 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
       config_types: {}                  # {type: {energy: factor, forces: factor, stress: factor}}
     solver:
       regularisation: gcv               # gcv | validation | a fixed number (relative ridge strength)
+      tolerance: 0.01                   # take the largest λ whose criterion is within this of its minimum
       chunk_size: 32                    # structures per design-matrix block (bounds memory)
       seed: 0
     output:
@@ -63,7 +64,7 @@ DEFAULTS = {
         "core_repulsion": None,
     },
     "weights": {"energy": 100.0, "forces": 1.0, "stress": 1.0, "config_types": {}},
-    "solver": {"regularisation": "gcv", "chunk_size": 32, "seed": 0},
+    "solver": {"regularisation": "gcv", "tolerance": 0.01, "chunk_size": 32, "seed": 0},
     "output": {"model": None, "report": None, "parity_plot": None},
 }
 REQUIRED = (("species",), ("data", "train"), ("output", "model"))
@@ -180,6 +181,8 @@ def _check_values(config, source):
     regularisation = solver["regularisation"]
     if regularisation not in ("gcv", "validation") and not (isinstance(regularisation, (int, float)) and regularisation >= 0):
         fail("solver.regularisation", f"must be 'gcv', 'validation' or a number >= 0, got {regularisation!r}")
+    if not isinstance(solver["tolerance"], (int, float)) or solver["tolerance"] < 0:
+        fail("solver.tolerance", f"must be a number >= 0, got {solver['tolerance']!r}")
     if not isinstance(solver["chunk_size"], int) or solver["chunk_size"] < 1:
         fail("solver.chunk_size", f"must be a positive integer, got {solver['chunk_size']!r}")
     if not isinstance(solver["seed"], int):

@@ -130,7 +130,7 @@ def fit(config, communicator="auto", progress=True):
             validation_factor = mpi_reduce(validation_factor, communicator)
     design_seconds = time.perf_counter() - start
 
-    solution = solve(factor, config["solver"]["regularisation"], validation_factor)
+    solution = solve(factor, config["solver"]["regularisation"], validation_factor, config["solver"]["tolerance"])
     if communicator is not None:
         solution = communicator.bcast(solution if rank == 0 else None, root=0)
     if rank == 0:

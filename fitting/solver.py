@@ -8,18 +8,24 @@ R D⁻¹ = U S Vᵀ, z' = Uᵀ z:
     RSS(λ) = ρ² + Σ_k (λ z'_k / (S_k² + λ))²           dof(λ) = Σ_k S_k² / (S_k² + λ)
     GCV(λ) = n RSS(λ) / (n - dof(λ))²                 (generalised cross-validation, Golub et al. 1979)
 
-λ is searched as λ = 10^t S_max² (t in [-14, 0]): a grid, then a bounded Brent refinement, so tiny
-round-off changes in R (serial vs MPI) give tiny changes in λ and w. ``validation`` minimises the
-residual of a validation factor instead. The search is deterministic; nothing here is random.
+λ is searched as λ = 10^t S_max², t in [-20, 0]. The criterion (GCV, or with ``validation`` the
+residual on a validation factor) is minimised on a grid refined by Brent's method; then, because the
+criterion of a linear potential is typically flat over many decades while the weights grow by orders
+of magnitude as λ falls, the chosen λ is the largest one whose criterion is within ``tolerance``
+(default 1 %) of the minimum — the simplest model that fits as well, in the spirit of the
+one-standard-error rule. That point is found by root-finding between grid points, so it moves
+continuously with the data: round-off differences in R (serial vs MPI) give round-off differences
+in λ and w. Deterministic; nothing here is random.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
 
-LOG_RANGE = (-14.0, 0.0)
+LOG_RANGE = (-20.0, 0.0)
 GRID_STEP = 0.25
+DEFAULT_TOLERANCE = 0.01
 
 
 @dataclass
@@ -75,25 +81,34 @@ def validation_residual(problem, validation_factor):
     return residual
 
 
-def _minimise_log(function):
+def _select_log(function, tolerance):
+    """(λ_rel, criterion) with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) · minimum."""
     grid = np.arange(LOG_RANGE[0], LOG_RANGE[1] + 1e-9, GRID_STEP)
-    values = [function(10.0**t) for t in grid]
+    values = np.array([function(10.0**t) for t in grid])
     best = int(np.argmin(values))
     low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
     refined = minimize_scalar(lambda t: function(10.0**t), bounds=(low, high), method="bounded", options={"xatol": 1e-6})
-    t = refined.x if refined.fun <= values[best] else grid[best]
-    return 10.0**t, float(min(refined.fun, values[best]))
+    t_min, minimum = (refined.x, refined.fun) if refined.fun <= values[best] else (grid[best], values[best])
+    threshold = (1.0 + tolerance) * minimum
+    above = np.flatnonzero((grid > t_min) & (values > threshold))
+    if above.size == 0:
+        t = grid[-1] if values[-1] <= threshold else t_min
+    else:
+        first_above = above[0]
+        start = max(grid[first_above - 1], t_min)
+        t = brentq(lambda x: function(10.0**x) - threshold, start, grid[first_above], xtol=1e-9)
+    return 10.0**t, float(function(10.0**t))
 
 
-def solve(factor, regularisation="gcv", validation_factor=None):
+def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAULT_TOLERANCE):
     """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation' or a fixed relative λ ≥ 0."""
     problem = RidgeProblem(factor)
     if regularisation == "gcv":
-        relative_lambda, criterion = _minimise_log(problem.gcv)
+        relative_lambda, criterion = _select_log(problem.gcv, tolerance)
     elif regularisation == "validation":
         if validation_factor is None or validation_factor.n_rows == 0:
             raise ValueError("regularisation 'validation' needs validation data")
-        relative_lambda, criterion = _minimise_log(validation_residual(problem, validation_factor))
+        relative_lambda, criterion = _select_log(validation_residual(problem, validation_factor), tolerance)
     else:
         relative_lambda = float(regularisation)
         criterion = problem.gcv(relative_lambda)
