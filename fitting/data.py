@@ -78,6 +78,8 @@ def read_structures(patterns, keys=TargetKeys(), base_directory="."):
             images = ase.io.read(path, index=":")
         except Exception as error:  # ase.io raises many types; the message is what matters
             raise DataError(f"{path}: cannot read it with ase.io ({type(error).__name__}: {error})") from None
+        if not images:
+            raise DataError(f"{path}: contains no structures")
         for index, atoms in enumerate(images):
             structures.append(_structure(atoms, keys, f"{path}:{index}"))
     return structures

@@ -33,7 +33,7 @@ class Solution:
     coefficients: np.ndarray  # [n_columns]
     regularisation: float  # λ / S_max², relative ridge strength
     effective_parameters: float  # dof(λ)
-    condition_number: float  # S_max / S_min of the column-scaled design (inf if singular)
+    condition_number: float  # S_max / smallest non-null S of the column-scaled design
     method: str
     criterion: float  # GCV score or validation RSS at the chosen λ
 
@@ -46,31 +46,39 @@ class RidgeProblem:
         norms = np.sqrt((r * r).sum(axis=0))
         self.scale = np.where(norms > 0, norms, 1.0)
         u, s, vt = np.linalg.svd(r / self.scale, full_matrices=False)
+        # directions with S below max(n_rows, n_columns)·ε·S_max are numerically null (exactly dependent
+        # columns, e.g. pair terms seen from either species): they get no weight, as in numpy.linalg.lstsq
+        cutoff = max(self.n_rows, r.shape[1]) * np.finfo(float).eps * (s[0] if s.size else 0.0)
+        s = np.where(s > cutoff, s, 0.0)
         self.singular, self.vt = s, vt
         self.projected = u.T @ factor.z
         self.s_max2 = float(s[0] ** 2) if s.size and s[0] > 0 else 1.0
 
-    def weights(self, relative_lambda):
+    def _filter(self, relative_lambda):
+        """S_k² / (S_k² + λ) per direction (0 for null directions, also when λ = 0)."""
+        s2 = self.singular**2
         lam = relative_lambda * self.s_max2
+        active = s2 > 0
+        return np.where(active, s2 / np.where(active, s2 + lam, 1.0), 0.0)
+
+    def weights(self, relative_lambda):
         s = self.singular
-        filtered = np.where(s > 0, s / (s * s + lam), 0.0) * self.projected
-        return (self.vt.T @ filtered) / self.scale
+        inverse = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+        return (self.vt.T @ (self._filter(relative_lambda) * inverse * self.projected)) / self.scale
 
     def gcv(self, relative_lambda):
-        lam = relative_lambda * self.s_max2
-        s2 = self.singular**2
-        shrink = lam / (s2 + lam)
-        rss = self.rho2 + float(np.sum((shrink * self.projected) ** 2))
-        dof = float(np.sum(s2 / (s2 + lam)))
+        keep = self._filter(relative_lambda)
+        rss = self.rho2 + float(np.sum(((1.0 - keep) * self.projected) ** 2))
+        dof = float(np.sum(keep))
         return self.n_rows * rss / max(self.n_rows - dof, 1e-12) ** 2
 
     def effective_parameters(self, relative_lambda):
-        s2 = self.singular**2
-        return float(np.sum(s2 / (s2 + relative_lambda * self.s_max2)))
+        return float(np.sum(self._filter(relative_lambda)))
 
     def condition_number(self):
-        s = self.singular
-        return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+        """S_max / smallest non-null S of the column-scaled design."""
+        s = self.singular[self.singular > 0]
+        return float(s[0] / s[-1]) if s.size else float("inf")
 
 
 def validation_residual(problem, validation_factor):

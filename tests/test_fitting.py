@@ -1,0 +1,232 @@
+"""lepot fit / lepot eval: recovery of known models, serial = MPI = chunked, reproducibility,
+accuracy on real data, bad input, and the shipped potentials' recorded errors."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+import yaml
+from ase.calculators.singlepoint import SinglePointCalculator
+from models import random_model
+from structures import random_triclinic
+
+from lepot.calculator import Potential, load_model
+from lepot.fitting import fit
+from lepot.fitting.config import ConfigError
+from lepot.fitting.data import DataError
+from lepot.fitting.evaluate import evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "examples" / "data" / "Mo_train_sample.extxyz"
+MO_TEST = ROOT / "examples" / "data" / "Mo_test.extxyz"
+BIN = Path(sys.executable).parent
+
+
+def labelled(model, structures):
+    """Structures with energies, forces and stresses computed by ``model`` (a known linear model)."""
+    potential = Potential(model)
+    for atoms in structures:
+        result = potential.compute(atoms)
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=result.energy, forces=result.forces, stress=result.stress.reshape(9)[[0, 4, 8, 5, 2, 1]]
+        )
+    return structures
+
+
+def small_config(train, output, **overrides):
+    config = {
+        "species": ["Mo"],
+        "data": {"train": str(train), "validation_fraction": 0.0},
+        "model": {"cutoff": 4.5, "n_max": 4, "l_max": 3},
+        "output": {"model": str(output)},
+    }
+    for section, values in overrides.items():
+        config.setdefault(section, {}).update(values) if isinstance(values, dict) else config.update({section: values})
+    return config
+
+
+def test_fit_recovers_the_weights_of_a_known_model(tmp_path):
+    truth = random_model(["Mo"], seed=50, cutoff=4.5, n_max=4, l_max=3)
+    structures = [random_triclinic(["Mo"], 6, 4.3 + 0.1 * (k % 5), seed=100 + k) for k in range(40)]
+    ase.io.write(tmp_path / "synthetic.extxyz", labelled(truth, structures))
+    result = fit(small_config(tmp_path / "synthetic.extxyz", tmp_path / "fit.json", solver={"regularisation": 0.0}),
+                 progress=False)
+    scale = np.abs(truth.weights).max()
+    assert np.abs(result.model.weights - truth.weights).max() <= 1e-6 * scale
+    assert result.model.reference_energies[0] == pytest.approx(truth.reference_energies[0], rel=1e-8)
+
+
+def test_fit_reproduces_a_known_two_element_model(tmp_path):
+    """Two species: some weights are not separately identifiable (e.g. the Mo-centred W density and the
+    W-centred Mo density sum to the same pair term), so compare predictions on new structures."""
+    truth = random_model(["Mo", "W"], seed=51, cutoff=4.5, n_max=4, l_max=3)
+    # compositions must vary, or the two reference energies are not separately identifiable
+    structures = [random_triclinic(["Mo", "W"], 5 + k % 4, 4.3 + 0.1 * (k % 5), seed=200 + k) for k in range(50)]
+    ase.io.write(tmp_path / "synthetic.extxyz", labelled(truth, structures))
+    config = small_config(tmp_path / "synthetic.extxyz", tmp_path / "fit.json", species=["Mo", "W"],
+                          solver={"regularisation": 0.0})
+    fitted = fit(config, progress=False).model
+    for k in range(5):
+        atoms = random_triclinic(["Mo", "W"], 7, 4.5, seed=300 + k)
+        expected, predicted = Potential(truth).compute(atoms), Potential(fitted).compute(atoms)
+        assert predicted.energy == pytest.approx(expected.energy, rel=1e-8)
+        assert np.abs(predicted.forces - expected.forces).max() <= 1e-7 * np.abs(expected.forces).max()
+
+
+def real_config(tmp_path, **solver):
+    return small_config(SAMPLE, tmp_path / "Mo.json", data={"test": str(MO_TEST), "validation_fraction": 0.1},
+                        model={"n_max": 6, "l_max": 4, "cutoff": 5.0}, solver=solver)
+
+
+def test_chunked_equals_unchunked(tmp_path):
+    one = fit(real_config(tmp_path, chunk_size=1), progress=False).model
+    all_at_once = fit(real_config(tmp_path, chunk_size=1000), progress=False).model
+    np.testing.assert_allclose(one.weights, all_at_once.weights, rtol=1e-8, atol=1e-10 * np.abs(one.weights).max())
+
+
+def test_same_data_config_and_seed_give_the_same_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")
+    fit(real_config(tmp_path), progress=False)
+    first = (tmp_path / "Mo.json").read_bytes()
+    fit(real_config(tmp_path), progress=False)
+    assert (tmp_path / "Mo.json").read_bytes() == first
+    # a different seed draws another validation split, hence another model
+    fit(real_config(tmp_path, seed=1), progress=False)
+    assert (tmp_path / "Mo.json").read_bytes() != first
+
+
+def test_mpi_two_ranks_equal_serial(tmp_path):
+    config = real_config(tmp_path)
+    config["output"]["model"] = str(tmp_path / "mpi.json")
+    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(config))
+    environment = dict(os.environ, OMP_NUM_THREADS="1")
+    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet", str(tmp_path / "mpi.yaml")],
+                               env=environment, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    parallel = load_model(tmp_path / "mpi.json")
+    serial = fit(real_config(tmp_path), progress=False).model
+    assert parallel.metadata["fit"]["solver"]["n_rows"] == serial.metadata["fit"]["solver"]["n_rows"]
+    np.testing.assert_allclose(parallel.weights, serial.weights, rtol=1e-8, atol=1e-10 * np.abs(serial.weights).max())
+    np.testing.assert_allclose(parallel.reference_energies, serial.reference_energies, rtol=1e-10)
+
+
+def test_small_real_subset_reaches_its_stated_error(tmp_path):
+    """Fit on the 40 shipped Mo structures (n_max 6, l_max 4), test on the shipped mlearn Mo test set.
+
+    Measured on the development machine: energy MAE 5.1 meV/atom, force MAE 0.130 eV/Å.
+    Required here: ≤ 7 meV/atom and ≤ 0.15 eV/Å (linear SNAP on the full training set: 5.48, 0.207)."""
+    result = fit(real_config(tmp_path), progress=False)
+    test = result.tables["test"]["all"]
+    assert test["n_structures"] == 23
+    assert test["energy_meV_per_atom"]["mae"] <= 7.0
+    assert test["forces_eV_per_A"]["mae"] <= 0.15
+    report = Path(result.outputs["report"]).read_text()
+    assert "| test | all | 23 |" in report
+    assert Path(result.outputs["parity_plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metadata = json.loads((tmp_path / "Mo.json").read_text())["metadata"]["fit"]
+    assert set(metadata) >= {"config", "data", "solver", "errors"} and len(metadata["data"]["train"]["digest"]) == 64
+
+
+def write_structures(path, structures):
+    ase.io.write(path, structures)
+    return path
+
+
+def assert_refused(config, error_type, message, output):
+    with pytest.raises(error_type, match=message):
+        fit(config, progress=False)
+    assert not Path(output).exists()
+    assert not list(Path(output).parent.glob(".*.tmp"))
+
+
+def test_missing_forces_are_named(tmp_path):
+    atoms = random_triclinic(["Mo"], 4, 4.0, seed=60)
+    atoms.calc = SinglePointCalculator(atoms, energy=-40.0)
+    path = write_structures(tmp_path / "no_forces.extxyz", [atoms])
+    assert_refused(small_config(path, tmp_path / "m.json"), DataError, r"no_forces.extxyz:0: no forces in the data",
+                   tmp_path / "m.json")
+
+
+def test_nan_energy_is_named(tmp_path):
+    good = random_triclinic(["Mo"], 4, 4.0, seed=61)
+    good.calc = SinglePointCalculator(good, energy=-40.0, forces=np.zeros((4, 3)))
+    bad = random_triclinic(["Mo"], 4, 4.0, seed=62)
+    bad.calc = SinglePointCalculator(bad, energy=float("nan"), forces=np.zeros((4, 3)))
+    path = write_structures(tmp_path / "nan.extxyz", [good, bad])
+    assert_refused(small_config(path, tmp_path / "m.json", weights={"stress": 0.0}), DataError,
+                   r"nan.extxyz:1: energy is NaN", tmp_path / "m.json")
+
+
+def test_mismatched_force_shape_is_named(tmp_path):
+    atoms = random_triclinic(["Mo"], 4, 4.0, seed=63)
+    atoms.info["dft_energy"] = -40.0
+    atoms.arrays["dft_forces"] = np.zeros((4, 2))
+    path = write_structures(tmp_path / "shape.extxyz", [atoms])
+    config = small_config(path, tmp_path / "m.json", data={"energy_key": "dft_energy", "forces_key": "dft_forces"},
+                          weights={"stress": 0.0})
+    assert_refused(config, DataError, r"shape.extxyz:0: forces have shape \(4, 2\), expected \(4, 3\)", tmp_path / "m.json")
+
+
+def test_species_not_in_config_is_named(tmp_path):
+    atoms = random_triclinic(["Mo", "W"], 4, 4.0, seed=64)
+    atoms.calc = SinglePointCalculator(atoms, energy=-40.0, forces=np.zeros((4, 3)))
+    path = write_structures(tmp_path / "w.extxyz", [atoms])
+    assert_refused(small_config(path, tmp_path / "m.json"), DataError, r"w.extxyz:0: element\(s\) W not in the config",
+                   tmp_path / "m.json")
+
+
+def test_empty_and_unreadable_and_missing_files(tmp_path):
+    (tmp_path / "empty.extxyz").write_text("")
+    assert_refused(small_config(tmp_path / "empty.extxyz", tmp_path / "m.json"), DataError,
+                   r"empty.extxyz: (contains no structures|cannot read)", tmp_path / "m.json")
+    (tmp_path / "garbage.extxyz").write_text("this is not\na structure file\n")
+    assert_refused(small_config(tmp_path / "garbage.extxyz", tmp_path / "m.json"), DataError,
+                   r"garbage.extxyz: cannot read it with ase.io", tmp_path / "m.json")
+    assert_refused(small_config(tmp_path / "absent_*.extxyz", tmp_path / "m.json"), DataError, "no file matches",
+                   tmp_path / "m.json")
+
+
+def test_bad_configs_are_named(tmp_path):
+    output = tmp_path / "m.json"
+    assert_refused(small_config(SAMPLE, output, model={"colour": 3}), ConfigError, r"unknown key 'model.colour'", output)
+    assert_refused(small_config(SAMPLE, output, model={"n_max": 0}), ConfigError, r"'model.n_max' must be an integer",
+                   output)
+    assert_refused(small_config(SAMPLE, output, weights={"energy": 0, "forces": 0, "stress": 0}), ConfigError,
+                   "nothing to fit", output)
+    assert_refused(small_config(SAMPLE, tmp_path / "absent" / "m.json"), ConfigError, "output folder .* does not exist",
+                   tmp_path / "absent" / "m.json")
+    with pytest.raises(ConfigError, match="'output.model' is required"):
+        fit({"species": ["Mo"], "data": {"train": str(SAMPLE)}})
+
+
+def test_cli_reports_bad_input_with_exit_code_1(tmp_path):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(small_config(SAMPLE, tmp_path / "m.json", model={"colour": 1})))
+    completed = subprocess.run([str(BIN / "lepot"), "fit", str(tmp_path / "c.yaml")], capture_output=True, text=True)
+    assert completed.returncode == 1
+    assert "lepot fit: error:" in completed.stderr and "unknown key 'model.colour'" in completed.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("name", ["Mo", "Si"])
+def test_eval_reproduces_the_shipped_potentials_recorded_test_errors(name):
+    model = load_model(ROOT / "potentials" / f"{name}.json")
+    recorded = model.metadata["fit"]["errors"]["test"]["all"]
+    tables = evaluate(name, [str(ROOT / "examples" / "data" / f"{name}_test.extxyz")])
+    (measured,) = tables.values()
+    for key in ("energy_meV_per_atom", "forces_eV_per_A", "stress_GPa"):
+        for statistic in ("rmse", "mae"):
+            assert measured["all"][key][statistic] == pytest.approx(recorded[key][statistic], rel=1e-9)
+
+
+def test_eval_command_prints_the_table():
+    completed = subprocess.run([str(BIN / "lepot"), "eval", "Mo", str(MO_TEST)], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    recorded = load_model(ROOT / "potentials" / "Mo.json").metadata["fit"]["errors"]["test"]["all"]
+    assert f"| {recorded['energy_meV_per_atom']['mae']:.2f} |" in completed.stdout
+    assert "Mo_test.extxyz | all | 23 | 1189 |" in completed.stdout
