@@ -18,6 +18,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/descriptors.py
 	$(BIN)/python benchmarks/ase_calculator.py
+	$(BIN)/python benchmarks/fit.py
 
 install: $(VENV)/.installed
 
