@@ -18,6 +18,7 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
       l_max: 6
       body_order: 2
       compression: null                 # pseudo-elements K (alchemical compression); null: one per element
+      compression_per_channel: false    # a separate embedding for each radial index n (tensor-reduced)
       reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
       core_repulsion: null              # null, or {r_inner: Å, r_outer: Å} for all pairs, optionally
                                         #   pairs: {"Mo-W": {r_inner: .., r_outer: ..}} overriding it
@@ -60,6 +61,7 @@ DEFAULTS = {
         "l_max": 6,
         "body_order": 2,
         "compression": None,
+        "compression_per_channel": False,
         "reference_energies": "fit",
         "core_repulsion": None,
     },
@@ -153,8 +155,12 @@ def _check_values(config, source):
     for key, minimum in (("n_max", 1), ("l_max", 0), ("body_order", 1)):
         if not isinstance(model[key], int) or model[key] < minimum:
             fail(f"model.{key}", f"must be an integer >= {minimum}, got {model[key]!r}")
-    if model["compression"] is not None and (not isinstance(model["compression"], int) or model["compression"] < 1):
-        fail("model.compression", f"must be null or a positive integer, got {model['compression']!r}")
+    if model["compression"] is not None and (
+        not isinstance(model["compression"], int) or not 1 <= model["compression"] <= len(species)
+    ):
+        fail("model.compression", f"must be null or an integer from 1 to {len(species)} (the species), got {model['compression']!r}")
+    if not isinstance(model["compression_per_channel"], bool):
+        fail("model.compression_per_channel", "must be true or false")
     reference = model["reference_energies"]
     if reference != "fit":
         if not isinstance(reference, dict) or set(reference) != set(species):

@@ -28,6 +28,7 @@ from lepot.calculator.model import write_file_atomically
 from .config import ConfigError, FitConfig, load_config, make_config
 from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
 from .design import RowBuilder, mpi_reduce, reduce_structures
+from .embedding import principal_embedding
 from .errors import error_table, predict
 from .report import parity_plot_png, report_text
 from .solver import solve
@@ -81,8 +82,6 @@ def fit(config, communicator="auto", progress=True):
     outputs = _output_paths(config)
     species = config["species"]
     model_config, weights = config["model"], config["weights"]
-    if model_config["compression"] is not None:
-        raise ConfigError("'model.compression': learning an alchemical embedding is not available yet in lepot fit")
     splits = _load_splits(config)
     for name, structures in splits.items():
         check_species(structures, species)
@@ -95,14 +94,19 @@ def fit(config, communicator="auto", progress=True):
     if rank == 0:
         log.info("data: %s", ", ".join(f"{k} {len(v)} structures" for k, v in splits.items()))
 
-    basis = build_basis(
-        species,
+    basis_options = dict(
         cutoff=model_config["cutoff"],
         n_max=model_config["n_max"],
         l_max=model_config["l_max"],
         body_order=model_config["body_order"],
         cutoff_width=model_config["cutoff_width"],
     )
+    embedding = None
+    if model_config["compression"] is not None:
+        embedding = principal_embedding(
+            species, splits["train"], model_config["compression"], basis_options, model_config["compression_per_channel"]
+        )
+    basis = build_basis(species, embedding=embedding, **basis_options)
     core_repulsion = _core_repulsion(model_config["core_repulsion"], basis.symbols)
     core_model = (
         None
@@ -179,7 +183,8 @@ def fit(config, communicator="auto", progress=True):
 
     summary = [
         f"species {', '.join(basis.symbols)}; cutoff {basis.cutoff} Å; LE n_l = {list(basis.radial.n_radial)}; "
-        f"body order {basis.body_order}; {basis.n_features} features per species",
+        f"body order {basis.body_order}; {basis.n_pseudo} density channels "
+        f"({'compressed' if embedding is not None else 'one per element'}); {basis.n_features} features per species",
         f"rows {factor.n_rows}; solver {solution.method}: relative ridge {solution.regularisation:.3g}, "
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
         f"reference energies (eV): "

@@ -230,3 +230,31 @@ def test_eval_command_prints_the_table():
     recorded = load_model(ROOT / "potentials" / "Mo.json").metadata["fit"]["errors"]["test"]["all"]
     assert f"| {recorded['energy_meV_per_atom']['mae']:.2f} |" in completed.stdout
     assert "Mo_test.extxyz | all | 23 | 1189 |" in completed.stdout
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-radial-channel"])
+def test_compressed_fit_uses_a_principal_component_embedding(tmp_path, per_channel):
+    truth = random_model(["Mo", "W", "Nb"], seed=52, cutoff=4.5, n_max=4, l_max=3)
+    structures = [random_triclinic(["Mo", "W", "Nb"], 5 + k % 4, 4.4, seed=400 + k) for k in range(20)]
+    ase.io.write(tmp_path / "three.extxyz", labelled(truth, structures))
+    config = small_config(tmp_path / "three.extxyz", tmp_path / "fit.json", species=["Mo", "W", "Nb"],
+                          model={"compression": 2, "compression_per_channel": per_channel})
+    result = fit(config, progress=False)
+    basis = result.model.basis
+    assert basis.n_pseudo == 2
+    # the embedding's rows (per radial channel) are orthonormal principal directions over the species
+    embedding = basis.embedding.transpose(2, 1, 0)  # [n][k][species]
+    for u in embedding:
+        np.testing.assert_allclose(u @ u.T, np.eye(2), atol=1e-12)
+    if not per_channel:
+        assert np.all(embedding == embedding[0])
+    # fewer features than the uncompressed basis, and the model file round-trips with its embedding
+    assert basis.n_features < random_model(["Mo", "W", "Nb"], seed=0, cutoff=4.5, n_max=4, l_max=3).basis.n_features
+    np.testing.assert_array_equal(load_model(tmp_path / "fit.json").basis.embedding, basis.embedding)
+    assert result.tables["train"]["all"]["forces_eV_per_A"]["mae"] < np.abs(
+        np.concatenate([s.get_forces().ravel() for s in structures])).mean()
+
+
+def test_compression_larger_than_the_species_is_refused(tmp_path):
+    assert_refused(small_config(SAMPLE, tmp_path / "m.json", model={"compression": 2}), ConfigError,
+                   "'model.compression' must be null or an integer from 1 to 1", tmp_path / "m.json")

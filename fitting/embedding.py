@@ -1,0 +1,46 @@
+"""Alchemical compression from data: a principal-component embedding of the element-resolved density.
+
+For the training structures, every atom's element-resolved density A_{a, nlm}(i) gives, for each
+radial-angular channel nlm, a vector over species a. The K pseudo-elements are the K leading
+eigenvectors of their second-moment matrix
+
+    C_ab = Σ_i Σ_nlm A_{a,nlm}(i) A_{b,nlm}(i)                  (shape [n_species][n_species])
+
+so the compressed density A_{k,nlm} = Σ_a u_{k a} A_{a,nlm} keeps as much of the density's weight
+as any K-dimensional contraction can. With ``per_radial_channel`` a separate C^(n) (summing only the
+channels of radial index n) gives u_{k n a}, the radial-channel-dependent form of tensor-reduced ACE.
+Eigenvectors are unit vectors with the sign fixed so that their largest component is positive, so
+the result is deterministic. This is a fixed starting embedding; optimising it jointly with the
+weights is a separate step.
+"""
+
+import numpy as np
+
+from lepot.calculator import DescriptorCalculator, build_basis
+
+
+def principal_embedding(species, structures, n_pseudo, basis_options, per_radial_channel=False):
+    """u of shape [n_pseudo][n_species] (or [n_pseudo][n_radial(0)][n_species] per radial channel)."""
+    if not 1 <= n_pseudo <= len(species):
+        raise ValueError(f"compression must be between 1 and the number of species ({len(species)}), got {n_pseudo}")
+    basis = build_basis(species, **basis_options)
+    calculator = DescriptorCalculator(basis)
+    n_species, n_radial = basis.n_species, basis.radial.n_radial
+    n_nlm = sum(n * (2 * l + 1) for l, n in enumerate(n_radial))
+    radial_of_nlm = np.concatenate([np.repeat(np.arange(n), 2 * l + 1) for l, n in enumerate(n_radial)])
+    moments = np.zeros((n_radial[0], n_species, n_species))  # shape [n][species][species]
+    for structure in structures:
+        density = calculator.density(structure.atoms).reshape(-1, n_species, n_nlm)  # [i][a][nlm]
+        for n in range(n_radial[0]):
+            block = density[:, :, radial_of_nlm == n]
+            moments[n] += np.einsum("iac,ibc->ab", block, block)
+    if per_radial_channel:
+        return np.stack([_leading_vectors(moments[n], n_pseudo) for n in range(n_radial[0])], axis=1)
+    return _leading_vectors(moments.sum(axis=0), n_pseudo)
+
+
+def _leading_vectors(matrix, count):
+    values, vectors = np.linalg.eigh(matrix)
+    leading = vectors[:, np.argsort(values)[::-1][:count]].T  # [count][n_species]
+    signs = np.sign(leading[np.arange(count), np.argmax(np.abs(leading), axis=1)])
+    return leading * signs[:, None]
