@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(shell find calculator fitting potentials -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.hpp' -o -name '*.json' \)) setup.py pyproject.toml
+SOURCES := $(shell find calculator fitting lammps_plugin potentials -type f -not -path "*/build/*" \( -name '*.py' -o -name '*.pyx' -o -name '*.hpp' -o -name '*.json' -o -name '*.cpp' -o -name '*.h' -o -name CMakeLists.txt \)) setup.py pyproject.toml
 
 .PHONY: demo test install bench clean
 

@@ -2,6 +2,7 @@
 
     lepot fit CONFIG.yaml              fit a potential (also under mpirun -np N)
     lepot eval MODEL DATA [DATA ...]   error table of a model (file or shipped name) on any data
+    lepot lammps-plugin                build the LAMMPS plugin if needed; print its path (last line)
     lepot demo                         the main job on shipped example data (see README)
 """
 
@@ -27,6 +28,8 @@ def main(argv=None):
     evaluate.add_argument("--forces-key", default=None, help="atoms.arrays key of the forces (default: calculator)")
     evaluate.add_argument("--stress-key", default=None, help="atoms.info key of the stress (default: calculator)")
 
+    commands.add_parser("lammps-plugin", help="build the LAMMPS pair_style lepot plugin if needed and print its path")
+
     demo = commands.add_parser("demo", help="run the main job on shipped example data and print a summary")
     demo.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: OMP_NUM_THREADS)")
 
@@ -42,11 +45,15 @@ def main(argv=None):
             from .evaluate import run_eval
 
             print(run_eval(args.model, args.data, args.energy_key, args.forces_key, args.stress_key))
+        elif args.command == "lammps-plugin":
+            from lepot.lammps_plugin import main as plugin_main
+
+            plugin_main()
         elif args.command == "demo":
             from .demo import run_demo
 
             run_demo(args.threads)
-    except ValueError as error:  # bad input of any kind: config, data, parameter file
+    except (ValueError, RuntimeError) as error:  # bad input (config, data, parameter file) or a failed build
         print(f"lepot {args.command}: error: {error}", file=sys.stderr)
         return 1
     return 0

