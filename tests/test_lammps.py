@@ -234,3 +234,49 @@ print("ENERGY", lmp.get_thermo("pe"))
     from lepot.calculator import load_model
 
     assert energy == pytest.approx(Potential(load_model(ROOT / "potentials" / "Mo.json")).compute(atoms).energy, rel=1e-10)
+
+
+def test_null_types_are_ignored(model_files, tmp_path):
+    """A fourth atom type mapped to NULL inside pair_style hybrid/overlay (how LAMMPS uses NULL with
+    many-body styles): its atoms are neither centres nor neighbours of lepot."""
+    model, path = model_files["core-repulsion"]
+    atoms = random_triclinic(SPECIES + ["Cu"], 16, 6.0, seed=77)
+    write_data(atoms, tmp_path / "data.lmp", SPECIES + ["Cu"])
+    script = input_script(path, SPECIES + ["NULL"], "p p p").replace(
+        "pair_style lepot\npair_coeff * * ",
+        "pair_style hybrid/overlay lepot zero 4.5\npair_coeff * * zero\npair_coeff * * lepot ",
+    )
+    completed = run_lmp(tmp_path, script)
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    energy = float(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT")).split()[1])
+    without_copper = atoms[[s != "Cu" for s in atoms.get_chemical_symbols()]]
+    assert energy == pytest.approx(Potential(model).compute(without_copper).energy, rel=1e-10)
+    dump = np.loadtxt(tmp_path / "forces.dump", skiprows=9)
+    copper = np.array([s == "Cu" for s in atoms.get_chemical_symbols()])
+    assert not dump[copper, 1:].any()
+
+
+def test_per_atom_virial_matches_ase(model_files, tmp_path):
+    """compute stress/atom = -(per-atom virial) in bar·Å³; both codes give each pair's -r_ij ⊗ ∂E_i/∂r_ij
+    half to i and half to j. Orthorhombic cell: no frame rotation, so the 6 stored components compare."""
+    model, path = model_files["core-repulsion"]
+    rng = np.random.default_rng(78)
+    from structures import random_positions
+    from ase import Atoms
+
+    cell = np.diag([6.1, 5.7, 6.4])
+    atoms = Atoms([SPECIES[k % 3] for k in range(14)], positions=random_positions(14, cell, rng), cell=cell, pbc=True)
+    write_data(atoms, tmp_path / "data.lmp", SPECIES)
+    script = input_script(path, SPECIES, "p p p", extra="compute sa all stress/atom NULL virial").replace(
+        "write_dump all custom forces.dump id fx fy fz c_pe",
+        "write_dump all custom forces.dump id fx fy fz c_pe c_sa[1] c_sa[2] c_sa[3] c_sa[4] c_sa[5] c_sa[6]",
+    )
+    completed = run_lmp(tmp_path, script)
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    dump = np.loadtxt(tmp_path / "forces.dump", skiprows=9)
+    from lammps_runner import NKTV2P_METAL
+
+    per_atom = -dump[:, 5:11] / NKTV2P_METAL  # eV, LAMMPS order xx yy zz xy xz yz
+    reference = Potential(model).compute(atoms).atom_virials
+    expected = np.stack([reference[:, a, b] for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))], axis=1)
+    assert np.abs(per_atom - expected).max() <= 1e-9 * np.abs(expected).max()
