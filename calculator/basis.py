@@ -126,6 +126,7 @@ def build_basis(
     cutoff_width=None,
     embedding=None,
     spline_tolerance=1e-8,
+    budgets=None,
 ):
     """Build a descriptor basis.
 
@@ -145,6 +146,9 @@ def build_basis(
         Alchemical compression u, see the module docstring.
     spline_tolerance : float
         Largest allowed spline error relative to max |S_nl| of each radial function.
+    budgets : dict or None
+        For body orders 3..5, {ν: maximum Σ_i ε(n_i, l_i)} with ε = (z_nl/π)² the LE eigenvalue in
+        units of (π/r_c)²; default lepot.calculator.couplings.DEFAULT_BUDGETS.
     """
     numbers = parse_species(species)
     if body_order not in SUPPORTED_BODY_ORDERS:
@@ -152,7 +156,8 @@ def build_basis(
     radial = make_radial_basis(cutoff, n_max, l_max, cutoff_width)
     spline = radial.tabulate(spline_tolerance)
     weights = embedding_weights(embedding, len(numbers), radial.n_radial[0])
-    couplings = build_couplings(radial.n_radial, weights.shape[1], body_order)
+    eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
+    couplings = build_couplings(radial.n_radial, weights.shape[1], body_order, eigenvalues, budgets)
     return Basis(numbers, radial, spline, weights, couplings, body_order)
 
 

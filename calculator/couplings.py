@@ -14,8 +14,17 @@ Body orders implemented here, enumerated canonically (each unordered product onc
     ν = 1:  B = A_{k n 0 0}                                           label (1, 0, ((k, n),))
     ν = 2:  B = Σ_m A_{k1 n1 l m} A_{k2 n2 l m} / sqrt(2l + 1)          label (2, l, ((k1, n1), (k2, n2)))
             with (k1, n1) <= (k2, n2) lexicographically; this is the SOAP power spectrum.
-Features are ordered by body order, then l, then the channel tuple.
+    ν = 3..5: B = Σ_{m1..mν} T[m1..mν] Π_i A_{k_i n_i l_i m_i}         label (ν, j, ((k_i, n_i, l_i), ...))
+            T runs over an orthonormal basis (index j) of the rotation- and inversion-invariant tensors
+            of the sorted factor tuple: the sequential real Clebsch-Gordan couplings
+            ((l1 l2)L1 l3)L2 ... -> l_ν, symmetrised over repeated identical factors, with exact linear
+            dependence removed by an SVD (lepot.calculator.clebsch_gordan). Σ l_i must be even.
+            Truncation: Σ_i ε(n_i, l_i) <= budget[ν] with ε = (z_nl / π)² the LE eigenvalue in units of
+            (π / r_c)² (ε = (n+1)² for l = 0).
+Features are ordered by body order, then l (ν ≤ 2) or the factor tuple (ν ≥ 3).
 """
+
+import itertools
 
 from dataclasses import dataclass
 
@@ -96,18 +105,117 @@ def power_spectrum(index):
     return features
 
 
-_BUILDERS = {1: radial_invariants, 2: power_spectrum}
-SUPPORTED_BODY_ORDERS = tuple(sorted(_BUILDERS))
+SUPPORTED_BODY_ORDERS = (1, 2, 3, 4, 5)
+#: Default budgets on Σ ε(n_i, l_i) for ν = 3, 4, 5 (see the module docstring).
+DEFAULT_BUDGETS = {3: 24.0, 4: 16.0, 5: 12.0}
 
 
-def build_couplings(n_radial, n_pseudo, body_order):
-    """Couplings for all invariants of body order 1..``body_order`` over the given density layout."""
-    if body_order not in _BUILDERS:
+def _path_tensors(ls):
+    """Sequential real CG coupling tensors [Π(2 l_i + 1)] of the l-tuple that are rotation invariants."""
+    from .clebsch_gordan import real_clebsch_gordan
+
+    paths = [(np.eye(2 * ls[0] + 1), ls[0])]  # (tensor with a trailing free index M of degree L, L)
+    for l in ls[1:-1]:
+        extended = []
+        for tensor, big_l in paths:
+            for new_l in range(abs(big_l - l), big_l + l + 1):
+                coupling = real_clebsch_gordan(big_l, l, new_l)
+                if not coupling.any():
+                    continue
+                extended.append((np.tensordot(tensor, coupling, axes=([-1], [0])), new_l))
+        paths = extended
+    return [tensor for tensor, big_l in paths if big_l == ls[-1] and tensor.any()]
+
+
+def _symmetrise(tensor, groups):
+    """Average of ``tensor`` over all permutations of axes within each group of identical factors."""
+    result = np.zeros_like(tensor)
+    per_group = [list(itertools.permutations(group)) for group in groups]
+    count = 0
+    for choice in itertools.product(*per_group):
+        axes = list(range(tensor.ndim))
+        for group, permuted in zip(groups, choice):
+            for position, source in zip(group, permuted):
+                axes[position] = source
+        result += np.transpose(tensor, axes)
+        count += 1
+    return result / count
+
+
+_INVARIANT_CACHE = {}
+
+
+def invariant_tensors(ls, groups):
+    """Orthonormal basis (list of tensors) of the invariants of a sorted l-tuple with identical-factor groups."""
+    key = (tuple(ls), tuple(tuple(g) for g in groups))
+    if key not in _INVARIANT_CACHE:
+        tensors = [_symmetrise(t, groups) for t in _path_tensors(ls)] if sum(ls) % 2 == 0 else []
+        basis = []
+        if tensors:
+            matrix = np.stack([t.ravel() for t in tensors])
+            _, singular, vt = np.linalg.svd(matrix, full_matrices=False)
+            rank = int(np.sum(singular > 1e-10 * singular[0])) if singular.size and singular[0] > 0 else 0
+            basis = [vt[j].reshape(tensors[0].shape) for j in range(rank)]
+            for b in basis:  # deterministic sign: largest entry positive
+                flat = b.ravel()
+                if flat[np.argmax(np.abs(flat))] < 0:
+                    b *= -1
+        _INVARIANT_CACHE[key] = basis
+    return _INVARIANT_CACHE[key]
+
+
+def higher_order_invariants(index, order, eigenvalues, budget):
+    """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l))."""
+    items = [(k, n, l) for l in range(index.l_max + 1) for k in range(index.n_pseudo) for n in range(index.n_radial[l])]
+    items = [item for item in items if eigenvalues[(item[1], item[2])] <= budget]
+    items.sort(key=lambda item: (item[2], item[0], item[1]))
+    cost = [eigenvalues[(n, l)] for _, n, l in items]
+    minimum = min(cost) if cost else 0.0
+    features = []
+
+    def extend(chosen, start, spent):
+        if len(chosen) == order:
+            tuple_items = [items[i] for i in chosen]
+            ls = [item[2] for item in tuple_items]
+            groups = [list(g) for _, g in itertools.groupby(range(order), key=lambda p: chosen[p])]
+            for j, tensor in enumerate(invariant_tensors(ls, groups)):
+                terms = {}
+                for position in zip(*np.nonzero(np.abs(tensor) > 1e-13)):
+                    factors = tuple(
+                        sorted(index.index(k, n, l, int(m) - l) for (k, n, l), m in zip(tuple_items, position))
+                    )
+                    terms[factors] = terms.get(factors, 0.0) + float(tensor[position])
+                kept = [(c, f) for f, c in sorted(terms.items()) if abs(c) > 1e-13]
+                if kept:
+                    features.append(((order, j, tuple(tuple_items)), kept))
+            return
+        for i in range(start, len(items)):
+            if spent + cost[i] + (order - len(chosen) - 1) * minimum > budget + 1e-9:
+                continue
+            extend(chosen + [i], i, spent + cost[i])
+
+    extend([], 0, 0.0)
+    return features
+
+
+def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None):
+    """Couplings for all invariants of body order 1..``body_order`` over the given density layout.
+
+    eigenvalues: {(n, l): ε} of the radial functions (needed for body_order >= 3);
+    budgets: {ν: maximum Σ ε} for ν >= 3 (defaults: DEFAULT_BUDGETS).
+    """
+    if body_order not in SUPPORTED_BODY_ORDERS:
         raise ValueError(f"body_order must be one of {SUPPORTED_BODY_ORDERS}, got {body_order}")
     index = DensityIndex(n_radial, n_pseudo)
-    features = []
-    for order in range(1, body_order + 1):
-        features.extend(_BUILDERS[order](index))
+    features = radial_invariants(index)
+    if body_order >= 2:
+        features += power_spectrum(index)
+    if body_order >= 3:
+        if eigenvalues is None:
+            raise ValueError("body orders >= 3 need the LE eigenvalues of the radial functions")
+        budgets = {**DEFAULT_BUDGETS, **{int(order): float(value) for order, value in (budgets or {}).items()}}
+        for order in range(3, body_order + 1):
+            features += higher_order_invariants(index, order, eigenvalues, budgets[order])
     return assemble(features)
 
 

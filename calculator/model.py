@@ -244,8 +244,8 @@ def _now():
 
 
 def _label_to_json(label):
-    nu, l, channels = label
-    return [int(nu), int(l), [[int(k), int(n)] for k, n in channels]]
+    nu, index, factors = label
+    return [int(nu), int(index), [[int(x) for x in factor] for factor in factors]]
 
 
 class _Reader:
@@ -361,9 +361,9 @@ def _parse(data, source):
     for q, label in enumerate(features):
         try:
             nu, l, channels = label
-            labels.append((int(nu), int(l), tuple((int(k), int(n)) for k, n in channels)))
+            labels.append((int(nu), int(l), tuple(tuple(int(x) for x in channel) for channel in channels)))
         except (TypeError, ValueError):
-            read.fail(f"'basis.features[{q}]' must be [body_order, l, [[k, n], ...]], got {label!r}")
+            read.fail(f"'basis.features[{q}]' must be [body_order, index, [[k, n(, l)], ...]], got {label!r}")
         read.require(1 <= labels[-1][0] <= body_order, f"'basis.features[{q}]' has body order outside 1..{body_order}")
     n_features = len(labels)
     terms = read.mapping(basis_data["terms"], "basis.terms", ("feature", "coefficient", "factor_offsets", "factors"))

@@ -17,6 +17,7 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
       n_max: 8                          # LE size (see docs/descriptors.md)
       l_max: 6
       body_order: 2
+      budgets: null                     # {3: Σε, 4: Σε, 5: Σε}, truncation of body orders 3-5 (see couplings)
       compression: null                 # pseudo-elements K (alchemical compression); null: one per element
       compression_per_channel: false    # a separate embedding for each radial index n (tensor-reduced)
       reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
@@ -60,6 +61,7 @@ DEFAULTS = {
         "n_max": 8,
         "l_max": 6,
         "body_order": 2,
+        "budgets": None,
         "compression": None,
         "compression_per_channel": False,
         "reference_energies": "fit",
@@ -155,6 +157,14 @@ def _check_values(config, source):
     for key, minimum in (("n_max", 1), ("l_max", 0), ("body_order", 1)):
         if not isinstance(model[key], int) or model[key] < minimum:
             fail(f"model.{key}", f"must be an integer >= {minimum}, got {model[key]!r}")
+    budgets = model["budgets"]
+    if budgets is not None and (
+        not isinstance(budgets, dict)
+        or not all(int(k) in (3, 4, 5) and isinstance(v, (int, float)) and v > 0 for k, v in budgets.items())
+    ):
+        fail("model.budgets", "must be null or a mapping {3|4|5: positive number}")
+    if model["body_order"] > 5:
+        fail("model.body_order", f"must be at most 5, got {model['body_order']}")
     if model["compression"] is not None and (
         not isinstance(model["compression"], int) or not 1 <= model["compression"] <= len(species)
     ):

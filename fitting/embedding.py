@@ -23,7 +23,8 @@ def principal_embedding(species, structures, n_pseudo, basis_options, per_radial
     """u of shape [n_pseudo][n_species] (or [n_pseudo][n_radial(0)][n_species] per radial channel)."""
     if not 1 <= n_pseudo <= len(species):
         raise ValueError(f"compression must be between 1 and the number of species ({len(species)}), got {n_pseudo}")
-    basis = build_basis(species, **basis_options)
+    options = dict(basis_options, body_order=1, budgets=None)  # only the density is needed here
+    basis = build_basis(species, **options)
     calculator = DescriptorCalculator(basis)
     n_species, n_radial = basis.n_species, basis.radial.n_radial
     n_nlm = sum(n * (2 * l + 1) for l, n in enumerate(n_radial))

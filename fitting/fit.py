@@ -100,6 +100,7 @@ def fit(config, communicator="auto", progress=True):
         l_max=model_config["l_max"],
         body_order=model_config["body_order"],
         cutoff_width=model_config["cutoff_width"],
+        budgets=model_config["budgets"],
     )
     embedding = None
     if model_config["compression"] is not None:

@@ -9,8 +9,9 @@
 // Several pairs may share one gradient row (periodic images of the same atom); a self-image pair
 // (j = i) adds and subtracts the same row, as it must, since r_ii' does not depend on r_i.
 //
-// Gradient algorithm. ∂B_q/∂r_ij,α = Σ_{terms t of q} Σ_{factor slots f of t} D_f u_{k_f n_f}(a_j) ∂(R Y)_{nlm_f}/∂r_ij,α
-// with D_f = ∂(term t)/∂A[factor f], computed once per centre. The neighbours are sorted by species
+// Gradient algorithm. ∂B_q/∂r_ij,α = Σ_a G_qa u_{k_a n_a}(a_j) ∂(R Y)_{nlm_a}/∂r_ij,α with G_qa = ∂B_q/∂A_a,
+// computed once per centre by summing the factor-slot partial products D_f = ∂(term t)/∂A[factor f] into
+// the unique (q, a) entries of G (high body orders have many slots per entry). The neighbours are sorted by species
 // into blocks of `pair_block` pairs (the last block of a species padded with pairs beyond the cutoff,
 // which contribute exactly zero), so the embedding weight u is constant over a block; for each species
 // the factor slots with u != 0 are precomputed, grouped by feature, weight folded in. For each block,
@@ -40,6 +41,7 @@ struct DescriptorWorkspace {
     std::vector<double> block_vectors;     // shape [pair_block][3], r_ij of the current block (padding: beyond cutoff)
     std::vector<double> block_gradients;   // shape [n_nlm][3][pair_block], ∂(R Y)_{nlm}/∂r_ij,α of the block
     std::vector<double> slot_derivatives;  // shape [n_factor_slots], ∂(term)/∂A[factor]
+    std::vector<double> entry_values;      // shape [n_entries], G_qa
 };
 
 class DescriptorKernel {
@@ -69,6 +71,8 @@ public:
         if (!with_gradients) return;
         ws.slot_derivatives.resize(couplings_.n_factor_slots());
         couplings_.partial_derivatives(ws.density.density.data(), ws.slot_derivatives.data());
+        ws.entry_values.assign(n_entries_, 0.0);
+        for (size_t f = 0; f < slot_entry_.size(); ++f) ws.entry_values[slot_entry_[f]] += ws.slot_derivatives[f];
         sort_by_species(n_neigh, neighbour_species, ws);
         ws.block_vectors.resize(3 * pair_block);
         ws.block_gradients.resize(static_cast<size_t>(expansion_.layout().n_nlm()) * 3 * pair_block);
@@ -93,8 +97,8 @@ public:
     }
 
 private:
-    // For each species s and feature q: the factor slots f with u_{k_f n_f}(s) != 0, their weight and
-    // the row 3 nlm_f of ∂(R Y)_{nlm_f} in the block buffer.
+    // The unique (q, a) entries of G = ∂B/∂A and, for each species s and feature q, the entries with
+    // u_{k_a n_a}(s) != 0, their weight and the row 3 nlm_a of ∂(R Y)_{nlm_a} in the block buffer.
     void build_species_slots() {
         const int n_species = expansion_.n_species(), n_features = couplings_.n_features();
         const DensityLayout& layout = expansion_.layout();
@@ -103,19 +107,36 @@ private:
         for (int l = 0; l <= layout.l_max(); ++l)
             for (int n = 0; n < layout.n_radial(l); ++n)
                 for (int mm = 0; mm < 2 * l + 1; ++mm) radial_of_nlm[layout.nlm_offset(l) + n * (2 * l + 1) + mm] = n;
+        slot_entry_.assign(couplings_.n_factor_slots(), 0);
+        std::vector<int> entry_density;                    // shape [n_entries], a
+        std::vector<int> feature_entry_offsets(n_features + 1, 0);
+        std::vector<int> entry_of_density(couplings_.n_density(), -1);  // per-feature scratch
+        for (int q = 0; q < n_features; ++q) {
+            const int first = static_cast<int>(entry_density.size());
+            for (int t = couplings_.feature_term_begin(q); t < couplings_.feature_term_end(q); ++t) {
+                for (int f = couplings_.term_factor_begin(t); f < couplings_.term_factor_end(t); ++f) {
+                    const int a = couplings_.factor(f);
+                    if (entry_of_density[a] < first) {
+                        entry_of_density[a] = static_cast<int>(entry_density.size());
+                        entry_density.push_back(a);
+                    }
+                    slot_entry_[f] = entry_of_density[a];
+                }
+            }
+            feature_entry_offsets[q + 1] = static_cast<int>(entry_density.size());
+        }
+        n_entries_ = static_cast<int>(entry_density.size());
         slot_offsets_.assign(static_cast<size_t>(n_species) * n_features + 1, 0);
         for (int s = 0; s < n_species; ++s) {
             for (int q = 0; q < n_features; ++q) {
-                for (int t = couplings_.feature_term_begin(q); t < couplings_.feature_term_end(q); ++t) {
-                    for (int f = couplings_.term_factor_begin(t); f < couplings_.term_factor_end(t); ++f) {
-                        const int a = couplings_.factor(f);
-                        const int nlm = a % n_nlm;
-                        const double w = expansion_.embedding(s, a / n_nlm, radial_of_nlm[nlm]);
-                        if (w == 0.0) continue;
-                        slot_index_.push_back(f);
-                        slot_weight_.push_back(w);
-                        slot_row_.push_back(3 * nlm);
-                    }
+                for (int e = feature_entry_offsets[q]; e < feature_entry_offsets[q + 1]; ++e) {
+                    const int a = entry_density[e];
+                    const int nlm = a % n_nlm;
+                    const double w = expansion_.embedding(s, a / n_nlm, radial_of_nlm[nlm]);
+                    if (w == 0.0) continue;
+                    slot_index_.push_back(e);
+                    slot_weight_.push_back(w);
+                    slot_row_.push_back(3 * nlm);
                 }
                 slot_offsets_[static_cast<size_t>(s) * n_features + q + 1] = static_cast<int>(slot_index_.size());
             }
@@ -139,7 +160,7 @@ private:
                             double* strain) const {
         const int n_features = couplings_.n_features();
         const int* offsets = &slot_offsets_[static_cast<size_t>(s) * n_features];
-        const double* derivative = ws.slot_derivatives.data();
+        const double* derivative = ws.entry_values.data();
         const double* dry = ws.block_gradients.data();
         const double* v = ws.block_vectors.data();
         for (int q = 0; q < n_features; ++q) {
@@ -173,10 +194,12 @@ private:
 
     DensityExpansion expansion_;
     CouplingSet couplings_;
-    std::vector<int> slot_offsets_;    // shape [n_species * n_features + 1], CSR into the slot arrays
-    std::vector<int> slot_index_;      // shape [n_species_slots], factor slot f
-    std::vector<double> slot_weight_;  // shape [n_species_slots], u_{k_f n_f}(s)
-    std::vector<int> slot_row_;        // shape [n_species_slots], 3 nlm_f: row of ∂(R Y)_{nlm_f} in the block
+    int n_entries_ = 0;                // unique (q, a) entries of G = ∂B/∂A
+    std::vector<int> slot_entry_;      // shape [n_factor_slots], the G entry each factor slot adds to
+    std::vector<int> slot_offsets_;    // shape [n_species * n_features + 1], CSR into the species lists
+    std::vector<int> slot_index_;      // shape [n_species_entries], G entry e
+    std::vector<double> slot_weight_;  // shape [n_species_entries], u_{k_a n_a}(s)
+    std::vector<int> slot_row_;        // shape [n_species_entries], 3 nlm_a: row of ∂(R Y)_{nlm_a} in the block
 };
 
 }  // namespace lepot
