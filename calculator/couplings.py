@@ -107,7 +107,7 @@ def power_spectrum(index):
 
 SUPPORTED_BODY_ORDERS = (1, 2, 3, 4, 5)
 #: Default budgets on Σ ε(n_i, l_i) for ν = 3, 4, 5 (see the module docstring).
-DEFAULT_BUDGETS = {3: 24.0, 4: 16.0, 5: 12.0}
+DEFAULT_BUDGETS = {3: 55.0, 4: 30.0, 5: 20.0}
 
 
 def _path_tensors(ls):
