@@ -20,12 +20,11 @@ neighbour list included.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 
 import numpy as np
+from common import best_time, machine_line
 
 CUTOFF = 5.0
 REPEATS = 5
@@ -39,20 +38,10 @@ def structure():
     return atoms
 
 
-def best_time(function):
-    function()
-    best = np.inf
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def time_calculator(calculator, atoms):
     from ase.calculators.calculator import all_changes
 
-    return best_time(lambda: calculator.calculate(atoms, ["energy", "forces", "stress"], all_changes))
+    return best_time(lambda: calculator.calculate(atoms, ["energy", "forces", "stress"], all_changes), REPEATS)
 
 
 def lepot_worker():
@@ -102,7 +91,7 @@ def featomic_worker():
     calculator = featomic.SoapPowerSpectrum(**spliner.get_hypers())
     atoms = structure()
     size = calculator.compute(atoms).block().values.shape[1]
-    seconds = best_time(lambda: calculator.compute(atoms, gradients=["positions", "strain"]))
+    seconds = best_time(lambda: calculator.compute(atoms, gradients=["positions", "strain"]), REPEATS)
     return [dict(label="featomic power spectrum + position/strain gradients", size=size, seconds=seconds,
                  atoms=len(atoms))]
 
@@ -117,17 +106,6 @@ def run_worker(code, threads):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -135,7 +113,7 @@ def main():
     if args.worker:
         print(json.dumps(WORKERS[args.worker]()))
         return
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}")
+    print(machine_line())
     print(f"1000-atom rattled bcc Mo, cutoff {CUTOFF} Å, energy + forces + stress, best of {REPEATS}\n")
     print("| threads | code | features / functions | µs/atom | PACE µs/atom ÷ this |")
     print("|---|---|---|---|---|")

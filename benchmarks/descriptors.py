@@ -16,12 +16,11 @@ computes more numbers per atom; the table gives both feature counts.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 
 import numpy as np
+from common import best_time, machine_line
 
 CUTOFF = 5.0
 WIDTH = 1.0
@@ -41,16 +40,6 @@ def bcc_mo(n_atoms, seed=0):
     return atoms
 
 
-def best_time(function):
-    function()
-    best = np.inf
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def lepot_worker():
     from lepot.calculator import DescriptorCalculator, build_basis
 
@@ -62,8 +51,8 @@ def lepot_worker():
             dict(
                 atoms=n,
                 features=calculator.basis.n_features,
-                values=best_time(lambda: calculator.compute(atoms)),
-                gradients=best_time(lambda: calculator.compute(atoms, gradients=("positions",))),
+                values=best_time(lambda: calculator.compute(atoms), REPEATS),
+                gradients=best_time(lambda: calculator.compute(atoms, gradients=("positions",)), REPEATS),
             )
         )
     return rows
@@ -89,22 +78,11 @@ def featomic_worker():
             dict(
                 atoms=n,
                 features=n_features,
-                values=best_time(lambda: calculator.compute(atoms)),
-                gradients=best_time(lambda: calculator.compute(atoms, gradients=["positions"])),
+                values=best_time(lambda: calculator.compute(atoms), REPEATS),
+                gradients=best_time(lambda: calculator.compute(atoms, gradients=["positions"]), REPEATS),
             )
         )
     return rows
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run_worker(code, threads):
@@ -124,7 +102,7 @@ def main():
         print(json.dumps(rows))
         return
 
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}")
+    print(machine_line())
     print(f"settings: cutoff {CUTOFF} Å, width {WIDTH} Å, LE n_max {N_MAX}, l_max {L_MAX}; best of {REPEATS}\n")
     print("| atoms | threads | lepot features | featomic features | lepot atoms/s (values) | featomic atoms/s (values) "
           "| ratio | lepot atoms/s (+gradients) | featomic atoms/s (+gradients) | ratio |")

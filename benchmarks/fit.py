@@ -10,7 +10,6 @@ Rows/s = design-matrix rows ÷ the time spent building and reducing them (from t
 """
 
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -20,22 +19,12 @@ import time
 from pathlib import Path
 
 import yaml
+from common import machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DATA = ROOT.parent / "shared" / "data" / "mlearn" / "Mo"
 RUNS = (("1 rank x 1 thread", 1, 1), ("1 rank x 2 threads", 1, 2), ("2 ranks x 1 thread", 2, 1))
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def worker(ranks, threads, folder):
@@ -64,7 +53,7 @@ def main():
         return
     if not (DATA / "train.extxyz").exists():
         sys.exit(f"benchmarks/fit.py needs the development data at {DATA}")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}")
+    print(machine_line())
     print("mlearn Mo training set (194 structures, 10087 atoms), examples/fit_Mo.yaml settings (172 features)\n")
     print("| run | wall time (s) | design matrix (s) | rows | rows/s | peak memory per process (MiB) |")
     print("|---|---|---|---|---|---|")

@@ -16,12 +16,13 @@ against µs/atom-step on one rank) is written to benchmarks/accuracy_cost_Mo.png
 
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from common import machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -74,17 +75,6 @@ def measure(name, ranks):
     return seconds / (STEPS * 2000) * 1e6
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def accuracy():
     table = dict(SNAP_ACCURACY)
     for name, file in LEPOT.items():
@@ -118,7 +108,7 @@ def plot(times, errors, path):
 def main():
     errors = accuracy()
     names = list(LEPOT) + ["SNAP", "qSNAP"]
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}")
+    print(machine_line())
     print(f"2000-atom bcc Mo, NVE 300 K, {STEPS} timed steps after {WARMUP}; OMP_NUM_THREADS=1\n")
     print("| ranks | potential | µs/atom-step | SNAP time ÷ this | test E MAE (meV/atom) | test F MAE (eV/Å) |")
     print("|---|---|---|---|---|---|")

@@ -54,20 +54,7 @@ class DescriptorCalculator:
         self.n_threads = 0 if n_threads is None else int(n_threads)
         if self.n_threads < 0:
             raise ValueError(f"n_threads must be positive, got {n_threads}")
-        couplings = basis.couplings
-        self._evaluator = _evaluator.DescriptorEvaluator(
-            basis.radial.cutoff,
-            basis.radial.cutoff_width,
-            np.ascontiguousarray(basis.spline.node_values),
-            np.ascontiguousarray(basis.spline.node_derivatives),
-            np.asarray(basis.radial.n_radial, dtype=np.int32),
-            np.ascontiguousarray(basis.embedding),
-            couplings.n_features,
-            couplings.term_feature,
-            couplings.term_coefficient,
-            couplings.term_factor_offsets,
-            couplings.factors,
-        )
+        self._evaluator = _evaluator.DescriptorEvaluator(*basis.evaluator_arguments())
 
     def _pairs(self, atoms):
         numbers = np.asarray(atoms.numbers)

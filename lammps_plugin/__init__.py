@@ -149,6 +149,22 @@ def create_lammps(cmdargs=("-screen", "none", "-log", "none"), **kwargs):
     return instance
 
 
+def thermo_table(output, first_columns=("Step",)):
+    """Numeric rows [n_rows][n_columns] of the first thermo block in LAMMPS output whose header starts
+    with ``first_columns``."""
+    import numpy as np
+
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if tuple(line.split()[: len(first_columns)]) == tuple(first_columns))
+    rows = []
+    for line in lines[start + 1 :]:
+        parts = line.split()
+        if not parts or not parts[0].isdigit():
+            break
+        rows.append([float(p) for p in parts])
+    return np.array(rows)
+
+
 def main(verbose=True):
     """`lepot lammps-plugin`: build if needed; print the plugin's absolute path as the last line."""
     path = plugin_path(verbose=False)

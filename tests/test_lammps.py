@@ -14,6 +14,7 @@ from models import random_model
 from structures import random_triclinic, slab
 
 from lepot.calculator import CoreRepulsion, Potential
+from lepot.lammps_plugin import thermo_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -109,16 +110,8 @@ run {steps}
 """
 
 
-def thermo_table(output):
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["Step", "Temp"])
-    rows = []
-    for line in lines[start + 1 :]:
-        parts = line.split()
-        if not parts or not parts[0].isdigit():
-            break
-        rows.append([float(p) for p in parts])
-    return np.array(rows)
+def thermo(output):
+    return thermo_table(output, ("Step", "Temp"))
 
 
 def test_nve_of_2000_atoms_conserves_energy_and_reruns_reproduce(tmp_path):
@@ -129,7 +122,7 @@ def test_nve_of_2000_atoms_conserves_energy_and_reruns_reproduce(tmp_path):
     script = NVE_SCRIPT.format(potential=ROOT / "potentials" / "Mo.json", steps=400)
     first = run_lmp(tmp_path, script, ranks=2)
     assert first.returncode == 0, first.stdout[-2000:]
-    table = thermo_table(first.stdout)
+    table = thermo(first.stdout)
     assert len(table) == 41
     total = table[:, 4] / 2000
     assert table[-1, 1] > 150  # it is really moving
@@ -137,7 +130,7 @@ def test_nve_of_2000_atoms_conserves_energy_and_reruns_reproduce(tmp_path):
     slope = np.polyfit(table[:, 0] * 1e-3, total, 1)[0]  # eV/atom per ps
     assert abs(slope) < 1e-4
     second = run_lmp(tmp_path, script, ranks=2)
-    np.testing.assert_array_equal(thermo_table(second.stdout), table)
+    np.testing.assert_array_equal(thermo(second.stdout), table)
 
 
 def bad_input(tmp_path, model_path, species=("Mo",), units="metal", extra_settings="", pair_style="pair_style lepot",
