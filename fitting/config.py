@@ -20,6 +20,8 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
       budgets: null                     # {3: Σε, 4: Σε, 5: Σε}, truncation of body orders 3-5 (see couplings)
       compression: null                 # pseudo-elements K (alchemical compression); null: one per element
       compression_per_channel: false    # a separate embedding for each radial index n (tensor-reduced)
+      minimal_basis: null               # or {neighbours: 30, environments: 2, seed: 0}: keep only the
+                                        #   functionally independent invariants (calculator/minimal_basis.py)
       reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
       core_repulsion: null              # null, or {r_inner: Å, r_outer: Å} for all pairs, optionally
                                         #   pairs: {"Mo-W": {r_inner: .., r_outer: ..}} overriding it
@@ -64,6 +66,7 @@ DEFAULTS = {
         "budgets": None,
         "compression": None,
         "compression_per_channel": False,
+        "minimal_basis": None,
         "reference_energies": "fit",
         "core_repulsion": None,
     },
@@ -169,6 +172,9 @@ def _check_values(config, source):
         not isinstance(model["compression"], int) or not 1 <= model["compression"] <= len(species)
     ):
         fail("model.compression", f"must be null or an integer from 1 to {len(species)} (the species), got {model['compression']!r}")
+    minimal = model["minimal_basis"]
+    if minimal is not None and (not isinstance(minimal, dict) or not set(minimal) <= {"neighbours", "environments", "seed"}):
+        fail("model.minimal_basis", "must be null or a mapping with keys among neighbours, environments, seed")
     if not isinstance(model["compression_per_channel"], bool):
         fail("model.compression_per_channel", "must be true or false")
     reference = model["reference_energies"]

@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 
 from lepot.calculator import CoreRepulsion, Model, build_basis
+from lepot.calculator.minimal_basis import select_functionally_independent, subset_basis
 from lepot.calculator.model import write_file_atomically
 
 from .config import ConfigError, FitConfig, load_config, make_config
@@ -108,6 +109,15 @@ def fit(config, communicator="auto", progress=True):
             species, splits["train"], model_config["compression"], basis_options, model_config["compression_per_channel"]
         )
     basis = build_basis(species, embedding=embedding, **basis_options)
+    selection = None
+    if model_config["minimal_basis"] is not None:
+        options = model_config["minimal_basis"]
+        selection = select_functionally_independent(
+            basis, options.get("neighbours", 30), options.get("environments", 2), options.get("seed", 0)
+        )
+        basis = subset_basis(basis, selection.kept)
+        if rank == 0:
+            log.info("minimal basis: kept %s (kept, total) per body order", selection.counts)
     core_repulsion = _core_repulsion(model_config["core_repulsion"], basis.symbols)
     core_model = (
         None
@@ -162,6 +172,7 @@ def fit(config, communicator="auto", progress=True):
                 }
                 for name, structures in splits.items()
             },
+            "minimal_basis": None if selection is None else {str(k): list(v) for k, v in selection.counts.items()},
             "solver": {
                 "method": solution.method,
                 "relative_regularisation": solution.regularisation,
