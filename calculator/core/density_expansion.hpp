@@ -12,6 +12,7 @@
 // form). One-hot u (identity over species, equal for all n) gives the element-resolved density.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -64,8 +65,14 @@ struct DensityWorkspace {
     std::vector<double> ylm_grad;      // shape [(l_max+1)^2][3]
     std::vector<double> ylm_scratch;   // shape [SphericalHarmonics::scratch_size()]
     std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm} of the current centre
-    std::vector<double> contracted;        // shape [(l_max+1)^2], contract_gradient() scratch H_lm
+    std::vector<double> contracted;        // shape [(l_max+1)^2], contract_cached_gradient() scratch H_lm
     std::vector<double> contracted_deriv;  // shape [(l_max+1)^2], H'_lm
+    // expand_with_pair_cache(): per-pair values kept for the force pass
+    std::vector<double> pair_radial;        // shape [n_neigh][n_radial_functions], R_nl
+    std::vector<double> pair_radial_deriv;  // shape [n_neigh][n_radial_functions], dR_nl/dr
+    std::vector<double> pair_ylm;           // shape [n_neigh][(l_max+1)^2]
+    std::vector<double> pair_ylm_grad;      // shape [n_neigh][(l_max+1)^2][3]
+    std::vector<char> pair_inside;          // shape [n_neigh], |r| < cutoff
 };
 
 class DensityExpansion {
@@ -112,23 +119,31 @@ public:
     void expand(int n_neigh, const double* neighbour_vectors, const int* neighbour_species, DensityWorkspace& ws) const {
         prepare(ws);
         ws.density.assign(n_density(), 0.0);
-        const int n_nlm = layout_.n_nlm();
         for (int p = 0; p < n_neigh; ++p) {
             if (!radial_angular<false>(neighbour_vectors + 3 * p, ws)) continue;
-            const int species = neighbour_species[p];
-            for (int k = 0; k < n_pseudo_; ++k) {
-                if (!contributes(species, k)) continue;
-                double* a_k = &ws.density[static_cast<size_t>(k) * n_nlm];
-                for (int l = 0; l <= layout_.l_max(); ++l) {
-                    const int width = 2 * l + 1;
-                    const double* ylm = &ws.ylm[l * l];
-                    for (int n = 0; n < layout_.n_radial(l); ++n) {
-                        const double weighted = embedding(species, k, n) * ws.radial[layout_.radial_offset(l) + n];
-                        double* out = a_k + layout_.nlm_offset(l) + n * width;
-                        for (int mm = 0; mm < width; ++mm) out[mm] += weighted * ylm[mm];
-                    }
-                }
-            }
+            accumulate(neighbour_species[p], ws.radial.data(), ws.ylm.data(), ws.density.data());
+        }
+    }
+
+    // As expand(), and keeps every pair's R, dR/dr, Y and ∇Y in ws.pair_* for contract_cached_gradient().
+    void expand_with_pair_cache(int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
+                                DensityWorkspace& ws) const {
+        prepare(ws);
+        ws.density.assign(n_density(), 0.0);
+        const size_t n_radial = layout_.n_radial_functions(), n_lm = harmonics_.size();
+        ws.pair_radial.resize(n_neigh * n_radial);
+        ws.pair_radial_deriv.resize(n_neigh * n_radial);
+        ws.pair_ylm.resize(n_neigh * n_lm);
+        ws.pair_ylm_grad.resize(3 * n_neigh * n_lm);
+        ws.pair_inside.assign(n_neigh, 0);
+        for (int p = 0; p < n_neigh; ++p) {
+            if (!radial_angular<true>(neighbour_vectors + 3 * p, ws)) continue;
+            ws.pair_inside[p] = 1;
+            std::copy(ws.radial.begin(), ws.radial.end(), ws.pair_radial.begin() + p * n_radial);
+            std::copy(ws.radial_deriv.begin(), ws.radial_deriv.end(), ws.pair_radial_deriv.begin() + p * n_radial);
+            std::copy(ws.ylm.begin(), ws.ylm.end(), ws.pair_ylm.begin() + p * n_lm);
+            std::copy(ws.ylm_grad.begin(), ws.ylm_grad.end(), ws.pair_ylm_grad.begin() + 3 * p * n_lm);
+            accumulate(neighbour_species[p], ws.radial.data(), ws.ylm.data(), ws.density.data());
         }
     }
 
@@ -167,13 +182,18 @@ public:
         }
     }
 
-    // Σ_{nlm} h[nlm] ∇_{r}(R_nl Y_lm)(r) for one pair vector r (Å) into gradient[3]; zero beyond the cutoff.
-    // h: [n_nlm], e.g. ∂E/∂A contracted with the neighbour's embedding weights.
+    // Σ_{nlm} h[nlm] ∇_{r}(R_nl Y_lm)(r_p) into gradient[3] for pair p of the last expand_with_pair_cache();
+    // zero beyond the cutoff. h: [n_nlm], e.g. ∂E/∂A contracted with the neighbour's embedding weights.
     // Evaluated as Σ_lm [H'_lm Y_lm r̂ + H_lm ∇Y_lm] with H_lm = Σ_n R_nl h_nlm, H'_lm = Σ_n R'_nl h_nlm.
-    void contract_gradient(const double* vector, const double* h, DensityWorkspace& ws, double gradient[3]) const {
+    void contract_cached_gradient(int p, const double* vector, const double* h, DensityWorkspace& ws,
+                                  double gradient[3]) const {
         gradient[0] = gradient[1] = gradient[2] = 0.0;
-        prepare(ws);
-        if (!radial_angular<true>(vector, ws)) return;
+        if (!ws.pair_inside[p]) return;
+        const size_t n_radial = layout_.n_radial_functions(), n_lm = harmonics_.size();
+        const double* radial_values = &ws.pair_radial[p * n_radial];
+        const double* radial_derivs = &ws.pair_radial_deriv[p * n_radial];
+        const double* ylm = &ws.pair_ylm[p * n_lm];
+        const double* ylm_grad = &ws.pair_ylm_grad[3 * p * n_lm];
         const double inv_r = 1.0 / std::sqrt(vector[0] * vector[0] + vector[1] * vector[1] + vector[2] * vector[2]);
         double* contracted = ws.contracted.data();              // H_lm
         double* contracted_deriv = ws.contracted_deriv.data();  // H'_lm
@@ -184,8 +204,8 @@ public:
             for (int mm = 0; mm < width; ++mm) H[mm] = Hd[mm] = 0.0;
             for (int n = 0; n < layout_.n_radial(l); ++n) {
                 const double* hn = h + layout_.nlm_offset(l) + n * width;
-                const double radial = ws.radial[layout_.radial_offset(l) + n];
-                const double radial_deriv = ws.radial_deriv[layout_.radial_offset(l) + n];
+                const double radial = radial_values[layout_.radial_offset(l) + n];
+                const double radial_deriv = radial_derivs[layout_.radial_offset(l) + n];
                 for (int mm = 0; mm < width; ++mm) {
                     H[mm] += radial * hn[mm];
                     Hd[mm] += radial_deriv * hn[mm];
@@ -193,12 +213,11 @@ public:
             }
         }
         double radial_part = 0.0, gx = 0.0, gy = 0.0, gz = 0.0;
-        const int n_lm = harmonics_.size();
-        for (int lm = 0; lm < n_lm; ++lm) {
-            radial_part += contracted_deriv[lm] * ws.ylm[lm];
-            gx += contracted[lm] * ws.ylm_grad[3 * lm];
-            gy += contracted[lm] * ws.ylm_grad[3 * lm + 1];
-            gz += contracted[lm] * ws.ylm_grad[3 * lm + 2];
+        for (size_t lm = 0; lm < n_lm; ++lm) {
+            radial_part += contracted_deriv[lm] * ylm[lm];
+            gx += contracted[lm] * ylm_grad[3 * lm];
+            gy += contracted[lm] * ylm_grad[3 * lm + 1];
+            gz += contracted[lm] * ylm_grad[3 * lm + 2];
         }
         gradient[0] = gx + radial_part * vector[0] * inv_r;
         gradient[1] = gy + radial_part * vector[1] * inv_r;
@@ -206,6 +225,24 @@ public:
     }
 
 private:
+    // A_{k,nlm} += u_{kn}(species) R_nl Y_lm for one neighbour; radial: [n_radial_functions], ylm: [(l_max+1)^2]
+    void accumulate(int species, const double* radial, const double* ylm_all, double* density) const {
+        const int n_nlm = layout_.n_nlm();
+        for (int k = 0; k < n_pseudo_; ++k) {
+            if (!contributes(species, k)) continue;
+            double* a_k = density + static_cast<size_t>(k) * n_nlm;
+            for (int l = 0; l <= layout_.l_max(); ++l) {
+                const int width = 2 * l + 1;
+                const double* ylm = ylm_all + l * l;
+                for (int n = 0; n < layout_.n_radial(l); ++n) {
+                    const double weighted = embedding(species, k, n) * radial[layout_.radial_offset(l) + n];
+                    double* out = a_k + layout_.nlm_offset(l) + n * width;
+                    for (int mm = 0; mm < width; ++mm) out[mm] += weighted * ylm[mm];
+                }
+            }
+        }
+    }
+
     void prepare(DensityWorkspace& ws) const {
         ws.radial.resize(layout_.n_radial_functions());
         ws.radial_deriv.resize(layout_.n_radial_functions());

@@ -7,7 +7,8 @@
 //
 // compute_atom() takes LAMMPS-style per-atom data and returns E_i, writing ∂E_i/∂r_ij per pair. The
 // caller tallies forces F_j -= ∂E_i/∂r_ij, F_i += ∂E_i/∂r_ij and the virial W -= r_ij ⊗ ∂E_i/∂r_ij.
-// The cost of forces is one more pass over the neighbours, independent of the number of invariants.
+// The cost of forces is one more pass over the neighbours (reusing each pair's R, R', Y, ∇Y from the
+// density pass), independent of the number of invariants.
 #pragma once
 
 #include <cmath>
@@ -56,7 +57,7 @@ public:
                         const int* neighbour_species, PotentialWorkspace& ws, double* pair_gradients) const {
         const int n_species = expansion_.n_species();
         const int n_nlm = expansion_.layout().n_nlm();
-        expansion_.expand(n_neigh, neighbour_vectors, neighbour_species, ws.density);
+        expansion_.expand_with_pair_cache(n_neigh, neighbour_vectors, neighbour_species, ws.density);
         ws.adjoint.resize(polynomial_.n_density());
         double energy = reference_energies_[centre_species] +
                         polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data(), ws.pair_products);
@@ -85,8 +86,8 @@ public:
         for (int p = 0; p < n_neigh; ++p) {
             const double* v = neighbour_vectors + 3 * p;
             double* out = pair_gradients + 3 * p;
-            expansion_.contract_gradient(v, &ws.species_adjoint[static_cast<size_t>(neighbour_species[p]) * n_nlm],
-                                         ws.density, out);
+            expansion_.contract_cached_gradient(p, v, &ws.species_adjoint[static_cast<size_t>(neighbour_species[p]) * n_nlm],
+                                                ws.density, out);
             if (core_repulsion_.enabled()) {
                 const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
                 double derivative;
