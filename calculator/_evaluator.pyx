@@ -123,11 +123,6 @@ cdef CouplingSet* new_coupling_set(int n_features, int n_density, const int[::1]
                            &factors[0] if factors.shape[0] > 0 else &dummy)
 
 
-def max_threads():
-    """Number of OpenMP threads a parallel region uses by default (honours OMP_NUM_THREADS)."""
-    return openmp.omp_get_max_threads()
-
-
 def spherical_harmonics(int l_max, const double[:, ::1] vectors not None):
     """Real spherical harmonics of the directions of ``vectors`` (shape [n][3], non-zero).
 

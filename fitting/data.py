@@ -11,10 +11,9 @@ as a 3x3 matrix or Voigt 6-vector (xx, yy, zz, yz, xz, xy).
 import glob
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from ase.data import chemical_symbols
 from ase.stress import voigt_6_to_full_3x3_stress
 
 
@@ -188,17 +187,3 @@ def digest(structures):
         for target in (s.energy, s.forces, s.stress):
             hasher.update(b"-" if target is None else np.ascontiguousarray(target, dtype=np.float64).tobytes())
     return hasher.hexdigest()
-
-
-@dataclass
-class Dataset:
-    """Named splits of structures (train, validation, test)."""
-
-    splits: dict = field(default_factory=dict)
-
-    def species(self):
-        numbers = set()
-        for structures in self.splits.values():
-            for s in structures:
-                numbers.update(s.atoms.numbers.tolist())
-        return [chemical_symbols[z] for z in sorted(numbers)]
