@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 from common import best_time, machine_line
 
 CUTOFF = 5.0

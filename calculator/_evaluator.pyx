@@ -49,12 +49,14 @@ cdef extern from "density_expansion.hpp" namespace "lepot" nogil:
     cdef cppclass DensityExpansion:
         DensityExpansion(RadialSpline, CutoffFunction, DensityLayout, int, int, const double*) except +
         int n_density()
+        int n_species()
         void expand(int, const double*, const int*, DensityWorkspace&)
 
 
 cdef extern from "couplings.hpp" namespace "lepot" nogil:
     cdef cppclass CouplingSet:
         CouplingSet(int, int, int, const int*, const double*, const int*, const int*) except +
+        int n_features()
 
 
 cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
@@ -123,6 +125,25 @@ cdef CouplingSet* new_coupling_set(int n_features, int n_density, const int[::1]
                            &factors[0] if factors.shape[0] > 0 else &dummy)
 
 
+cdef int new_basis_parts(tuple basis_arguments, DensityExpansion** expansion, CouplingSet** couplings) except -1:
+    """Heap-allocate the density expansion and coupling set described by ``Basis.evaluator_arguments()``:
+    (cutoff, cutoff_width, spline values [n_nodes][n_functions], spline derivatives, n_radial [l_max+1],
+    embedding [n_species][n_pseudo][n_radial(0)], n_features, term_feature, term_coefficient,
+    term_factor_offsets, factors). The caller deletes both."""
+    (cutoff, cutoff_width, spline_values, spline_derivatives, n_radial_per_l, embedding, n_features,
+     term_feature, term_coefficient, term_factor_offsets, factors) = basis_arguments
+    expansion[0] = new_density_expansion(cutoff, cutoff_width, spline_values, spline_derivatives,
+                                         n_radial_per_l, embedding)
+    try:
+        couplings[0] = new_coupling_set(n_features, expansion[0].n_density(), term_feature, term_coefficient,
+                                        term_factor_offsets, factors)
+    except BaseException:
+        del expansion[0]
+        expansion[0] = NULL
+        raise
+    return 0
+
+
 def spherical_harmonics(int l_max, const double[:, ::1] vectors not None):
     """Real spherical harmonics of the directions of ``vectors`` (shape [n][3], non-zero).
 
@@ -183,29 +204,18 @@ cdef class DescriptorEvaluator:
     cdef readonly int n_density
     cdef readonly int n_species
 
-    def __cinit__(self, double cutoff, double cutoff_width,
-                  const double[:, ::1] spline_values not None,
-                  const double[:, ::1] spline_derivatives not None,
-                  const int[::1] n_radial_per_l not None,
-                  const double[:, :, ::1] embedding not None,
-                  int n_features,
-                  const int[::1] term_feature not None,
-                  const double[::1] term_coefficient not None,
-                  const int[::1] term_factor_offsets not None,
-                  const int[::1] factors not None):
-        cdef DensityExpansion* expansion = new_density_expansion(cutoff, cutoff_width, spline_values,
-                                                                 spline_derivatives, n_radial_per_l, embedding)
+    def __cinit__(self, tuple basis_arguments):
+        cdef DensityExpansion* expansion = NULL
         cdef CouplingSet* couplings = NULL
+        new_basis_parts(basis_arguments, &expansion, &couplings)
         try:
-            couplings = new_coupling_set(n_features, expansion.n_density(), term_feature, term_coefficient,
-                                         term_factor_offsets, factors)
             self.kernel.reset(new DescriptorKernel(expansion[0], couplings[0]))
         finally:
             del expansion
             del couplings
-        self.n_features = n_features
+        self.n_features = self.kernel.get().n_features()
         self.n_density = self.kernel.get().expansion().n_density()
-        self.n_species = embedding.shape[0]
+        self.n_species = self.kernel.get().expansion().n_species()
 
     def density(self, const double[:, ::1] vectors not None, const int[::1] neighbour_species not None,
                 const int64_t[::1] centre_offsets not None):
@@ -307,36 +317,26 @@ cdef class PotentialEvaluator:
     cdef readonly int n_species
     cdef readonly int n_monomials
 
-    def __cinit__(self, double cutoff, double cutoff_width,
-                  const double[:, ::1] spline_values not None,
-                  const double[:, ::1] spline_derivatives not None,
-                  const int[::1] n_radial_per_l not None,
-                  const double[:, :, ::1] embedding not None,
-                  int n_features,
-                  const int[::1] term_feature not None,
-                  const double[::1] term_coefficient not None,
-                  const int[::1] term_factor_offsets not None,
-                  const int[::1] factors not None,
+    def __cinit__(self, tuple basis_arguments,
                   const double[:, ::1] weights not None,
                   const double[::1] reference_energies not None,
                   const int[::1] atomic_numbers not None,
                   const double[:, ::1] core_r_inner not None,
                   const double[:, ::1] core_r_outer not None):
-        cdef int n_species = embedding.shape[0]
-        if weights.shape[0] != n_species or weights.shape[1] != n_features:
-            raise ValueError(f"weights must have shape [{n_species}, {n_features}]")
-        if reference_energies.shape[0] != n_species or atomic_numbers.shape[0] != n_species:
-            raise ValueError("reference energies / atomic numbers need one entry per species")
-        if (core_r_inner.shape[0] != n_species or core_r_inner.shape[1] != n_species
-                or core_r_outer.shape[0] != n_species or core_r_outer.shape[1] != n_species):
-            raise ValueError(f"core repulsion radii must have shape [{n_species}, {n_species}]")
-        cdef DensityExpansion* expansion = new_density_expansion(cutoff, cutoff_width, spline_values,
-                                                                 spline_derivatives, n_radial_per_l, embedding)
+        cdef DensityExpansion* expansion = NULL
         cdef CouplingSet* couplings = NULL
         cdef CoreRepulsion* repulsion = NULL
+        new_basis_parts(basis_arguments, &expansion, &couplings)
+        cdef int n_species = expansion.n_species()
+        cdef int n_features = couplings.n_features()
         try:
-            couplings = new_coupling_set(n_features, expansion.n_density(), term_feature, term_coefficient,
-                                         term_factor_offsets, factors)
+            if weights.shape[0] != n_species or weights.shape[1] != n_features:
+                raise ValueError(f"weights must have shape [{n_species}, {n_features}]")
+            if reference_energies.shape[0] != n_species or atomic_numbers.shape[0] != n_species:
+                raise ValueError("reference energies / atomic numbers need one entry per species")
+            if (core_r_inner.shape[0] != n_species or core_r_inner.shape[1] != n_species
+                    or core_r_outer.shape[0] != n_species or core_r_outer.shape[1] != n_species):
+                raise ValueError(f"core repulsion radii must have shape [{n_species}, {n_species}]")
             repulsion = new CoreRepulsion(n_species, &atomic_numbers[0], &core_r_inner[0, 0], &core_r_outer[0, 0])
             self.kernel.reset(new PotentialKernel(expansion[0], couplings[0], &weights[0, 0],
                                                   &reference_energies[0], repulsion[0]))

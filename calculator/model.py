@@ -9,7 +9,7 @@ The schema is documented, with an example, in docs/parameter-file.md. In short::
      "radial": {"basis": "laplacian_eigenstate", "n_max": 6, "l_max": 4, "n_radial": [6, 5, 5, 4, 4],
                 "spline": {"n_nodes": 513, "values": [[...]], "derivatives": [[...]]}},
      "embedding": null | {"n_pseudo": K, "weights": [[[u_{k n}(species)]]]},      # [species][k][n]
-     "basis": {"body_order": 2, "features": [[nu, l, [[k, n], ...]], ...],
+     "basis": {"body_order": 2, "features": [[nu, l, [[k, n], ...]] or [nu, j, [[k, n, l], ...]], ...],
                "terms": {"feature": [...], "coefficient": [...], "factor_offsets": [...], "factors": [...]}},
      "weights": {"Mo": [...n_features], "W": [...]},                              # eV per unit B
      "reference_energies": {"Mo": E0, "W": E0},                                   # eV per atom

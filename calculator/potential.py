@@ -46,7 +46,7 @@ class Potential:
         else:
             r_inner, r_outer = model.core_repulsion.radii(basis.symbols)
         self._evaluator = _evaluator.PotentialEvaluator(
-            *basis.evaluator_arguments(),
+            basis.evaluator_arguments(),
             model.weights,
             model.reference_energies,
             np.asarray(basis.species, dtype=np.int32),

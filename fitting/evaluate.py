@@ -6,8 +6,10 @@ from .data import TargetKeys, check_species, expand_paths, read_structures
 from .errors import error_table, format_tables, predict
 
 
-def evaluate(model, patterns, keys=TargetKeys()):
-    """{file: error table} for each file matching ``patterns``."""
+def evaluate(model, patterns, keys=None):
+    """{file: error table} for each file matching ``patterns`` (targets read as ``keys`` say, default
+    the files' calculator results)."""
+    keys = TargetKeys() if keys is None else keys
     model = resolve_model(model)
     tables = {}
     for path in expand_paths(patterns):

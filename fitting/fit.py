@@ -199,10 +199,10 @@ def fit(config, communicator="auto", progress=True):
         f"({'compressed' if embedding is not None else 'one per element'}); {basis.n_features} features per species",
         f"rows {factor.n_rows}; solver {solution.method}: relative ridge {solution.regularisation:.3g}, "
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
-        f"reference energies (eV): "
+        "reference energies (eV): "
         + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
         f"MPI ranks {size}; design matrix {design_seconds:.1f} s; total {time.perf_counter() - start:.1f} s",
-        f"data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in metadata["fit"]["data"].items()),
+        "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in metadata["fit"]["data"].items()),
     ]
     report = report_text(
         f"lepot fit: {os.path.basename(outputs['model'])}", summary, tables, yaml.safe_dump(config.to_dict(), sort_keys=False)

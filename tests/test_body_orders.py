@@ -1,7 +1,6 @@
 """Body orders 3-5: invariant counts against character theory, invariance, linear independence, finite
 differences, adjoint = descriptor path, parameter-file round trip, and LAMMPS = ASE for ν = 4."""
 
-import itertools
 import math
 from collections import Counter
 

@@ -3,7 +3,6 @@ accuracy on real data, bad input, and the shipped potentials' recorded errors.""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
