@@ -66,6 +66,7 @@ cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
     cdef cppclass DescriptorKernel:
         DescriptorKernel(DensityExpansion, CouplingSet) except +
         int n_features()
+        int n_factorised_features()
         const DensityExpansion& expansion()
         void compute_atom_values "compute_atom<false>"(
             int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t, double*)
@@ -201,6 +202,7 @@ cdef class DescriptorEvaluator:
 
     cdef unique_ptr[DescriptorKernel] kernel
     cdef readonly int n_features
+    cdef readonly int n_factorised_features  # features whose gradients take the body-order <= 2 path
     cdef readonly int n_density
     cdef readonly int n_species
 
@@ -214,6 +216,7 @@ cdef class DescriptorEvaluator:
             del expansion
             del couplings
         self.n_features = self.kernel.get().n_features()
+        self.n_factorised_features = self.kernel.get().n_factorised_features()
         self.n_density = self.kernel.get().expansion().n_density()
         self.n_species = self.kernel.get().expansion().n_species()
 

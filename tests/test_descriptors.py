@@ -1,6 +1,8 @@
 """Descriptors and their analytic gradients: finite differences, invariances, cutoff continuity,
 compression, thread determinism and input errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -179,6 +181,49 @@ def test_compressed_gradients_match_finite_differences():
     assert relative_error(result.dense_position_gradients().transpose(1, 2, 0, 3), numerical) <= 1e-6
     numerical = strain_derivatives(lambda a: calculator.compute(a).values, atoms)
     assert relative_error(result.strain_gradients.transpose(1, 2, 0, 3), numerical) <= 1e-6
+
+
+def with_first_terms_split(couplings):
+    """The same invariants with each feature's first term written as two terms of half the coefficient.
+
+    Mathematically identical features whose coupling lists are not in the factorised (body order <= 2)
+    form, so the descriptor kernel evaluates their gradients on the generic path.
+    """
+    terms = np.arange(len(couplings.term_feature))
+    first = np.flatnonzero(np.r_[True, couplings.term_feature[1:] != couplings.term_feature[:-1]])
+    order = np.sort(np.concatenate([terms, first]), kind="stable")
+    coefficient = couplings.term_coefficient[order].copy()
+    coefficient[np.isin(order, first)] *= 0.5
+    lengths = np.diff(couplings.term_factor_offsets)[order]
+    factors = np.concatenate([couplings.factors[couplings.term_factor_offsets[t] : couplings.term_factor_offsets[t + 1]]
+                              for t in order])
+    return dataclasses.replace(
+        couplings,
+        term_feature=couplings.term_feature[order],
+        term_coefficient=coefficient,
+        term_factor_offsets=np.r_[0, np.cumsum(lengths)].astype(np.int32),
+        factors=factors.astype(np.int32),
+    )
+
+
+@pytest.mark.parametrize("n_pseudo", [None, 2])
+def test_factorised_gradient_path_equals_generic_path(n_pseudo):
+    basis = build_basis(SPECIES, cutoff=4.5, n_max=4, l_max=3)
+    if n_pseudo:
+        embedding = np.random.default_rng(15).normal(size=(n_pseudo, basis.embedding.shape[2], len(SPECIES)))
+        basis = build_basis(SPECIES, cutoff=4.5, n_max=4, l_max=3, embedding=embedding)
+    factorised = DescriptorCalculator(basis)
+    generic = DescriptorCalculator(dataclasses.replace(basis, couplings=with_first_terms_split(basis.couplings)))
+    assert factorised._evaluator.n_factorised_features == basis.n_features
+    assert generic._evaluator.n_factorised_features == 0
+    atoms = random_triclinic(SPECIES, 8, 4.6, seed=16)
+    ours = factorised.compute(atoms, gradients=("positions", "strain"))
+    reference = generic.compute(atoms, gradients=("positions", "strain"))
+    scale = np.abs(reference.position_gradients).max()
+    np.testing.assert_allclose(ours.values, reference.values, rtol=1e-12, atol=1e-14 * np.abs(reference.values).max())
+    np.testing.assert_allclose(ours.position_gradients, reference.position_gradients, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(ours.strain_gradients, reference.strain_gradients, rtol=0,
+                               atol=1e-12 * np.abs(reference.strain_gradients).max())
 
 
 def test_thread_count_does_not_change_results():
