@@ -1,12 +1,14 @@
 """Weighted least-squares rows of the linear model, and their streamed QR reduction.
 
-Columns (n_columns = n_species · n_features [+ n_species]): the weights w_q(s) of centre species s,
-species-major, then — when reference energies are fitted — one E0 per species.
+Columns (n_columns = n_centre · n_features [+ n_species]): the weights W_q(κ) of centre channel κ,
+channel-major, then — when reference energies are fitted — one E0 per species. A centre of species s
+has the weights w_q(s) = Σ_κ v_κ(s) W_q(κ); the centre embedding v [n_centre][n_species] is one-hot by
+default (one weight vector per species, v = identity) or a compressed centre embedding.
 
 Rows of one structure with N atoms (each multiplied by its weight, see lepot.fitting.config):
-  energy  1 row    x = [Σ_{i of s} B(i)]_s / N,   E0 columns: count_s / N;  y = (E - E_core - Σ given E0) / N   eV/atom
-  forces  3N rows  x = -[Σ_{i of s} ∂B(i)/∂r_j,α]_s,                       y = F_j,α - F_core                   eV/Å
-  stress  6 rows   x = [Σ_{i of s} ∂B(i)/∂ε_v]_s / N  (Voigt v, ASE order), y = (σ V)_v / N - core               eV/atom
+  energy  1 row    x = [Σ_i v_κ(a_i) B(i)]_κ / N,   E0 columns: count_s / N;  y = (E - E_core - Σ given E0) / N   eV/atom
+  forces  3N rows  x = -[Σ_i v_κ(a_i) ∂B(i)/∂r_j,α]_κ,                       y = F_j,α - F_core                   eV/Å
+  stress  6 rows   x = [Σ_i v_κ(a_i) ∂B(i)/∂ε_v]_κ / N  (Voigt v, ASE order), y = (σ V)_v / N - core               eV/atom
 (σ V = ∂E/∂ε, the virial with ASE's sign.) Rows whose weight is zero are not built.
 
 Reduction (TSQR): the augmented block [X | y] of every chunk of structures is stacked under the
@@ -26,17 +28,40 @@ from lepot.calculator.conventions import ASE_VOIGT
 class RowBuilder:
     """Builds the weighted rows of structures for one basis and fit setting."""
 
-    def __init__(self, basis, weights, fit_reference_energies, given_reference_energies=None, core_model=None):
+    def __init__(
+        self, basis, weights, fit_reference_energies, given_reference_energies=None, core_model=None, centre_embedding=None
+    ):
         """weights: the config's 'weights' section; given_reference_energies: [n_species] eV or None;
-        core_model: a Model holding only the core repulsion (zero weights, zero E0) or None."""
+        core_model: a Model holding only the core repulsion (zero weights, zero E0) or None;
+        centre_embedding: v [n_centre][n_species], or None for one weight vector per species."""
         self.basis = basis
+        self.centre_embedding = (
+            np.eye(basis.n_species) if centre_embedding is None else np.asarray(centre_embedding, dtype=float)
+        )
+        if self.centre_embedding.ndim != 2 or self.centre_embedding.shape[1] != basis.n_species:
+            raise ValueError(
+                f"centre embedding of shape {self.centre_embedding.shape} must be [n_centre][{basis.n_species}]"
+            )
         self.weights = weights
         self.fit_reference_energies = fit_reference_energies
         self.given_reference_energies = given_reference_energies
         self.descriptors = DescriptorCalculator(basis)
         self.core = None if core_model is None else Potential(core_model)
-        n = basis.n_species * basis.n_features
+        n = self.centre_embedding.shape[0] * basis.n_features
         self.n_columns = n + (basis.n_species if fit_reference_energies else 0)
+
+    @property
+    def n_weight_columns(self):
+        return self.centre_embedding.shape[0] * self.basis.n_features
+
+    def species_weights(self, coefficients):
+        """w_q(s) = Σ_κ v_κ(s) W_q(κ), shape [n_species][n_features], from solved coefficients [n_columns]."""
+        channels = np.asarray(coefficients)[: self.n_weight_columns].reshape(-1, self.basis.n_features)
+        return self.centre_embedding.T @ channels
+
+    def reference_energies(self, coefficients):
+        """Fitted E0 [n_species] (eV) from solved coefficients (only when reference energies are fitted)."""
+        return np.asarray(coefficients)[self.n_weight_columns :]
 
     def row_weights(self, structure):
         factors = self.weights["config_types"].get(structure.config_type, {})
@@ -48,7 +73,9 @@ class RowBuilder:
         atoms = structure.atoms
         n_atoms = len(atoms)
         n_species, n_features = self.basis.n_species, self.basis.n_features
+        n_weights = self.centre_embedding.shape[0] * n_features
         species = self.basis.species_index(atoms.numbers)
+        centre_weights = self.centre_embedding[:, species]  # [n_centre][n_atoms], v_κ(a_i)
         gradients = []
         if weight["forces"] > 0:
             gradients.append("positions")
@@ -60,10 +87,9 @@ class RowBuilder:
 
         if weight["energy"] > 0:
             row = np.zeros((1, self.n_columns))
-            for s in range(n_species):
-                row[0, s * n_features : (s + 1) * n_features] = result.values[species == s].sum(axis=0)
+            row[0, :n_weights] = (centre_weights @ result.values).reshape(-1)
             if self.fit_reference_energies:
-                row[0, n_species * n_features :] = np.bincount(species, minlength=n_species)
+                row[0, n_weights:] = np.bincount(species, minlength=n_species)
             target = structure.energy - (core.energy if core else 0.0)
             if self.given_reference_energies is not None:
                 target -= self.given_reference_energies[species].sum()
@@ -72,23 +98,27 @@ class RowBuilder:
 
         if weight["forces"] > 0:
             rows = np.zeros((n_atoms, 3, self.n_columns))
-            centre_species = species[result.gradient_samples[:, 0]]
-            for s in range(n_species):
-                mask = centre_species == s
+            sample_weights = centre_weights[:, result.gradient_samples[:, 0]]  # [n_centre][n_samples]
+            for kappa, weight_of_sample in enumerate(sample_weights):
                 summed = np.zeros((n_atoms, 3, n_features))
-                np.add.at(summed, result.gradient_samples[mask, 1], result.position_gradients[mask])
-                rows[:, :, s * n_features : (s + 1) * n_features] = -summed
+                used = weight_of_sample != 0
+                np.add.at(
+                    summed,
+                    result.gradient_samples[used, 1],
+                    result.position_gradients[used] * weight_of_sample[used, None, None],
+                )
+                rows[:, :, kappa * n_features : (kappa + 1) * n_features] = -summed
             target = structure.forces - (core.forces if core else 0.0)
             blocks.append(rows.reshape(3 * n_atoms, -1) * weight["forces"])
             targets.append(target.reshape(-1) * weight["forces"])
 
         if weight["stress"] > 0:
             rows = np.zeros((6, self.n_columns))
-            for s in range(n_species):
-                strain = result.strain_gradients[species == s].sum(axis=0)  # [3][3][F]
+            for kappa, weight_of_atom in enumerate(centre_weights):
+                strain = np.einsum("i,iabq->abq", weight_of_atom, result.strain_gradients)  # [3][3][F]
                 strain = 0.5 * (strain + strain.transpose(1, 0, 2))
                 for v, (a, b) in enumerate(ASE_VOIGT):
-                    rows[v, s * n_features : (s + 1) * n_features] = strain[a, b]
+                    rows[v, kappa * n_features : (kappa + 1) * n_features] = strain[a, b]
             volume = atoms.cell.volume
             virial = structure.stress * volume
             if core:

@@ -158,9 +158,8 @@ def fit(config, communicator="auto", progress=True):
             solution.condition_number,
         )
 
-    n_weights = basis.n_species * basis.n_features
-    model_weights = solution.coefficients[:n_weights].reshape(basis.n_species, basis.n_features)
-    reference_energies = solution.coefficients[n_weights:] if fit_e0 else given_e0
+    model_weights = builder.species_weights(solution.coefficients)
+    reference_energies = builder.reference_energies(solution.coefficients) if fit_e0 else given_e0
     metadata = {
         "fit": {
             "config": config.to_dict(),

@@ -1,0 +1,243 @@
+"""Learning the alchemical embedding jointly with the linear weights (variable projection).
+
+Parameters θ: the neighbour embedding u_{k n}(a) (shape [K][S], the same for every radial index n, or
+[K][N][S] per radial channel). With ``centre="compressed"`` the centre weights are compressed through
+the same embedding, w_q(a) = Σ_k u_{k 0}(a) W_q(k) (so the number of weight columns is K · n_features,
+independent of the number of species S); with ``centre="species"`` every species has its own weights.
+
+Loss, on a fixed sample of training structures with the rows of lepot.fitting.design (already weighted):
+
+    L(θ) = min_w [ |X(θ) w - y|² + μ |D₀ w|² ] / n_rows
+
+D₀ are the column norms of X(θ₀) and μ = λ_rel S_max² with λ_rel chosen by GCV at θ₀ (lepot.fitting.solver),
+both kept fixed while θ moves, so L is a smooth function of θ alone. The inner minimisation is an exact
+ridge solve (variable projection); by the envelope theorem
+
+    dL/dθ = 2 (X w* - y)ᵀ J(θ) / n_rows,      J = ∂(X(θ) w)/∂θ at fixed w = w*,
+
+and J is computed exactly, for energies, forces and stresses alike, by the compiled descriptor kernel:
+
+- through the density: ∂A_{k,nlm}/∂u_{k n}(s) = Ã_{s,nlm}, the element-s density. A "derivative basis"
+  runs on the augmented density [A_0..A_{K-1}, Ã_0..Ã_{S-1}] (embedding [u; one-hot]) with one feature
+  per (centre species σ, parameter p): D_{σ p} = Σ_q w_q(σ) ∂B_q/∂θ_p, i.e. every term of every feature
+  with one factor slot of channel (k, n) replaced by the same (n l m) of Ã_s, coefficient c_t w_q(σ).
+  Its rows (lepot.fitting.design, centre species σ only) are exactly ∂(X w)/∂θ_p.
+- through the centre weights (``centre="compressed"``): ∂(X w)/∂u_{k0}(s) = X_s W(k), with X_s the rows
+  of the centres of species s alone.
+
+θ is optimised by L-BFGS (scipy) from the principal-component embedding (lepot.fitting.embedding). The
+sample is drawn with the seed, so the result is reproducible. The loss at every iteration is kept for
+the report.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy.optimize import minimize
+
+from lepot.calculator import build_basis
+from lepot.calculator.couplings import Couplings
+
+from .design import RowBuilder, TriangularFactor
+from .solver import RidgeProblem, _select_log
+
+log = logging.getLogger("lepot.fitting")
+
+
+@dataclass
+class LearnedEmbedding:
+    embedding: np.ndarray  # [K][S] or [K][N][S], the user form of lepot.calculator.basis
+    centre_embedding: np.ndarray  # [n_centre][S] (identity when centre="species")
+    losses: list = field(default_factory=list)  # L(θ) at the start and after every L-BFGS iteration
+    initial_loss: float = 0.0
+    n_structures: int = 0
+    n_rows: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+
+def embedding_derivative_basis(basis, species_weights, per_channel):
+    """The derivative basis described in the module docstring.
+
+    species_weights: w_q(σ) [S][n_features]. Features are ordered (σ, p) with p = (k, s) or (k, n, s),
+    s fastest, so feature σ · n_parameters + p is Σ_q w_q(σ) ∂B_q/∂θ_p.
+    """
+    couplings = basis.couplings
+    n_species, n_pseudo = basis.n_species, basis.n_pseudo
+    n_radial = basis.radial.n_radial
+    n_nlm = sum(n * (2 * l + 1) for l, n in enumerate(n_radial))
+    radial_of_nlm = np.concatenate([np.repeat(np.arange(n), 2 * l + 1) for l, n in enumerate(n_radial)])
+    n_channels = n_radial[0] if per_channel else 1
+    n_parameters = n_pseudo * n_channels * n_species
+
+    degrees = np.diff(couplings.term_factor_offsets)
+    terms, features, coefficients, factor_lists = [], [], [], []
+    for degree in np.unique(degrees):
+        selected = np.flatnonzero(degrees == degree)  # terms of this degree
+        starts = couplings.term_factor_offsets[selected]
+        factors = couplings.factors[starts[:, None] + np.arange(degree)]  # [n_terms_d][degree]
+        term_weights = species_weights[:, couplings.term_feature[selected]] * couplings.term_coefficient[selected]
+        for slot in range(degree):
+            a = factors[:, slot]
+            k, nlm = a // n_nlm, a % n_nlm
+            channel = radial_of_nlm[nlm] if per_channel else np.zeros_like(a)
+            for s in range(n_species):
+                replaced = factors.copy()
+                replaced[:, slot] = (n_pseudo + s) * n_nlm + nlm
+                parameter = (k * n_channels + channel) * n_species + s
+                for sigma in range(n_species):
+                    keep = term_weights[sigma] != 0
+                    features.append(sigma * n_parameters + parameter[keep])
+                    coefficients.append(term_weights[sigma][keep])
+                    factor_lists.append(replaced[keep])
+                    terms.append(np.full(int(keep.sum()), degree))
+    feature = np.concatenate(features)
+    order = np.argsort(feature, kind="stable")
+    term_degree = np.concatenate(terms)[order]
+    factor_rows = [f for block in factor_lists for f in block]
+    factors = np.concatenate([factor_rows[i] for i in order]) if len(order) else np.zeros(0, dtype=np.int32)
+    derivative_couplings = Couplings(
+        labels=tuple(("embedding derivative", int(q)) for q in range(n_species * n_parameters)),
+        term_feature=feature[order].astype(np.int32),
+        term_coefficient=np.concatenate(coefficients)[order].astype(np.float64),
+        term_factor_offsets=np.r_[0, np.cumsum(term_degree)].astype(np.int32),
+        factors=factors.astype(np.int32),
+    )
+    one_hot = np.repeat(np.eye(n_species)[:, :, None], basis.embedding.shape[2], axis=2)
+    augmented = np.concatenate([basis.embedding, one_hot], axis=1)  # [S][K+S][N]
+    return replace(basis, embedding=np.ascontiguousarray(augmented), couplings=derivative_couplings), n_parameters
+
+
+class EmbeddingProblem:
+    """L(θ) and dL/dθ on a sample of structures (module docstring)."""
+
+    def __init__(self, species, basis_options, structures, weights, n_pseudo, per_channel, centre,
+                 fit_reference_energies, given_reference_energies=None, core_model=None):
+        if centre not in ("species", "compressed"):
+            raise ValueError(f"centre must be 'species' or 'compressed', got {centre!r}")
+        self.species, self.basis_options, self.structures = species, basis_options, structures
+        self.weights, self.n_pseudo, self.per_channel, self.centre = weights, n_pseudo, per_channel, centre
+        self.fit_e0, self.given_e0, self.core_model = fit_reference_energies, given_reference_energies, core_model
+        self.n_species = len(species)
+        self.n_channels = build_basis(species, **dict(basis_options, body_order=1)).radial.n_radial[0] if per_channel else 1
+        self.scale = None  # D₀
+        self.mu = None  # μ
+        self.n_rows = 0  # rows of the sample
+
+    def shape(self):
+        return (self.n_pseudo, self.n_channels, self.n_species) if self.per_channel else (self.n_pseudo, self.n_species)
+
+    def basis(self, theta):
+        return build_basis(self.species, embedding=np.asarray(theta).reshape(self.shape()), **self.basis_options)
+
+    def centre_embedding(self, theta):
+        if self.centre == "species":
+            return None
+        u = np.asarray(theta).reshape(self.shape())
+        return u[:, 0, :] if self.per_channel else u
+
+    def _builder(self, basis, centre_embedding, targets=True):
+        core_model = self.core_model if targets else None  # derivative rows: only X is used
+        return RowBuilder(basis, self.weights, self.fit_e0, self.given_e0, core_model, centre_embedding)
+
+    def design(self, theta):
+        """(X, y) of the sample at θ."""
+        builder = self._builder(self.basis(theta), self.centre_embedding(theta))
+        blocks = [builder.rows(structure) for structure in self.structures]
+        return np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), builder
+
+    def calibrate(self, theta, tolerance):
+        """Fix D₀ and μ at θ₀ (GCV, as the final fit would choose)."""
+        x, y, _ = self.design(theta)
+        factor = TriangularFactor(x.shape[1])
+        factor.add(x, y)
+        problem = RidgeProblem(factor)
+        relative_lambda, _ = _select_log(problem.gcv, tolerance)
+        self.scale = problem.scale
+        self.mu = relative_lambda * problem.s_max2
+        self.n_rows = len(y)
+
+    def solve_weights(self, x, y):
+        """w* = argmin |X w - y|² + μ |D₀ w|²."""
+        scaled = x / self.scale
+        stacked = np.vstack([scaled, np.sqrt(self.mu) * np.eye(x.shape[1])])
+        target = np.concatenate([y, np.zeros(x.shape[1])])
+        solution = np.linalg.lstsq(stacked, target, rcond=None)[0]
+        return solution / self.scale
+
+    def loss(self, theta):
+        x, y, _ = self.design(theta)
+        w = self.solve_weights(x, y)
+        residual = x @ w - y
+        return float((residual @ residual + self.mu * np.sum((self.scale * w) ** 2)) / len(y))
+
+    def loss_and_gradient(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        basis = self.basis(theta)
+        x, y, builder = self.design(theta)
+        w = self.solve_weights(x, y)
+        residual = x @ w - y
+        loss = float((residual @ residual + self.mu * np.sum((self.scale * w) ** 2)) / len(y))
+        species_weights = builder.species_weights(w)
+        derivative_basis, n_parameters = embedding_derivative_basis(basis, species_weights, self.per_channel)
+        derivative_rows = self._builder(derivative_basis, None, targets=False)
+        n_features = derivative_basis.n_features
+        jacobian = np.zeros((len(y), n_parameters))  # [n_rows][n_parameters]
+        start = 0
+        per_species = self._builder(basis, None, targets=False) if self.centre == "compressed" else None
+        channel_weights = w[: builder.n_weight_columns].reshape(-1, basis.n_features)  # W [n_centre][F]
+        for structure in self.structures:
+            rows, _ = derivative_rows.rows(structure)
+            count = rows.shape[0]
+            blocks = rows[:, : self.n_species * n_features].reshape(count, self.n_species, self.n_species, n_parameters)
+            jacobian[start : start + count] = np.einsum("rssp->rp", blocks)
+            if per_species is not None:
+                species_rows, _ = per_species.rows(structure)
+                species_rows = species_rows[:, : self.n_species * basis.n_features].reshape(count, self.n_species, -1)
+                centre_part = np.einsum("rsq,kq->rks", species_rows, channel_weights)  # ∂(Xw)/∂u_{k0}(s)
+                if self.per_channel:
+                    jacobian[start : start + count].reshape(count, self.n_pseudo, self.n_channels, self.n_species)[
+                        :, :, 0, :
+                    ] += centre_part
+                else:
+                    jacobian[start : start + count] += centre_part.reshape(count, -1)
+            start += count
+        gradient = 2.0 * (residual @ jacobian) / len(y)
+        return loss, gradient
+
+
+def learn_embedding(problem, initial, iterations, tolerance, progress=None):
+    """L-BFGS from ``initial`` (user-form embedding); returns LearnedEmbedding."""
+    start = time.perf_counter()
+    theta0 = np.asarray(initial, dtype=float).reshape(-1)
+    problem.calibrate(theta0, tolerance)
+    losses = [problem.loss(theta0)]
+
+    def callback(intermediate_result):
+        losses.append(float(intermediate_result.fun))
+        if progress is not None:
+            progress.update(1)
+        log.info("embedding: iteration %d, loss %.6g", len(losses) - 1, losses[-1])
+
+    result = minimize(
+        problem.loss_and_gradient,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        callback=callback,
+        options={"maxiter": iterations},
+    )
+    theta = result.x.reshape(problem.shape())
+    centre = problem.centre_embedding(result.x)
+    return LearnedEmbedding(
+        embedding=theta,
+        centre_embedding=np.eye(problem.n_species) if centre is None else centre,
+        losses=losses,
+        initial_loss=losses[0],
+        n_structures=len(problem.structures),
+        n_rows=problem.n_rows,
+        seconds=time.perf_counter() - start,
+        message=str(result.message),
+    )
