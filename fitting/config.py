@@ -20,6 +20,10 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
       budgets: null                     # {3: Σε, 4: Σε, 5: Σε}, truncation of body orders 3-5 (see couplings)
       compression: null                 # pseudo-elements K (alchemical compression); null: one per element
       compression_per_channel: false    # a separate embedding for each radial index n (tensor-reduced)
+      learn_embedding: null             # or {structures: 200, iterations: 30}: optimise the embedding
+                                        #   jointly with the weights (fitting/embedding_learning.py)
+      centre_weights: species           # species: weights per centre species; compressed: through the
+                                        #   embedding (weight columns independent of the species count)
       minimal_basis: null               # or {neighbours: 30, environments: 2, seed: 0}: keep only the
                                         #   functionally independent invariants (calculator/minimal_basis.py)
       reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
@@ -66,6 +70,8 @@ DEFAULTS = {
         "budgets": None,
         "compression": None,
         "compression_per_channel": False,
+        "learn_embedding": None,
+        "centre_weights": "species",
         "minimal_basis": None,
         "reference_energies": "fit",
         "core_repulsion": None,
@@ -177,6 +183,19 @@ def _check_values(config, source):
         fail("model.minimal_basis", "must be null or a mapping with keys among neighbours, environments, seed")
     if not isinstance(model["compression_per_channel"], bool):
         fail("model.compression_per_channel", "must be true or false")
+    learn = model["learn_embedding"]
+    if learn is not None:
+        if not isinstance(learn, dict) or not set(learn) <= {"structures", "iterations"}:
+            fail("model.learn_embedding", "must be null or a mapping with keys among structures, iterations")
+        for key, value in learn.items():
+            if not isinstance(value, int) or value < 1:
+                fail(f"model.learn_embedding.{key}", f"must be a positive integer, got {value!r}")
+        if model["compression"] is None:
+            fail("model.learn_embedding", "needs model.compression (the number of pseudo-elements K)")
+    if model["centre_weights"] not in ("species", "compressed"):
+        fail("model.centre_weights", f"must be 'species' or 'compressed', got {model['centre_weights']!r}")
+    if model["centre_weights"] == "compressed" and model["compression"] is None:
+        fail("model.centre_weights", "'compressed' needs model.compression (the number of pseudo-elements K)")
     reference = model["reference_energies"]
     if reference != "fit":
         if not isinstance(reference, dict) or set(reference) != set(species):

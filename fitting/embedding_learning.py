@@ -49,7 +49,6 @@ log = logging.getLogger("lepot.fitting")
 @dataclass
 class LearnedEmbedding:
     embedding: np.ndarray  # [K][S] or [K][N][S], the user form of lepot.calculator.basis
-    centre_embedding: np.ndarray  # [n_centre][S] (identity when centre="species")
     losses: list = field(default_factory=list)  # L(θ) at the start and after every L-BFGS iteration
     initial_loss: float = 0.0
     n_structures: int = 0
@@ -229,11 +228,8 @@ def learn_embedding(problem, initial, iterations, tolerance, progress=None):
         callback=callback,
         options={"maxiter": iterations},
     )
-    theta = result.x.reshape(problem.shape())
-    centre = problem.centre_embedding(result.x)
     return LearnedEmbedding(
-        embedding=theta,
-        centre_embedding=np.eye(problem.n_species) if centre is None else centre,
+        embedding=result.x.reshape(problem.shape()),
         losses=losses,
         initial_loss=losses[0],
         n_structures=len(problem.structures),

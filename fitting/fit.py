@@ -30,8 +30,9 @@ from .config import ConfigError, FitConfig, load_config, make_config
 from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
 from .design import RowBuilder, mpi_reduce, reduce_structures
 from .embedding import principal_embedding
+from .embedding_learning import EmbeddingProblem, learn_embedding
 from .errors import error_table, predict
-from .report import parity_plot_png, report_text
+from .report import embedding_plot_png, parity_plot_png, report_text
 from .solver import solve
 
 log = logging.getLogger("lepot.fitting")
@@ -103,11 +104,20 @@ def fit(config, communicator="auto", progress=True):
         cutoff_width=model_config["cutoff_width"],
         budgets=model_config["budgets"],
     )
-    embedding = None
+    core_repulsion = _core_repulsion(model_config["core_repulsion"], tuple(species))
+    fit_e0 = model_config["reference_energies"] == "fit"
+    given_e0 = None if fit_e0 else np.array([model_config["reference_energies"][s] for s in species], float)
+    embedding, centre_embedding, learned = None, None, None
     if model_config["compression"] is not None:
         embedding = principal_embedding(
             species, splits["train"], model_config["compression"], basis_options, model_config["compression_per_channel"]
         )
+        if model_config["learn_embedding"] is not None:
+            learned = _learn_embedding(config, splits["train"], embedding, basis_options, fit_e0, given_e0,
+                                       core_repulsion, communicator, show)
+            embedding = learned.embedding
+        if model_config["centre_weights"] == "compressed":  # w_q(a) = Σ_k u_{k 0}(a) W_q(k)
+            centre_embedding = embedding[:, 0, :] if embedding.ndim == 3 else embedding
     basis = build_basis(species, embedding=embedding, **basis_options)
     selection = None
     if model_config["minimal_basis"] is not None:
@@ -118,15 +128,12 @@ def fit(config, communicator="auto", progress=True):
         basis = subset_basis(basis, selection.kept)
         if rank == 0:
             log.info("minimal basis: kept %s (kept, total) per body order", selection.counts)
-    core_repulsion = _core_repulsion(model_config["core_repulsion"], basis.symbols)
     core_model = (
         None
         if core_repulsion is None
         else Model(basis, np.zeros((basis.n_species, basis.n_features)), np.zeros(basis.n_species), core_repulsion)
     )
-    fit_e0 = model_config["reference_energies"] == "fit"
-    given_e0 = None if fit_e0 else np.array([model_config["reference_energies"][s] for s in basis.symbols], float)
-    builder = RowBuilder(basis, weights, fit_e0, given_e0, core_model)
+    builder = RowBuilder(basis, weights, fit_e0, given_e0, core_model, centre_embedding)
     if rank == 0:
         log.info("basis: %d features x %d species, %d columns", basis.n_features, basis.n_species, builder.n_columns)
 
@@ -171,6 +178,14 @@ def fit(config, communicator="auto", progress=True):
                 }
                 for name, structures in splits.items()
             },
+            "embedding": None if embedding is None else {
+                "learned": learned is not None,
+                "centre_weights": config["model"]["centre_weights"],
+                "losses": None if learned is None else learned.losses,
+                "sample_structures": None if learned is None else learned.n_structures,
+                "sample_rows": None if learned is None else learned.n_rows,
+                "seconds": None if learned is None else learned.seconds,
+            },
             "minimal_basis": None if selection is None else {str(k): list(v) for k, v in selection.counts.items()},
             "solver": {
                 "method": solution.method,
@@ -200,6 +215,27 @@ def fit(config, communicator="auto", progress=True):
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
         "reference energies (eV): "
         + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
+        *(
+            []
+            if learned is None
+            else [
+                f"embedding learned by variable projection on {learned.n_structures} training structures "
+                f"({learned.n_rows} rows): regularised loss {learned.losses[0]:.4g} -> {learned.losses[-1]:.4g} "
+                f"in {len(learned.losses) - 1} L-BFGS iterations ({learned.seconds:.1f} s; {learned.message}); "
+                "loss per iteration: " + ", ".join(f"{x:.4g}" for x in learned.losses)
+            ]
+        ),
+        *(
+            []
+            if embedding is None
+            else [
+                f"centre weights: {config['model']['centre_weights']} "
+                f"({builder.n_weight_columns} weight columns); embedding u (rows: pseudo-elements, columns: "
+                f"{', '.join(basis.symbols)}): "
+                + np.array2string(np.asarray(embedding if embedding.ndim == 2 else embedding.mean(axis=1)),
+                                  precision=4, separator=", ").replace("\n", "")
+            ]
+        ),
         f"MPI ranks {size}; design matrix {design_seconds:.1f} s; total {time.perf_counter() - start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in metadata["fit"]["data"].items()),
     ]
@@ -207,11 +243,45 @@ def fit(config, communicator="auto", progress=True):
         f"lepot fit: {os.path.basename(outputs['model'])}", summary, tables, yaml.safe_dump(config.to_dict(), sort_keys=False)
     )
     plot = parity_plot_png(groups)
+    embedding_plot = None
+    if embedding is not None:
+        embedding_plot = embedding_plot_png(embedding, basis.symbols, None if learned is None else learned.losses)
+        outputs["embedding_plot"] = os.path.splitext(outputs["model"])[0] + "_embedding.png"
     model.save(outputs["model"])
     write_file_atomically(report, outputs["report"])
     write_file_atomically(plot, outputs["parity_plot"])
+    if embedding_plot is not None:
+        write_file_atomically(embedding_plot, outputs["embedding_plot"])
     log.info("wrote %s, %s, %s", outputs["model"], outputs["report"], outputs["parity_plot"])
     return FitResult(model, tables, solution, outputs)
+
+
+def _learn_embedding(config, train, initial, basis_options, fit_e0, given_e0, core_repulsion, communicator, show):
+    """Optimise the embedding on a seeded sample of the training structures (rank 0; broadcast under MPI)."""
+    rank = communicator.Get_rank() if communicator is not None else 0
+    learned = None
+    if rank == 0:
+        model_config, settings = config["model"], config["model"]["learn_embedding"]
+        count = min(settings.get("structures", 200), len(train))
+        chosen = np.sort(np.random.default_rng(config["solver"]["seed"]).choice(len(train), size=count, replace=False))
+        species = config["species"]
+        core_model = None
+        if core_repulsion is not None:
+            core_basis = build_basis(species, **dict(basis_options, body_order=1))
+            core_model = Model(core_basis, np.zeros((len(species), core_basis.n_features)), np.zeros(len(species)),
+                               core_repulsion)
+        problem = EmbeddingProblem(
+            species, basis_options, [train[i] for i in chosen], config["weights"], model_config["compression"],
+            model_config["compression_per_channel"], model_config["centre_weights"], fit_e0, given_e0, core_model,
+        )
+        iterations = settings.get("iterations", 30)
+        with _progress(iterations, "embedding (L-BFGS)", show) as bar:
+            learned = learn_embedding(problem, initial, iterations, config["solver"]["tolerance"], bar)
+        log.info("embedding learned: loss %.4g -> %.4g in %d iterations (%.1f s)", learned.losses[0],
+                 learned.losses[-1], len(learned.losses) - 1, learned.seconds)
+    if communicator is not None:
+        learned = communicator.bcast(learned, root=0)
+    return learned
 
 
 def _load_splits(config):

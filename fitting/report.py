@@ -46,3 +46,40 @@ def parity_plot_png(groups_by_split):
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def embedding_plot_png(embedding, symbols, losses=None):
+    """PNG bytes: every element as a point in pseudo-element space (u_0, u_1; radial-averaged when the
+    embedding is per radial channel), and, when given, the embedding-learning loss per iteration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    u = np.asarray(embedding, dtype=float)
+    if u.ndim == 3:
+        u = u.mean(axis=1)  # [K][S]
+    panels = 2 if losses else 1
+    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.4), squeeze=False)
+    axis = axes[0, 0]
+    x = u[0]
+    y = u[1] if u.shape[0] > 1 else np.zeros_like(x)
+    axis.scatter(x, y, s=40, color="tab:blue")
+    for symbol, xi, yi in zip(symbols, x, y):
+        axis.annotate(symbol, (xi, yi), textcoords="offset points", xytext=(5, 5))
+    axis.axhline(0, color="grey", linewidth=0.5)
+    axis.axvline(0, color="grey", linewidth=0.5)
+    axis.set_xlabel("pseudo-element 1 weight u_1(a)")
+    axis.set_ylabel("pseudo-element 2 weight u_2(a)" if u.shape[0] > 1 else "(K = 1)")
+    axis.set_title(f"embedding, K = {u.shape[0]}")
+    if losses:
+        axis = axes[0, 1]
+        axis.semilogy(np.arange(len(losses)), losses, marker="o", markersize=3)
+        axis.set_xlabel("L-BFGS iteration")
+        axis.set_ylabel("regularised loss (sample)")
+        axis.set_title("embedding learning")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -29,6 +29,10 @@ def model_files(tmp_path_factory):
     models = {
         "core-repulsion": random_model(SPECIES, seed=70, core_repulsion=CORE),
         "compressed": random_model(SPECIES, seed=71, embedding=np.random.default_rng(71).normal(size=(2, 4, 3))),
+        "compressed-nu4": random_model(
+            SPECIES, seed=77, n_max=3, l_max=2, body_order=4, budgets={3: 10, 4: 8},
+            embedding=np.random.default_rng(77).normal(size=(2, 3)),
+        ),
     }
     for name, model in models.items():
         paths[name] = (model, folder / f"{name}.json")
@@ -60,7 +64,7 @@ def assert_equal_to_ase(model, atoms, result):
     assert np.abs(result.virial - virial).max() <= 1e-10 * np.abs(virial).max()
 
 
-@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed"])
+@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed", "compressed-nu4"])
 @pytest.mark.parametrize("structure", STRUCTURES)
 def test_lammps_equals_ase(model_files, model_name, structure, tmp_path):
     model, path = model_files[model_name]
@@ -77,8 +81,9 @@ def test_shipped_potential_in_lammps_equals_ase(tmp_path):
     assert_equal_to_ase(load_model(path), atoms, compute(atoms, path, ["Mo"], tmp_path))
 
 
-def test_two_ranks_equal_serial(model_files, tmp_path):
-    model, path = model_files["core-repulsion"]
+@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed-nu4"])
+def test_two_ranks_equal_serial(model_files, model_name, tmp_path):
+    model, path = model_files[model_name]
     atoms = random_triclinic(SPECIES, 96, 11.0, seed=76)
     serial = compute(atoms, path, SPECIES, tmp_path / "serial")
     parallel = compute(atoms, path, SPECIES, tmp_path / "parallel", ranks=2)

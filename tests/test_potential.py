@@ -34,10 +34,14 @@ MODELS = {
         SPECIES, seed=4, embedding=np.random.default_rng(4).normal(size=(2, 4, 4))
     ),
     "with-core-repulsion": lambda: random_model(SPECIES, seed=5, core_repulsion=CORE),
+    "compressed-nu4": lambda: random_model(
+        SPECIES, seed=6, n_max=3, l_max=2, body_order=4, budgets={3: 10, 4: 8},
+        embedding=np.random.default_rng(6).normal(size=(2, len(SPECIES))),
+    ),
 }
 
 
-@pytest.mark.parametrize("model_name", ["uncompressed", "compressed-per-channel"])
+@pytest.mark.parametrize("model_name", ["uncompressed", "compressed-per-channel", "compressed-nu4"])
 @pytest.mark.parametrize("structure", ["triclinic", "cell-smaller-than-cutoff", "slab"])
 def test_adjoint_equals_descriptor_path(model_name, structure):
     model = MODELS[model_name]()
@@ -89,8 +93,9 @@ def test_per_atom_quantities_sum_to_totals():
     np.testing.assert_allclose(result.forces.sum(axis=0), 0.0, atol=1e-12)
 
 
-def test_invariances():
-    model = MODELS["with-core-repulsion"]()
+@pytest.mark.parametrize("model_name", ["with-core-repulsion", "compressed-nu4"])
+def test_invariances(model_name):
+    model = MODELS[model_name]()
     potential = Potential(model)
     atoms = STRUCTURES["triclinic"]()
     reference = potential.compute(atoms)
