@@ -193,6 +193,7 @@ def fit(config, communicator="auto", progress=True):
                 "effective_parameters": solution.effective_parameters,
                 "condition_number": solution.condition_number,
                 "n_rows": factor.n_rows,
+                "n_columns": builder.n_columns,
             },
         }
     }

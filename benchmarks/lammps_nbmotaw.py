@@ -1,0 +1,99 @@
+"""LAMMPS MD cost on a random quaternary Nb-Mo-Ta-W cell: the compressed lepot model vs the published SNAP.
+
+    .venv/bin/python benchmarks/lammps_nbmotaw.py            (or: make bench)
+
+2000-atom bcc cell (10 × 10 × 10 conventional cells, a = 3.22 Å), 500 atoms of each element placed at
+random (LAMMPS `set type/subset`, fixed seeds), velocities for 300 K, NVE, 1 fs steps: 20 warm-up
+steps, then 100 timed steps (LAMMPS's own "Loop time" of the second run), 1 and 2 MPI ranks
+(OMP_NUM_THREADS=1), the venv's lmp / mpirun:
+- lepot: potentials/NbMoTaW.json through the plugin;
+- SNAP: Li et al. (2020), ../shared/data/nbmotaw/Ta-W-Nb-Mo.snapcoeff/.snapparam (2J = 6), pair_style snap.
+Test-set MAE (all 376 structures and the 16 quaternary ones) is printed next to the cost, lepot's
+from its file's metadata, SNAP's from ../shared/data/nbmotaw/README.md.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import machine_line
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SNAP_FOLDER = ROOT.parent / "shared" / "data" / "nbmotaw"
+WARMUP, STEPS, N_ATOMS = 20, 100, 2000
+# (energy meV/atom, force eV/Å) on all test structures and on the quaternary TaNbMoW ones (README.md there)
+SNAP_ACCURACY = {"all": (4.92, 0.125), "TaNbMoW": (5.81, 0.189)}
+
+
+def pair_lines(name):
+    if name == "SNAP":
+        stem = SNAP_FOLDER / "Ta-W-Nb-Mo"
+        return f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam Nb Mo Ta W"
+    return f"pair_style lepot\npair_coeff * * {ROOT / 'potentials' / 'NbMoTaW.json'} Nb Mo Ta W"
+
+
+def script(name):
+    return f"""units metal
+atom_style atomic
+boundary p p p
+lattice bcc 3.22
+region box block 0 10 0 10 0 10
+create_box 4 box
+create_atoms 1 box
+set type 1 type/subset 2 500 8811
+set type 1 type/subset 3 500 8812
+set type 1 type/subset 4 500 8813
+mass 1 92.906
+mass 2 95.95
+mass 3 180.948
+mass 4 183.84
+{pair_lines(name)}
+velocity all create 300.0 4928459 mom yes rot yes dist gaussian
+fix integrate all nve
+timestep 0.001
+thermo 50
+run {WARMUP}
+run {STEPS}
+"""
+
+
+def measure(name, ranks):
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "in.bench").write_text(script(name))
+        command = [str(BIN / "lmp"), "-in", "in.bench", "-log", "none"]
+        if ranks > 1:
+            command = [str(BIN / "mpirun"), "-np", str(ranks)] + command
+        completed = subprocess.run(command, cwd=folder, capture_output=True, text=True,
+                                   env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
+    seconds = [float(t) for t in re.findall(r"Loop time of ([0-9.e+-]+) on", completed.stdout)][-1]
+    return seconds / (STEPS * N_ATOMS) * 1e6
+
+
+def lepot_accuracy():
+    errors = json.loads((ROOT / "potentials" / "NbMoTaW.json").read_text())["metadata"]["fit"]["errors"]["test"]
+    return {group: (errors[group]["energy_meV_per_atom"]["mae"], errors[group]["forces_eV_per_A"]["mae"])
+            for group in ("all", "TaNbMoW")}
+
+
+def main():
+    accuracy = {"lepot NbMoTaW.json": lepot_accuracy(), "SNAP": SNAP_ACCURACY}
+    print(machine_line())
+    print(f"{N_ATOMS}-atom random equiatomic NbMoTaW bcc, NVE 300 K, {STEPS} timed steps after {WARMUP}; "
+          "OMP_NUM_THREADS=1\n")
+    print("| ranks | potential | µs/atom-step | SNAP time ÷ this | test E / F MAE, all | test E / F MAE, quaternary |")
+    print("|---|---|---|---|---|---|")
+    for ranks in (1, 2):
+        times = {name: measure("SNAP" if name == "SNAP" else "lepot", ranks) for name in accuracy}
+        for name, value in times.items():
+            (e_all, f_all), (e_q, f_q) = accuracy[name]["all"], accuracy[name]["TaNbMoW"]
+            print(f"| {ranks} | {name} | {value:.1f} | {times['SNAP'] / value:.2f} | {e_all:.2f} meV/atom, "
+                  f"{f_all:.3f} eV/Å | {e_q:.2f}, {f_q:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
