@@ -20,6 +20,8 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/ase_calculator.py
 	$(BIN)/python benchmarks/fit.py
 	$(BIN)/python benchmarks/lammps_md.py
+	$(BIN)/python benchmarks/compression_scaling.py
+	$(BIN)/python benchmarks/lammps_nbmotaw.py
 
 install: $(VENV)/.installed
 

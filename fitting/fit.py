@@ -184,7 +184,6 @@ def fit(config, communicator="auto", progress=True):
                 "losses": None if learned is None else learned.losses,
                 "sample_structures": None if learned is None else learned.n_structures,
                 "sample_rows": None if learned is None else learned.n_rows,
-                "seconds": None if learned is None else learned.seconds,
             },
             "minimal_basis": None if selection is None else {str(k): list(v) for k, v in selection.counts.items()},
             "solver": {
