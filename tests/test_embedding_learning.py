@@ -96,3 +96,28 @@ def test_learning_without_compression_is_refused(tmp_path):
     config["model"]["learn_embedding"] = None
     with pytest.raises(ConfigError, match="model.centre_weights.*needs model.compression"):
         fit(config, communicator=None, progress=False)
+
+
+def test_mpi_two_ranks_equal_serial_with_a_learned_embedding(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    config = fit_config(tmp_path, ["Cu", "Ag", "Au"], seed=6)
+    serial = fit(config, communicator=None, progress=False).model
+    config["output"]["model"] = str(tmp_path / "mpi.json")
+    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(config))
+    binaries = Path(sys.executable).parent
+    completed = subprocess.run(
+        [str(binaries / "mpiexec"), "-n", "2", str(binaries / "lepot"), "fit", "--quiet", str(tmp_path / "mpi.yaml")],
+        env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    parallel = load_model(tmp_path / "mpi.json")
+    # rank 0 learns and broadcasts; serial and parallel differ only by BLAS round-off (thread counts differ)
+    np.testing.assert_allclose(parallel.basis.embedding, serial.basis.embedding, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(parallel.weights, serial.weights, rtol=1e-8, atol=1e-10 * np.abs(serial.weights).max())
+    np.testing.assert_allclose(parallel.reference_energies, serial.reference_energies, rtol=1e-8)
