@@ -10,7 +10,8 @@
 // Degree 3, C A_a A_b A_c with a <= b <= c, is evaluated through its leading pairs (a, b):
 //   P_ab = A_a A_b,  S_ab = Σ_c C_abc A_c,  E += Σ_ab P_ab S_ab,  g_a += A_b S_ab,  g_b += A_a S_ab,
 //   g_c += Σ_{ab} C_abc P_ab   (a second, c-ordered copy of the coefficients),
-// so every monomial costs two gathered multiply-adds and no scattered update.
+// so every monomial costs two gathered multiply-adds and no scattered update. Pairs come in runs of
+// equal a (lexicographic order), over which g_a and the energy are summed in registers.
 #pragma once
 
 #include <algorithm>
@@ -97,16 +98,23 @@ public:
         }
         if (max_degree >= 3) {
             const int first = degree_begin(3);
-            const int n_pairs = n_cubic_pairs();
-            pair_products.resize(n_pairs);
-            for (int p = 0; p < n_pairs; ++p) {
-                const double a = density[pair_a_[p]], b = density[pair_b_[p]];
-                const double sum = gathered_dot(coefficient + first, density, cubic_last_.data(), pair_offsets_[p],
-                                                pair_offsets_[p + 1]);
-                pair_products[p] = a * b;
-                energy += a * b * sum;
-                adjoint[pair_a_[p]] += b * sum;
-                adjoint[pair_b_[p]] += a * sum;
+            pair_products.resize(n_cubic_pairs());
+            // runs of pairs sharing their first factor a: ∂E/∂A_a and the energy are summed in registers
+            // over the run (E_run = A_a Σ_b A_b S_ab = A_a g_a,run), so no store-to-load chain on adjoint[a]
+            for (size_t run = 0; run + 1 < run_offsets_.size(); ++run) {
+                const int first_factor = run_first_[run];
+                const double a = density[first_factor];
+                double run_adjoint = 0.0;
+                for (int p = run_offsets_[run]; p < run_offsets_[run + 1]; ++p) {
+                    const double b = density[pair_b_[p]];
+                    const double sum = gathered_dot(coefficient + first, density, cubic_last_.data(),
+                                                    pair_offsets_[p], pair_offsets_[p + 1]);
+                    pair_products[p] = a * b;
+                    run_adjoint += b * sum;
+                    adjoint[pair_b_[p]] += a * sum;
+                }
+                energy += a * run_adjoint;
+                adjoint[first_factor] += run_adjoint;
             }
             const double* by_last = &last_coefficients_[static_cast<size_t>(species) * last_pair_.size()];
             for (size_t c = 0; c + 1 < last_offsets_.size(); ++c)
@@ -177,6 +185,12 @@ private:
             cubic_last_[m] = f[2];
         }
         pair_offsets_.push_back(count);
+        run_offsets_.assign(1, 0);
+        for (size_t p = 0; p < pair_a_.size(); ++p) {
+            if (p > 0 && pair_a_[p] != pair_a_[p - 1]) run_offsets_.push_back(static_cast<int>(p));
+            if (p == 0 || pair_a_[p] != pair_a_[p - 1]) run_first_.push_back(pair_a_[p]);
+        }
+        if (!pair_a_.empty()) run_offsets_.push_back(static_cast<int>(pair_a_.size()));
         last_offsets_.assign(n_density_ + 1, 0);
         for (int m = 0; m < count; ++m) last_offsets_[cubic_last_[m] + 1] += 1;
         for (int a = 0; a < n_density_; ++a) last_offsets_[a + 1] += last_offsets_[a];
@@ -204,6 +218,8 @@ private:
     // degree-3 block: pairs (a, b) and the last factor c of each cubic monomial (in monomial order)
     std::vector<int> pair_a_, pair_b_;          // shape [n_cubic_pairs]
     std::vector<int> pair_offsets_;             // shape [n_cubic_pairs+1], cubic monomials of each pair
+    std::vector<int> run_offsets_;              // shape [n_runs+1], pairs sharing their first factor a
+    std::vector<int> run_first_;                // shape [n_runs], that a
     std::vector<int> cubic_last_;               // shape [n_cubic], c
     std::vector<int> last_offsets_;             // shape [n_density+1], cubic monomials ordered by c
     std::vector<int> last_pair_;                // shape [n_cubic], their pair
