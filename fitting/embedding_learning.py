@@ -41,7 +41,7 @@ from lepot.calculator import build_basis
 from lepot.calculator.couplings import Couplings
 
 from .design import RowBuilder, TriangularFactor
-from .solver import RidgeProblem, _select_log
+from .solver import RidgeProblem, select_relative_lambda
 
 log = logging.getLogger("lepot.fitting")
 
@@ -50,7 +50,6 @@ log = logging.getLogger("lepot.fitting")
 class LearnedEmbedding:
     embedding: np.ndarray  # [K][S] or [K][N][S], the user form of lepot.calculator.basis
     losses: list = field(default_factory=list)  # L(θ) at the start and after every L-BFGS iteration
-    initial_loss: float = 0.0
     n_structures: int = 0
     n_rows: int = 0
     seconds: float = 0.0
@@ -72,7 +71,8 @@ def embedding_derivative_basis(basis, species_weights, per_channel):
     n_parameters = n_pseudo * n_channels * n_species
 
     degrees = np.diff(couplings.term_factor_offsets)
-    terms, features, coefficients, factor_lists = [], [], [], []
+    max_degree = int(degrees.max(initial=1))
+    features, coefficients, factor_rows = [], [], []  # factor_rows: [n_new_terms][max_degree], -1 padded
     for degree in np.unique(degrees):
         selected = np.flatnonzero(degrees == degree)  # terms of this degree
         starts = couplings.term_factor_offsets[selected]
@@ -83,26 +83,24 @@ def embedding_derivative_basis(basis, species_weights, per_channel):
             k, nlm = a // n_nlm, a % n_nlm
             channel = radial_of_nlm[nlm] if per_channel else np.zeros_like(a)
             for s in range(n_species):
-                replaced = factors.copy()
+                replaced = np.full((len(selected), max_degree), -1, dtype=np.int64)
+                replaced[:, :degree] = factors
                 replaced[:, slot] = (n_pseudo + s) * n_nlm + nlm
                 parameter = (k * n_channels + channel) * n_species + s
                 for sigma in range(n_species):
                     keep = term_weights[sigma] != 0
                     features.append(sigma * n_parameters + parameter[keep])
                     coefficients.append(term_weights[sigma][keep])
-                    factor_lists.append(replaced[keep])
-                    terms.append(np.full(int(keep.sum()), degree))
+                    factor_rows.append(replaced[keep])
     feature = np.concatenate(features)
     order = np.argsort(feature, kind="stable")
-    term_degree = np.concatenate(terms)[order]
-    factor_rows = [f for block in factor_lists for f in block]
-    factors = np.concatenate([factor_rows[i] for i in order]) if len(order) else np.zeros(0, dtype=np.int32)
+    rows = np.concatenate(factor_rows)[order]
     derivative_couplings = Couplings(
         labels=tuple(("embedding derivative", int(q)) for q in range(n_species * n_parameters)),
         term_feature=feature[order].astype(np.int32),
         term_coefficient=np.concatenate(coefficients)[order].astype(np.float64),
-        term_factor_offsets=np.r_[0, np.cumsum(term_degree)].astype(np.int32),
-        factors=factors.astype(np.int32),
+        term_factor_offsets=np.r_[0, np.cumsum((rows >= 0).sum(axis=1))].astype(np.int32),
+        factors=rows[rows >= 0].astype(np.int32),  # row-major: each term's factors in order
     )
     one_hot = np.repeat(np.eye(n_species)[:, :, None], basis.embedding.shape[2], axis=2)
     augmented = np.concatenate([basis.embedding, one_hot], axis=1)  # [S][K+S][N]
@@ -153,7 +151,7 @@ class EmbeddingProblem:
         factor = TriangularFactor(x.shape[1])
         factor.add(x, y)
         problem = RidgeProblem(factor)
-        relative_lambda, _ = _select_log(problem.gcv, tolerance)
+        relative_lambda, _ = select_relative_lambda(problem.gcv, tolerance)
         self.scale = problem.scale
         self.mu = relative_lambda * problem.s_max2
         self.n_rows = len(y)
@@ -231,7 +229,6 @@ def learn_embedding(problem, initial, iterations, tolerance, progress=None):
     return LearnedEmbedding(
         embedding=result.x.reshape(problem.shape()),
         losses=losses,
-        initial_loss=losses[0],
         n_structures=len(problem.structures),
         n_rows=problem.n_rows,
         seconds=time.perf_counter() - start,

@@ -89,7 +89,7 @@ def validation_residual(problem, validation_factor):
     return residual
 
 
-def _select_log(function, tolerance):
+def select_relative_lambda(function, tolerance):
     """(λ_rel, criterion) with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) · minimum."""
     grid = np.arange(LOG_RANGE[0], LOG_RANGE[1] + 1e-9, GRID_STEP)
     values = np.array([function(10.0**t) for t in grid])
@@ -112,11 +112,11 @@ def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAUL
     """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation' or a fixed relative λ ≥ 0."""
     problem = RidgeProblem(factor)
     if regularisation == "gcv":
-        relative_lambda, criterion = _select_log(problem.gcv, tolerance)
+        relative_lambda, criterion = select_relative_lambda(problem.gcv, tolerance)
     elif regularisation == "validation":
         if validation_factor is None or validation_factor.n_rows == 0:
             raise ValueError("regularisation 'validation' needs validation data")
-        relative_lambda, criterion = _select_log(validation_residual(problem, validation_factor), tolerance)
+        relative_lambda, criterion = select_relative_lambda(validation_residual(problem, validation_factor), tolerance)
     else:
         relative_lambda = float(regularisation)
         criterion = problem.gcv(relative_lambda)
