@@ -108,7 +108,12 @@ def embedding_derivative_basis(basis, species_weights, per_channel):
 
 
 class EmbeddingProblem:
-    """L(θ) and dL/dθ on a sample of structures (module docstring)."""
+    """L(θ) and dL/dθ on a sample of structures (module docstring).
+
+    θ is the embedding u in the user form of lepot.calculator.basis, flattened: [K][S] or, with
+    ``per_channel``, [K][N][S]. The loss is in the units of the weighted rows (squared, per row).
+    Call calibrate() once before loss() or loss_and_gradient().
+    """
 
     def __init__(self, species, basis_options, structures, weights, n_pseudo, per_channel, centre,
                  fit_reference_energies, given_reference_energies=None, core_model=None):
@@ -164,24 +169,28 @@ class EmbeddingProblem:
         solution = np.linalg.lstsq(stacked, target, rcond=None)[0]
         return solution / self.scale
 
-    def loss(self, theta):
-        x, y, _ = self.design(theta)
-        w = self.solve_weights(x, y)
-        residual = x @ w - y
-        return float((residual @ residual + self.mu * np.sum((self.scale * w) ** 2)) / len(y))
-
-    def loss_and_gradient(self, theta):
-        theta = np.asarray(theta, dtype=float)
-        basis = self.basis(theta)
+    def _inner_fit(self, theta):
+        """(L(θ), w* [n_columns], residual X w* - y [n_rows], the row builder) at θ."""
         x, y, builder = self.design(theta)
         w = self.solve_weights(x, y)
         residual = x @ w - y
         loss = float((residual @ residual + self.mu * np.sum((self.scale * w) ** 2)) / len(y))
+        return loss, w, residual, builder
+
+    def loss(self, theta):
+        return self._inner_fit(theta)[0]
+
+    def loss_and_gradient(self, theta):
+        """(L(θ), dL/dθ [n_parameters]) with θ flattened in the order of shape()."""
+        theta = np.asarray(theta, dtype=float)
+        basis = self.basis(theta)
+        loss, w, residual, builder = self._inner_fit(theta)
+        n_rows = len(residual)
         species_weights = builder.species_weights(w)
         derivative_basis, n_parameters = embedding_derivative_basis(basis, species_weights, self.per_channel)
         derivative_rows = self._builder(derivative_basis, None, targets=False)
         n_features = derivative_basis.n_features
-        jacobian = np.zeros((len(y), n_parameters))  # [n_rows][n_parameters]
+        jacobian = np.zeros((n_rows, n_parameters))  # [n_rows][n_parameters]
         start = 0
         per_species = self._builder(basis, None, targets=False) if self.centre == "compressed" else None
         channel_weights = w[: builder.n_weight_columns].reshape(-1, basis.n_features)  # W [n_centre][F]
@@ -201,7 +210,7 @@ class EmbeddingProblem:
                 else:
                     jacobian[start : start + count] += centre_part.reshape(count, -1)
             start += count
-        gradient = 2.0 * (residual @ jacobian) / len(y)
+        gradient = 2.0 * (residual @ jacobian) / n_rows
         return loss, gradient
 
 
