@@ -50,6 +50,7 @@ log = logging.getLogger("lepot.fitting")
 class LearnedEmbedding:
     embedding: np.ndarray  # [K][S] or [K][N][S], the user form of lepot.calculator.basis
     losses: list = field(default_factory=list)  # L(θ) at the start and after every L-BFGS iteration
+    accuracy_against_k: list = field(default_factory=list)  # rows of accuracy_against_compression()
     n_structures: int = 0
     n_rows: int = 0
     seconds: float = 0.0
@@ -169,6 +170,14 @@ class EmbeddingProblem:
         solution = np.linalg.lstsq(stacked, target, rcond=None)[0]
         return solution / self.scale
 
+    def model(self, theta, core_repulsion=None):
+        """The linear model of the sample's ridge solution at θ (a lepot.calculator.Model)."""
+        from lepot.calculator import Model
+
+        _, w, _, builder = self._inner_fit(np.asarray(theta, dtype=float))
+        reference = builder.reference_energies(w) if self.fit_e0 else self.given_e0
+        return Model(builder.basis, builder.species_weights(w), reference, core_repulsion)
+
     def _inner_fit(self, theta):
         """(L(θ), w* [n_columns], residual X w* - y [n_rows], the row builder) at θ."""
         x, y, builder = self.design(theta)
@@ -212,6 +221,30 @@ class EmbeddingProblem:
             start += count
         gradient = 2.0 * (residual @ jacobian) / n_rows
         return loss, gradient
+
+
+def accuracy_against_compression(make_problem, initial_embeddings, learned_embedding, validation, tolerance,
+                                 core_repulsion=None):
+    """Validation MAE of sample fits for every K: [{K, embedding, features, energy, forces}].
+
+    make_problem(K) -> EmbeddingProblem on the learning sample; initial_embeddings {K: u}; each model is
+    ridge-fitted (GCV) on the sample only, so the numbers compare K, not the final fit's accuracy.
+    """
+    from .errors import error_table, predict
+
+    rows = []
+    candidates = [(k, "principal components", u) for k, u in sorted(initial_embeddings.items())]
+    candidates.append((learned_embedding.shape[0], "learned", learned_embedding))
+    for k, kind, u in candidates:
+        problem = make_problem(k)
+        theta = np.asarray(u, dtype=float).reshape(-1)
+        problem.calibrate(theta, tolerance)
+        model = problem.model(theta, core_repulsion)
+        errors = error_table(predict(model, validation))["all"]
+        rows.append(dict(K=k, embedding=kind, features=model.basis.n_features,
+                         energy_meV_per_atom=errors["energy_meV_per_atom"]["mae"] if errors["energy_meV_per_atom"] else None,
+                         forces_eV_per_A=errors["forces_eV_per_A"]["mae"] if errors["forces_eV_per_A"] else None))
+    return rows
 
 
 def learn_embedding(problem, initial, iterations, tolerance, progress=None):

@@ -30,7 +30,7 @@ from .config import ConfigError, FitConfig, load_config, make_config
 from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
 from .design import RowBuilder, mpi_reduce, reduce_structures
 from .embedding import principal_embedding
-from .embedding_learning import EmbeddingProblem, learn_embedding
+from .embedding_learning import EmbeddingProblem, accuracy_against_compression, learn_embedding
 from .errors import error_table, predict
 from .report import embedding_plot_png, parity_plot_png, report_text
 from .solver import solve
@@ -113,7 +113,7 @@ def fit(config, communicator="auto", progress=True):
             species, splits["train"], model_config["compression"], basis_options, model_config["compression_per_channel"]
         )
         if model_config["learn_embedding"] is not None:
-            learned = _learn_embedding(config, splits["train"], embedding, basis_options, fit_e0, given_e0,
+            learned = _learn_embedding(config, splits, embedding, basis_options, fit_e0, given_e0,
                                        core_repulsion, communicator, show)
             embedding = learned.embedding
         if model_config["centre_weights"] == "compressed":  # w_q(a) = Σ_k u_{k 0}(a) W_q(k)
@@ -182,6 +182,7 @@ def fit(config, communicator="auto", progress=True):
                 "learned": learned is not None,
                 "centre_weights": config["model"]["centre_weights"],
                 "losses": None if learned is None else learned.losses,
+                "accuracy_against_k": None if learned is None else learned.accuracy_against_k,
                 "sample_structures": None if learned is None else learned.n_structures,
                 "sample_rows": None if learned is None else learned.n_rows,
             },
@@ -227,6 +228,19 @@ def fit(config, communicator="auto", progress=True):
         ),
         *(
             []
+            if learned is None or not learned.accuracy_against_k
+            else [
+                "accuracy against K (ridge fits on the same sample, MAE on the first "
+                f"{min(learned.n_structures, len(splits.get('validation', [])))} validation structures): "
+                + "; ".join(
+                    f"K = {row['K']} ({row['embedding']}, {row['features']} features): "
+                    f"{_format_mae(row['energy_meV_per_atom'], 2)} meV/atom, {_format_mae(row['forces_eV_per_A'], 3)} eV/Å"
+                    for row in learned.accuracy_against_k
+                )
+            ]
+        ),
+        *(
+            []
             if embedding is None
             else [
                 f"centre weights: {config['model']['centre_weights']} "
@@ -256,9 +270,15 @@ def fit(config, communicator="auto", progress=True):
     return FitResult(model, tables, solution, outputs)
 
 
-def _learn_embedding(config, train, initial, basis_options, fit_e0, given_e0, core_repulsion, communicator, show):
-    """Optimise the embedding on a seeded sample of the training structures (rank 0; broadcast under MPI)."""
+def _format_mae(value, digits):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _learn_embedding(config, splits, initial, basis_options, fit_e0, given_e0, core_repulsion, communicator, show):
+    """Optimise the embedding on a seeded sample of the training structures (rank 0; broadcast under MPI),
+    and, with validation data, tabulate validation errors of sample fits against K."""
     rank = communicator.Get_rank() if communicator is not None else 0
+    train = splits["train"]
     learned = None
     if rank == 0:
         model_config, settings = config["model"], config["model"]["learn_embedding"]
@@ -270,15 +290,27 @@ def _learn_embedding(config, train, initial, basis_options, fit_e0, given_e0, co
             core_basis = build_basis(species, **dict(basis_options, body_order=1))
             core_model = Model(core_basis, np.zeros((len(species), core_basis.n_features)), np.zeros(len(species)),
                                core_repulsion)
-        problem = EmbeddingProblem(
-            species, basis_options, [train[i] for i in chosen], config["weights"], model_config["compression"],
-            model_config["compression_per_channel"], model_config["centre_weights"], fit_e0, given_e0, core_model,
-        )
+        sample = [train[i] for i in chosen]
+
+        def make_problem(n_pseudo):
+            return EmbeddingProblem(
+                species, basis_options, sample, config["weights"], n_pseudo, model_config["compression_per_channel"],
+                model_config["centre_weights"], fit_e0, given_e0, core_model,
+            )
+
         iterations = settings.get("iterations", 30)
         with _progress(iterations, "embedding (L-BFGS)", show) as bar:
-            learned = learn_embedding(problem, initial, iterations, config["solver"]["tolerance"], bar)
+            learned = learn_embedding(make_problem(model_config["compression"]), initial, iterations,
+                                      config["solver"]["tolerance"], bar)
         log.info("embedding learned: loss %.4g -> %.4g in %d iterations (%.1f s)", learned.losses[0],
                  learned.losses[-1], len(learned.losses) - 1, learned.seconds)
+        validation = splits.get("validation", [])[:count]
+        if validation:
+            starts = {k: principal_embedding(species, sample, k, basis_options, model_config["compression_per_channel"])
+                      for k in range(1, model_config["compression"] + 1)}
+            learned.accuracy_against_k = accuracy_against_compression(
+                make_problem, starts, learned.embedding, validation, config["solver"]["tolerance"], core_repulsion
+            )
     if communicator is not None:
         learned = communicator.bcast(learned, root=0)
     return learned

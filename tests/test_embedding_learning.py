@@ -48,7 +48,7 @@ def test_learning_lowers_the_loss_and_is_reproducible(structures):
     np.testing.assert_array_equal(first.embedding, second.embedding)
 
 
-def fit_config(tmp_path, species, seed):
+def fit_config(tmp_path, species, seed, validation_fraction=0.0):
     train = tmp_path / f"train_{len(species)}.extxyz"
     import ase.io
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -61,7 +61,7 @@ def fit_config(tmp_path, species, seed):
     ase.io.write(train, frames)
     return {
         "species": species,
-        "data": {"train": str(train), "validation_fraction": 0.0},
+        "data": {"train": str(train), "validation_fraction": validation_fraction},
         "model": dict(
             cutoff=4.5, n_max=3, l_max=2, body_order=3, budgets={3: 8}, compression=2,
             learn_embedding={"structures": 4, "iterations": 3}, centre_weights="compressed",
@@ -73,10 +73,15 @@ def fit_config(tmp_path, species, seed):
 def test_fit_with_learned_embedding_has_a_size_independent_of_the_species(tmp_path):
     models = {}
     for species in (["Cu", "Ag"], ["Al", "Ni", "Cu", "Pd", "Ag"]):
-        result = fit(fit_config(tmp_path, species, seed=3), communicator=None, progress=False)
+        result = fit(fit_config(tmp_path, species, seed=3, validation_fraction=0.34), communicator=None, progress=False)
         embedding = result.model.metadata["fit"]["embedding"]
         assert embedding["learned"] and len(embedding["losses"]) >= 2
         assert embedding["losses"][-1] <= embedding["losses"][0]
+        scan = embedding["accuracy_against_k"]  # sample fits for K = 1, 2 (PCA) and the learned K = 2
+        assert [(row["K"], row["embedding"]) for row in scan] == [
+            (1, "principal components"), (2, "principal components"), (2, "learned")]
+        assert all(row["energy_meV_per_atom"] > 0 and row["forces_eV_per_A"] > 0 for row in scan)
+        assert "accuracy against K" in (tmp_path / f"model_{len(species)}.md").read_text()
         assert (tmp_path / f"model_{len(species)}_embedding.png").stat().st_size > 0
         models[len(species)] = load_model(result.outputs["model"])
     assert models[2].basis.n_features == models[5].basis.n_features
