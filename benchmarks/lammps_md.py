@@ -16,17 +16,11 @@ against µs/atom-step on one rank) is written to benchmarks/accuracy_cost_<El>.p
 
 import argparse
 import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from common import machine_line
+from common import lammps_microseconds_per_atom_step, machine_line, nve_run_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 WARMUP, STEPS = 20, 100
 # meV/atom, eV/Å on the mlearn test sets (shared/data/mlearn/README.md)
 SNAP_ACCURACY = {"Mo": {"SNAP": (5.48, 0.207), "qSNAP": (2.77, 0.184)},
@@ -66,25 +60,11 @@ create_box 1 box
 create_atoms 1 box
 mass 1 {mass}
 {pair_lines(element, name)}
-velocity all create 300.0 4928459 mom yes rot yes dist gaussian
-fix integrate all nve
-timestep 0.001
-thermo 50
-run {WARMUP}
-run {STEPS}
-"""
+{nve_run_lines(WARMUP, STEPS)}"""
 
 
 def measure(element, name, ranks):
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "in.bench").write_text(script(element, name))
-        command = [str(BIN / "lmp"), "-in", "in.bench", "-log", "none"]
-        if ranks > 1:
-            command = [str(BIN / "mpirun"), "-np", str(ranks)] + command
-        completed = subprocess.run(command, cwd=folder, capture_output=True, text=True,
-                                   env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
-    seconds = [float(t) for t in re.findall(r"Loop time of ([0-9.e+-]+) on", completed.stdout)][-1]
-    return seconds / (STEPS * CELLS[element][2]) * 1e6
+    return lammps_microseconds_per_atom_step(script(element, name), CELLS[element][2], STEPS, ranks)
 
 
 def accuracy(element):

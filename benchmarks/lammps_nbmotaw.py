@@ -13,17 +13,11 @@ from its file's metadata, SNAP's from ../shared/data/nbmotaw/README.md.
 """
 
 import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from common import machine_line
+from common import lammps_microseconds_per_atom_step, machine_line, nve_run_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 SNAP_FOLDER = ROOT.parent / "shared" / "data" / "nbmotaw"
 WARMUP, STEPS, N_ATOMS = 20, 100, 2000
 # (energy meV/atom, force eV/Å) on all test structures and on the quaternary TaNbMoW ones (README.md there)
@@ -53,25 +47,11 @@ mass 2 95.95
 mass 3 180.948
 mass 4 183.84
 {pair_lines(name)}
-velocity all create 300.0 4928459 mom yes rot yes dist gaussian
-fix integrate all nve
-timestep 0.001
-thermo 50
-run {WARMUP}
-run {STEPS}
-"""
+{nve_run_lines(WARMUP, STEPS)}"""
 
 
 def measure(name, ranks):
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "in.bench").write_text(script(name))
-        command = [str(BIN / "lmp"), "-in", "in.bench", "-log", "none"]
-        if ranks > 1:
-            command = [str(BIN / "mpirun"), "-np", str(ranks)] + command
-        completed = subprocess.run(command, cwd=folder, capture_output=True, text=True,
-                                   env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
-    seconds = [float(t) for t in re.findall(r"Loop time of ([0-9.e+-]+) on", completed.stdout)][-1]
-    return seconds / (STEPS * N_ATOMS) * 1e6
+    return lammps_microseconds_per_atom_step(script(name), N_ATOMS, STEPS, ranks)
 
 
 def lepot_accuracy():

@@ -37,10 +37,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from lepot.calculator import build_basis
+from lepot.calculator import Model, build_basis
 from lepot.calculator.couplings import Couplings
 
 from .design import RowBuilder, TriangularFactor
+from .errors import error_table, predict
 from .solver import RidgeProblem, select_relative_lambda
 
 log = logging.getLogger("lepot.fitting")
@@ -172,8 +173,6 @@ class EmbeddingProblem:
 
     def model(self, theta, core_repulsion=None):
         """The linear model of the sample's ridge solution at θ (a lepot.calculator.Model)."""
-        from lepot.calculator import Model
-
         _, w, _, builder = self._inner_fit(np.asarray(theta, dtype=float))
         reference = builder.reference_energies(w) if self.fit_e0 else self.given_e0
         return Model(builder.basis, builder.species_weights(w), reference, core_repulsion)
@@ -230,8 +229,6 @@ def accuracy_against_compression(make_problem, initial_embeddings, learned_embed
     make_problem(K) -> EmbeddingProblem on the learning sample; initial_embeddings {K: u}; each model is
     ridge-fitted (GCV) on the sample only, so the numbers compare K, not the final fit's accuracy.
     """
-    from .errors import error_table, predict
-
     rows = []
     candidates = [(k, "principal components", u) for k, u in sorted(initial_embeddings.items())]
     candidates.append((learned_embedding.shape[0], "learned", learned_embedding))

@@ -216,40 +216,7 @@ def fit(config, communicator="auto", progress=True):
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
         "reference energies (eV): "
         + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
-        *(
-            []
-            if learned is None
-            else [
-                f"embedding learned by variable projection on {learned.n_structures} training structures "
-                f"({learned.n_rows} rows): regularised loss {learned.losses[0]:.4g} -> {learned.losses[-1]:.4g} "
-                f"in {len(learned.losses) - 1} L-BFGS iterations ({learned.seconds:.1f} s; {learned.message}); "
-                "loss per iteration: " + ", ".join(f"{x:.4g}" for x in learned.losses)
-            ]
-        ),
-        *(
-            []
-            if learned is None or not learned.accuracy_against_k
-            else [
-                "accuracy against K (ridge fits on the same sample, MAE on the first "
-                f"{min(learned.n_structures, len(splits.get('validation', [])))} validation structures): "
-                + "; ".join(
-                    f"K = {row['K']} ({row['embedding']}, {row['features']} features): "
-                    f"{_format_mae(row['energy_meV_per_atom'], 2)} meV/atom, {_format_mae(row['forces_eV_per_A'], 3)} eV/Å"
-                    for row in learned.accuracy_against_k
-                )
-            ]
-        ),
-        *(
-            []
-            if embedding is None
-            else [
-                f"centre weights: {config['model']['centre_weights']} "
-                f"({builder.n_weight_columns} weight columns); embedding u (rows: pseudo-elements, columns: "
-                f"{', '.join(basis.symbols)}): "
-                + np.array2string(np.asarray(embedding if embedding.ndim == 2 else embedding.mean(axis=1)),
-                                  precision=4, separator=", ").replace("\n", "")
-            ]
-        ),
+        *_embedding_summary(config, embedding, learned, builder, len(splits.get("validation", []))),
         f"MPI ranks {size}; design matrix {design_seconds:.1f} s; total {time.perf_counter() - start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in metadata["fit"]["data"].items()),
     ]
@@ -268,6 +235,38 @@ def fit(config, communicator="auto", progress=True):
         write_file_atomically(embedding_plot, outputs["embedding_plot"])
     log.info("wrote %s, %s, %s", outputs["model"], outputs["report"], outputs["parity_plot"])
     return FitResult(model, tables, solution, outputs)
+
+
+def _embedding_summary(config, embedding, learned, builder, n_validation):
+    """Report lines on the compression: the learning run, accuracy against K, centre weights and u."""
+    if embedding is None:
+        return []
+    lines = []
+    if learned is not None:
+        lines.append(
+            f"embedding learned by variable projection on {learned.n_structures} training structures "
+            f"({learned.n_rows} rows): regularised loss {learned.losses[0]:.4g} -> {learned.losses[-1]:.4g} "
+            f"in {len(learned.losses) - 1} L-BFGS iterations ({learned.seconds:.1f} s; {learned.message}); "
+            "loss per iteration: " + ", ".join(f"{x:.4g}" for x in learned.losses)
+        )
+        if learned.accuracy_against_k:
+            lines.append(
+                "accuracy against K (ridge fits on the same sample, MAE on the first "
+                f"{min(learned.n_structures, n_validation)} validation structures): "
+                + "; ".join(
+                    f"K = {row['K']} ({row['embedding']}, {row['features']} features): "
+                    f"{_format_mae(row['energy_meV_per_atom'], 2)} meV/atom, {_format_mae(row['forces_eV_per_A'], 3)} eV/Å"
+                    for row in learned.accuracy_against_k
+                )
+            )
+    u = embedding if embedding.ndim == 2 else embedding.mean(axis=1)
+    lines.append(
+        f"centre weights: {config['model']['centre_weights']} ({builder.n_weight_columns} weight columns); "
+        f"embedding u (rows: pseudo-elements, columns: {', '.join(builder.basis.symbols)}"
+        f"{'; averaged over n' if embedding.ndim == 3 else ''}): "
+        + np.array2string(np.asarray(u), precision=4, separator=", ").replace("\n", "")
+    )
+    return lines
 
 
 def _format_mae(value, digits):

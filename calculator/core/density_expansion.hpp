@@ -24,6 +24,23 @@
 
 namespace lepot {
 
+// value = Σ_i value_coefficients[i] Y_i and gradient = Σ_i gradient_coefficients[i] ∇Y_i over `count`
+// consecutive harmonics; ylm: [count], ylm_grad: [count][3].
+inline void project_on_harmonics(int count, const double* value_coefficients, const double* gradient_coefficients,
+                                 const double* ylm, const double* ylm_grad, double& value, double gradient[3]) {
+    double v = 0.0, gx = 0.0, gy = 0.0, gz = 0.0;
+    for (int i = 0; i < count; ++i) {
+        v += value_coefficients[i] * ylm[i];
+        gx += gradient_coefficients[i] * ylm_grad[3 * i];
+        gy += gradient_coefficients[i] * ylm_grad[3 * i + 1];
+        gz += gradient_coefficients[i] * ylm_grad[3 * i + 2];
+    }
+    value = v;
+    gradient[0] = gx;
+    gradient[1] = gy;
+    gradient[2] = gz;
+}
+
 class DensityLayout {
 public:
     DensityLayout(int l_max, const int* n_radial_per_l /* shape [l_max+1] */) : l_max_(l_max) {
@@ -212,16 +229,11 @@ public:
                 }
             }
         }
-        double radial_part = 0.0, gx = 0.0, gy = 0.0, gz = 0.0;
-        for (size_t lm = 0; lm < n_lm; ++lm) {
-            radial_part += contracted_deriv[lm] * ylm[lm];
-            gx += contracted[lm] * ylm_grad[3 * lm];
-            gy += contracted[lm] * ylm_grad[3 * lm + 1];
-            gz += contracted[lm] * ylm_grad[3 * lm + 2];
-        }
-        gradient[0] = gx + radial_part * vector[0] * inv_r;
-        gradient[1] = gy + radial_part * vector[1] * inv_r;
-        gradient[2] = gz + radial_part * vector[2] * inv_r;
+        double radial_part, angular[3];  // Σ H'_lm Y_lm and Σ H_lm ∇Y_lm
+        project_on_harmonics(static_cast<int>(n_lm), contracted_deriv, contracted, ylm, ylm_grad, radial_part, angular);
+        gradient[0] = angular[0] + radial_part * vector[0] * inv_r;
+        gradient[1] = angular[1] + radial_part * vector[1] * inv_r;
+        gradient[2] = angular[2] + radial_part * vector[2] * inv_r;
     }
 
 private:

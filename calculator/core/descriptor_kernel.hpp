@@ -283,21 +283,13 @@ private:
         double* uR = ws.channel_radial.data();
         double* uRd = ws.channel_radial_deriv.data();
         for (int c = 0; c < n_channels_; ++c) {
-            const int l = channel_l_[c], width = 2 * l + 1;
+            const int l = channel_l_[c];
             const double* a = density + channel_start_[c];
-            const double* y = ylm + l * l;
-            const double* gy = ylm_grad + 3 * l * l;
-            double sp = 0.0, sx = 0.0, sy = 0.0, sz = 0.0;
-            for (int mm = 0; mm < width; ++mm) {
-                sp += a[mm] * y[mm];
-                sx += a[mm] * gy[3 * mm];
-                sy += a[mm] * gy[3 * mm + 1];
-                sz += a[mm] * gy[3 * mm + 2];
-            }
-            P[c] = sp;
-            Qx[c] = sx;
-            Qy[c] = sy;
-            Qz[c] = sz;
+            double projection_grad[3];
+            project_on_harmonics(2 * l + 1, a, a, ylm + l * l, ylm_grad + 3 * l * l, P[c], projection_grad);
+            Qx[c] = projection_grad[0];
+            Qy[c] = projection_grad[1];
+            Qz[c] = projection_grad[2];
             const double u = expansion_.embedding(s, channel_pseudo_[c], channel_n_[c]);
             uR[c] = u * radial[channel_radial_index_[c]];
             uRd[c] = u * radial_deriv[channel_radial_index_[c]];
