@@ -28,7 +28,6 @@ struct PotentialWorkspace {
     std::vector<double> adjoint;          // shape [n_density], ∂E_i/∂A
     std::vector<double> species_adjoint;  // shape [n_species][n_nlm], h_s
     std::vector<char> species_present;    // shape [n_species]
-    std::vector<double> pair_products;    // shape [n_cubic_pairs], EnergyPolynomial scratch
 };
 
 class PotentialKernel {
@@ -60,7 +59,7 @@ public:
         expansion_.expand_with_pair_cache(n_neigh, neighbour_vectors, neighbour_species, ws.density);
         ws.adjoint.resize(polynomial_.n_density());
         double energy = reference_energies_[centre_species] +
-                        polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data(), ws.pair_products);
+                        polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data());
 
         ws.species_present.assign(n_species, 0);
         for (int p = 0; p < n_neigh; ++p) ws.species_present[neighbour_species[p]] = 1;
