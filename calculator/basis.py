@@ -144,6 +144,7 @@ def build_basis(
     embedding=None,
     spline_tolerance=1e-8,
     budgets=None,
+    l_max_by_order=None,
 ):
     """Build a descriptor basis.
 
@@ -166,6 +167,9 @@ def build_basis(
     budgets : dict or None
         For body orders 3..5, {ν: maximum Σ_i ε(n_i, l_i)} with ε = (z_nl/π)² the LE eigenvalue in
         units of (π/r_c)²; default lepot.calculator.couplings.DEFAULT_BUDGETS.
+    l_max_by_order : dict or None
+        For body orders 3..5, {ν: highest l of any factor} (ACE's per-order l_max); the angular cost of
+        an invariant grows as l², so this caps the cost per invariant. Default: ``l_max`` for every order.
     """
     numbers = parse_species(species)
     if body_order not in SUPPORTED_BODY_ORDERS:
@@ -174,7 +178,7 @@ def build_basis(
     spline = radial.tabulate(spline_tolerance)
     weights = embedding_weights(embedding, len(numbers), radial.n_radial[0])
     eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
-    couplings = build_couplings(radial.n_radial, weights.shape[1], body_order, eigenvalues, budgets)
+    couplings = build_couplings(radial.n_radial, weights.shape[1], body_order, eigenvalues, budgets, l_max_by_order)
     return Basis(numbers, radial, spline, weights, couplings, body_order)
 
 

@@ -164,9 +164,11 @@ def invariant_tensors(ls, groups):
     return _INVARIANT_CACHE[key]
 
 
-def higher_order_invariants(index, order, eigenvalues, budget):
-    """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l))."""
-    items = [(k, n, l) for l in range(index.l_max + 1) for k in range(index.n_pseudo) for n in range(index.n_radial[l])]
+def higher_order_invariants(index, order, eigenvalues, budget, l_max=None):
+    """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l)) whose factors
+    all have l <= ``l_max`` (None: every l of the density)."""
+    l_top = index.l_max if l_max is None else min(int(l_max), index.l_max)
+    items = [(k, n, l) for l in range(l_top + 1) for k in range(index.n_pseudo) for n in range(index.n_radial[l])]
     items = [item for item in items if eigenvalues[(item[1], item[2])] <= budget]
     items.sort(key=lambda item: (item[2], item[0], item[1]))
     cost = [eigenvalues[(n, l)] for _, n, l in items]
@@ -198,11 +200,12 @@ def higher_order_invariants(index, order, eigenvalues, budget):
     return features
 
 
-def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None):
+def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None):
     """Couplings for all invariants of body order 1..``body_order`` over the given density layout.
 
     eigenvalues: {(n, l): ε} of the radial functions (needed for body_order >= 3);
-    budgets: {ν: maximum Σ ε} for ν >= 3 (defaults: DEFAULT_BUDGETS).
+    budgets: {ν: maximum Σ ε} for ν >= 3 (defaults: DEFAULT_BUDGETS);
+    l_max_by_order: {ν: highest l of any factor} for ν >= 3 (default: the density's l_max).
     """
     if body_order not in SUPPORTED_BODY_ORDERS:
         raise ValueError(f"body_order must be one of {SUPPORTED_BODY_ORDERS}, got {body_order}")
@@ -215,7 +218,9 @@ def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=No
             raise ValueError("body orders >= 3 need the LE eigenvalues of the radial functions")
         budgets = {**DEFAULT_BUDGETS, **{int(order): float(value) for order, value in (budgets or {}).items()}}
         for order in range(3, body_order + 1):
-            features += higher_order_invariants(index, order, eigenvalues, budgets[order])
+            features += higher_order_invariants(
+                index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order)
+            )
     return assemble(features)
 
 

@@ -18,6 +18,7 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
       l_max: 6
       body_order: 2
       budgets: null                     # {3: Σε, 4: Σε, 5: Σε}, truncation of body orders 3-5 (see couplings)
+      l_max_by_order: null              # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5
       compression: null                 # pseudo-elements K (alchemical compression); null: one per element
       compression_per_channel: false    # a separate embedding for each radial index n (tensor-reduced)
       learn_embedding: null             # or {structures: 200, iterations: 30}: optimise the embedding
@@ -26,6 +27,8 @@ to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every k
                                         #   embedding (weight columns independent of the species count)
       minimal_basis: null               # or {neighbours: 30, environments: 2, seed: 0}: keep only the
                                         #   functionally independent invariants (calculator/minimal_basis.py)
+      prune: null                       # or {max_terms: 60000, step: 0.12}: after the fit, drop body-order >= 3
+                                        #   invariants by importance per cost and refit (fitting/pruning.py)
       reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
       core_repulsion: null              # null, or {r_inner: Å, r_outer: Å} for all pairs, optionally
                                         #   pairs: {"Mo-W": {r_inner: .., r_outer: ..}} overriding it
@@ -49,6 +52,8 @@ import copy
 import os
 from dataclasses import dataclass
 
+PRUNE_STEP = 0.12  # fraction of the remaining body-order >= 3 invariants dropped per pruning round
+
 DEFAULTS = {
     "species": None,
     "data": {
@@ -68,11 +73,13 @@ DEFAULTS = {
         "l_max": 6,
         "body_order": 2,
         "budgets": None,
+        "l_max_by_order": None,
         "compression": None,
         "compression_per_channel": False,
         "learn_embedding": None,
         "centre_weights": "species",
         "minimal_basis": None,
+        "prune": None,
         "reference_energies": "fit",
         "core_repulsion": None,
     },
@@ -172,6 +179,15 @@ def _check_values(config, source):
         or not all(int(k) in (3, 4, 5) and isinstance(v, (int, float)) and v > 0 for k, v in budgets.items())
     ):
         fail("model.budgets", "must be null or a mapping {3|4|5: positive number}")
+    l_max_by_order = model["l_max_by_order"]
+    if l_max_by_order is not None and (
+        not isinstance(l_max_by_order, dict)
+        or not all(
+            str(k) in ("3", "4", "5") and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= model["l_max"]
+            for k, v in l_max_by_order.items()
+        )
+    ):
+        fail("model.l_max_by_order", f"must be null or a mapping {{3|4|5: integer from 0 to l_max ({model['l_max']})}}")
     if model["body_order"] > 5:
         fail("model.body_order", f"must be at most 5, got {model['body_order']}")
     if model["compression"] is not None and (
@@ -181,6 +197,17 @@ def _check_values(config, source):
     minimal = model["minimal_basis"]
     if minimal is not None and (not isinstance(minimal, dict) or not set(minimal) <= {"neighbours", "environments", "seed"}):
         fail("model.minimal_basis", "must be null or a mapping with keys among neighbours, environments, seed")
+    prune = model["prune"]
+    if prune is not None:
+        if not isinstance(prune, dict) or "max_terms" not in prune or not set(prune) <= {"max_terms", "step"}:
+            fail("model.prune", "must be null or a mapping {max_terms: integer, step: fraction (default 0.12)}")
+        if not isinstance(prune["max_terms"], int) or isinstance(prune["max_terms"], bool) or prune["max_terms"] < 0:
+            fail("model.prune.max_terms", f"must be a non-negative integer, got {prune['max_terms']!r}")
+        step = prune.setdefault("step", PRUNE_STEP)
+        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step < 1:
+            fail("model.prune.step", f"must be a fraction between 0 and 1, got {step!r}")
+        if model["body_order"] < 3:
+            fail("model.prune", "prunes body order >= 3 invariants; needs model.body_order >= 3")
     if not isinstance(model["compression_per_channel"], bool):
         fail("model.compression_per_channel", "must be true or false")
     learn = model["learn_embedding"]

@@ -32,6 +32,7 @@ from .design import RowBuilder, mpi_reduce, reduce_structures
 from .embedding import principal_embedding
 from .embedding_learning import EmbeddingProblem, accuracy_against_compression, learn_embedding
 from .errors import error_table, predict
+from .pruning import prune_features
 from .report import embedding_plot_png, parity_plot_png, report_text
 from .solver import solve
 
@@ -103,6 +104,9 @@ def fit(config, communicator="auto", progress=True):
         body_order=model_config["body_order"],
         cutoff_width=model_config["cutoff_width"],
         budgets=model_config["budgets"],
+        l_max_by_order=None
+        if model_config["l_max_by_order"] is None
+        else {int(order): limit for order, limit in model_config["l_max_by_order"].items()},
     )
     core_repulsion = _core_repulsion(model_config["core_repulsion"], tuple(species))
     fit_e0 = model_config["reference_energies"] == "fit"
@@ -152,9 +156,23 @@ def fit(config, communicator="auto", progress=True):
             validation_factor = mpi_reduce(validation_factor, communicator)
     design_seconds = time.perf_counter() - start
 
-    solution = solve(factor, config["solver"]["regularisation"], validation_factor, config["solver"]["tolerance"])
+    solver_config = config["solver"]
+    pruning = None
+    if model_config["prune"] is None:
+        solution = solve(factor, solver_config["regularisation"], validation_factor, solver_config["tolerance"])
+    elif rank == 0:
+        pruning = prune_features(
+            factor, basis, builder.centre_embedding.shape[0], model_config["prune"]["max_terms"],
+            model_config["prune"]["step"], solver_config["regularisation"], validation_factor, solver_config["tolerance"],
+        )
+        solution = pruning.solution
+        log.info("pruned: %s", "; ".join(f"{r['features']} features, {r['terms']} terms" for r in pruning.rounds))
     if communicator is not None:
-        solution = communicator.bcast(solution if rank == 0 else None, root=0)
+        solution, pruning = communicator.bcast((solution, pruning) if rank == 0 else None, root=0)
+    coefficients = solution.coefficients
+    if pruning is not None:
+        coefficients = np.zeros(builder.n_columns)
+        coefficients[pruning.columns] = solution.coefficients
     if rank == 0:
         log.info(
             "solved: %d rows, relative ridge %.3g (%s), %.1f effective parameters, condition %.3g",
@@ -165,8 +183,11 @@ def fit(config, communicator="auto", progress=True):
             solution.condition_number,
         )
 
-    model_weights = builder.species_weights(solution.coefficients)
-    reference_energies = builder.reference_energies(solution.coefficients) if fit_e0 else given_e0
+    model_weights = builder.species_weights(coefficients)
+    reference_energies = builder.reference_energies(coefficients) if fit_e0 else given_e0
+    if pruning is not None:
+        basis = subset_basis(basis, pruning.kept)
+        model_weights = model_weights[:, pruning.kept]
     metadata = {
         "fit": {
             "config": config.to_dict(),
@@ -187,13 +208,14 @@ def fit(config, communicator="auto", progress=True):
                 "sample_rows": None if learned is None else learned.n_rows,
             },
             "minimal_basis": None if selection is None else {str(k): list(v) for k, v in selection.counts.items()},
+            "pruning": None if pruning is None else pruning.rounds,
             "solver": {
                 "method": solution.method,
                 "relative_regularisation": solution.regularisation,
                 "effective_parameters": solution.effective_parameters,
                 "condition_number": solution.condition_number,
                 "n_rows": factor.n_rows,
-                "n_columns": builder.n_columns,
+                "n_columns": builder.n_columns if pruning is None else int(len(pruning.columns)),
             },
         }
     }
@@ -217,6 +239,7 @@ def fit(config, communicator="auto", progress=True):
         "reference energies (eV): "
         + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
         *_embedding_summary(config, embedding, learned, builder, len(splits.get("validation", []))),
+        *_pruning_summary(pruning),
         f"MPI ranks {size}; design matrix {design_seconds:.1f} s; total {time.perf_counter() - start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in metadata["fit"]["data"].items()),
     ]
@@ -235,6 +258,17 @@ def fit(config, communicator="auto", progress=True):
         write_file_atomically(embedding_plot, outputs["embedding_plot"])
     log.info("wrote %s, %s, %s", outputs["model"], outputs["report"], outputs["parity_plot"])
     return FitResult(model, tables, solution, outputs)
+
+
+def _pruning_summary(pruning):
+    """Report line on the cost-aware pruning rounds (lepot.fitting.pruning)."""
+    if pruning is None:
+        return []
+    return [
+        "pruned body order >= 3 by importance per coupling term (features, terms of body order >= 3, "
+        f"{pruning.solution.method} criterion): "
+        + "; ".join(f"{r['features']}, {r['terms']}, {r['criterion']:.4g}" for r in pruning.rounds)
+    ]
 
 
 def _embedding_summary(config, embedding, learned, builder, n_validation):

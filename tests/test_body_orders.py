@@ -123,6 +123,22 @@ def test_kept_invariants_are_linearly_independent():
     assert singular[-1] > 1e-8 * singular[0]
 
 
+def test_per_order_angular_limit_keeps_exactly_the_low_l_invariants():
+    options = dict(cutoff=4.5, n_max=3, l_max=3, body_order=4, budgets={3: 14, 4: 12})
+    full = build_basis(SPECIES, **options).couplings
+    limited = build_basis(SPECIES, **options, l_max_by_order={3: 1, 4: 2}).couplings
+
+    def highest_l(label):
+        return max(channel[2] for channel in label[2])
+
+    limits = {3: 1, 4: 2}
+    expected = [label for label in full.labels if label[0] < 3 or highest_l(label) <= limits[label[0]]]
+    assert list(limited.labels) == expected
+    assert any(label[0] == 3 and highest_l(label) > 1 for label in full.labels)
+    assert any(label[0] == 4 and highest_l(label) > 2 for label in full.labels)
+    assert any(label[0] == 3 for label in limited.labels) and any(label[0] == 4 for label in limited.labels)
+
+
 def test_descriptor_gradients_of_high_body_orders(basis_nu5):
     calculator = DescriptorCalculator(basis_nu5)
     atoms = random_triclinic(SPECIES, 4, 3.3, seed=82)

@@ -196,6 +196,8 @@ def test_bad_configs_are_named(tmp_path):
     assert_refused(small_config(SAMPLE, output, model={"colour": 3}), ConfigError, r"unknown key 'model.colour'", output)
     assert_refused(small_config(SAMPLE, output, model={"n_max": 0}), ConfigError, r"'model.n_max' must be an integer",
                    output)
+    assert_refused(small_config(SAMPLE, output, model={"l_max_by_order": {3: 9}}), ConfigError,
+                   r"'model.l_max_by_order' must be null or a mapping .*l_max \(3\)", output)
     assert_refused(small_config(SAMPLE, output, weights={"energy": 0, "forces": 0, "stress": 0}), ConfigError,
                    "nothing to fit", output)
     assert_refused(small_config(SAMPLE, tmp_path / "absent" / "m.json"), ConfigError, "output folder .* does not exist",

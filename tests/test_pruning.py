@@ -1,0 +1,77 @@
+"""Cost-aware pruning (lepot.fitting.pruning): the restricted factor is the least-squares problem of its
+columns, and a pruned fit equals a plain fit of the kept basis on the same rows."""
+
+import numpy as np
+import pytest
+
+from lepot.calculator.minimal_basis import subset_basis
+from lepot.fitting import fit
+from lepot.fitting.config import ConfigError
+from lepot.fitting.data import read_structures
+from lepot.fitting.design import RowBuilder, TriangularFactor, reduce_structures
+from lepot.fitting.pruning import restrict_factor
+from lepot.fitting.solver import solve
+from test_fitting import SAMPLE, assert_refused, small_config
+
+
+def test_restricted_factor_is_the_least_squares_problem_of_its_columns():
+    rng = np.random.default_rng(7)
+    matrix = rng.normal(size=(90, 12)) * np.logspace(0, 3, 12)
+    targets = rng.normal(size=90)
+    factor = TriangularFactor(12)
+    for start in range(0, 90, 25):
+        factor.add(matrix[start : start + 25], targets[start : start + 25])
+    columns = np.array([0, 2, 3, 7, 8, 11])
+    restricted = restrict_factor(factor, columns)
+    expected, residual, _, _ = np.linalg.lstsq(matrix[:, columns], targets, rcond=None)
+    solution = solve(restricted, 0.0)
+    np.testing.assert_allclose(solution.coefficients, expected, rtol=1e-9, atol=0)
+    assert restricted.residual_outside == pytest.approx(float(residual[0]), rel=1e-9)
+    assert restricted.n_rows == 90
+
+
+def pruned_config(tmp_path, max_terms):
+    return small_config(
+        SAMPLE, tmp_path / "pruned.json",
+        model={"n_max": 4, "l_max": 3, "body_order": 3, "budgets": {3: 20}, "prune": {"max_terms": max_terms, "step": 0.2}},
+        solver={"regularisation": 1e-9},
+    )
+
+
+def test_pruned_fit_equals_a_fit_of_the_kept_basis(tmp_path):
+    full = fit(small_config(SAMPLE, tmp_path / "full.json",
+                            model={"n_max": 4, "l_max": 3, "body_order": 3, "budgets": {3: 20}},
+                            solver={"regularisation": 1e-9}), progress=False).model
+    couplings = full.basis.couplings
+    terms = np.bincount(couplings.term_feature, minlength=full.basis.n_features)
+    high = np.array([label[0] >= 3 for label in couplings.labels])
+    max_terms = int(terms[high].sum()) // 2
+
+    result = fit(pruned_config(tmp_path, max_terms), progress=False)
+    pruned = result.model
+    rounds = pruned.metadata["fit"]["pruning"]
+    assert rounds[0]["terms"] == int(terms[high].sum()) and rounds[-1]["terms"] <= max_terms < rounds[-2]["terms"]
+    assert all(later["terms"] < earlier["terms"] for earlier, later in zip(rounds, rounds[1:]))
+    kept_labels = set(pruned.basis.couplings.labels)
+    assert kept_labels <= set(couplings.labels)
+    assert all(label in kept_labels for label in couplings.labels if label[0] <= 2)
+
+    # the same kept features fitted from scratch on the same rows give the same weights
+    kept = [q for q, label in enumerate(couplings.labels) if label in kept_labels]
+    basis = subset_basis(full.basis, kept)
+    builder = RowBuilder(basis, result.model.metadata["fit"]["config"]["weights"], True)
+    factor = reduce_structures(builder, read_structures([str(SAMPLE)]), 32)
+    direct = solve(factor, 1e-9)
+    np.testing.assert_allclose(pruned.weights[0], direct.coefficients[: basis.n_features], rtol=1e-7,
+                               atol=1e-7 * np.abs(direct.coefficients[: basis.n_features]).max())
+    assert pruned.reference_energies[0] == pytest.approx(direct.coefficients[-1], rel=1e-9)
+
+
+def test_bad_pruning_settings_are_named(tmp_path):
+    output = tmp_path / "m.json"
+    assert_refused(small_config(SAMPLE, output, model={"body_order": 3, "prune": {"step": 0.1}}), ConfigError,
+                   r"'model.prune' must be null or a mapping", output)
+    assert_refused(small_config(SAMPLE, output, model={"body_order": 3, "prune": {"max_terms": 10, "step": 1.5}}),
+                   ConfigError, r"'model.prune.step' must be a fraction", output)
+    assert_refused(small_config(SAMPLE, output, model={"prune": {"max_terms": 10}}), ConfigError,
+                   r"needs model.body_order >= 3", output)
