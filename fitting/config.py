@@ -1,7 +1,8 @@
 """Fit configuration: a YAML file or the same nested dict from Python, validated strictly.
 
 Unknown keys anywhere are errors. Relative paths are relative to the config file's folder (for a dict,
-to ``base_directory``). The annotated reference is examples/fit_Mo.yaml; every key and default:
+to ``base_directory``). Annotated examples: examples/fit_Mo_fast.yaml (the defaults below) and
+examples/fit_Si.yaml (the recommended accurate settings). Every key and default:
 
     species: [Mo]                       # required: the elements of the model
     data:

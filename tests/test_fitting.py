@@ -214,7 +214,7 @@ def test_cli_reports_bad_input_with_exit_code_1(tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
-@pytest.mark.parametrize("name", ["Mo", "Si", "Mo_nu3", "Si_nu3"])
+@pytest.mark.parametrize("name", ["Mo", "Si", "Mo_fast", "Si_fast"])
 def test_eval_reproduces_the_shipped_potentials_recorded_test_errors(name):
     model = load_model(ROOT / "potentials" / f"{name}.json")
     recorded = model.metadata["fit"]["errors"]["test"]["all"]
