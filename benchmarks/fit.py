@@ -41,7 +41,7 @@ def worker(ranks, threads, folder):
     subprocess.run(command, check=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report = (Path(folder) / "Mo.md").read_text()
+    report = (Path(folder) / "Mo_fast.md").read_text()
     design = float(re.search(r"design matrix ([0-9.]+) s", report).group(1))
     rows = int(re.search(r"rows ([0-9]+);", report).group(1))
     print(seconds, peak, design, rows)
