@@ -95,3 +95,15 @@ def test_pruned_fit_under_mpi_equals_serial(tmp_path):
     assert len(serial.metadata["fit"]["pruning"]) > 1
     assert parallel.basis.couplings.labels == serial.basis.couplings.labels
     np.testing.assert_allclose(parallel.weights, serial.weights, rtol=1e-8, atol=1e-10 * np.abs(serial.weights).max())
+
+
+def test_pruning_with_the_ridge_chosen_on_validation_data(tmp_path):
+    config = pruned_config(tmp_path, 300)
+    config["solver"] = {"regularisation": "validation"}
+    config["data"]["validation_fraction"] = 0.2
+    result = fit(config, progress=False)
+    rounds = result.model.metadata["fit"]["pruning"]
+    assert len(rounds) > 1 and rounds[-1]["terms"] <= 300
+    assert all(np.isfinite(r["criterion"]) and r["criterion"] > 0 for r in rounds)
+    assert result.solution.method == "validation"
+    assert np.isfinite(result.tables["validation"]["all"]["forces_eV_per_A"]["mae"])
