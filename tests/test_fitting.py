@@ -214,6 +214,11 @@ def test_cli_reports_bad_input_with_exit_code_1(tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
+# test MAE (meV/atom, eV/Å) of the better of GAP and MTP on the mlearn test sets, rounded down as in
+# the body-order issue: Mo 2.24 / 0.09, Si 2.21 / 0.06 (../shared/data/mlearn/README.md)
+GAP_MTP_TARGETS = {"Mo": (2.2, 0.09), "Si": (2.2, 0.06)}
+
+
 @pytest.mark.parametrize("name", ["Mo", "Si", "Mo_fast", "Si_fast"])
 def test_eval_reproduces_the_shipped_potentials_recorded_test_errors(name):
     model = load_model(ROOT / "potentials" / f"{name}.json")
@@ -224,6 +229,10 @@ def test_eval_reproduces_the_shipped_potentials_recorded_test_errors(name):
     for key in ("energy_meV_per_atom", "forces_eV_per_A", "stress_GPa"):
         for statistic in ("rmse", "mae"):
             assert measured["all"][key][statistic] == pytest.approx(recorded[key][statistic], rel=1e-9)
+    if name in GAP_MTP_TARGETS:  # the accurate files: at or below the better of GAP and MTP (mlearn README)
+        energy, forces = GAP_MTP_TARGETS[name]
+        assert measured["all"]["energy_meV_per_atom"]["mae"] <= energy
+        assert measured["all"]["forces_eV_per_A"]["mae"] <= forces
 
 
 def test_eval_command_prints_the_table():
