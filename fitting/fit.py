@@ -145,8 +145,8 @@ def fit(config, communicator="auto", progress=True):
     mine = splits["train"][rank::size]
     with _progress(len(mine), "design matrix (train)", show) as bar:
         factor = reduce_structures(builder, mine, chunk_size, bar)
-    validation_factor = None
-    if config["solver"]["regularisation"] == "validation":
+    validation_factor = None  # for the ridge choice on validation data, and pruning's per-round validation RMS
+    if config["solver"]["regularisation"] == "validation" or (model_config["prune"] and splits.get("validation")):
         own = splits["validation"][rank::size]
         with _progress(len(own), "design matrix (validation)", show) as bar:
             validation_factor = reduce_structures(builder, own, chunk_size, bar)
@@ -264,10 +264,15 @@ def _pruning_summary(pruning):
     """Report line on the cost-aware pruning rounds (lepot.fitting.pruning)."""
     if pruning is None:
         return []
+    with_validation = pruning.rounds[0]["validation_rms"] is not None
     return [
         "pruned body order >= 3 by importance per coupling term (features, terms of body order >= 3, "
-        f"{pruning.solution.method} criterion): "
-        + "; ".join(f"{r['features']}, {r['terms']}, {r['criterion']:.4g}" for r in pruning.rounds)
+        f"{pruning.solution.method} criterion{', weighted validation RMS' if with_validation else ''}): "
+        + "; ".join(
+            f"{r['features']}, {r['terms']}, {r['criterion']:.4g}"
+            + (f", {r['validation_rms']:.4g}" if with_validation else "")
+            for r in pruning.rounds
+        )
     ]
 
 

@@ -44,12 +44,18 @@ def restrict_rows(factor, columns):
     return RestrictedFactor(factor.r[:, columns], factor.z, factor.residual_outside, factor.n_rows)
 
 
+def weighted_rms(factor, columns, solution):
+    """RMS of the weighted residual rows of ``factor`` (e.g. the validation set) for a solution on ``columns``."""
+    residual = factor.r[:, columns] @ solution.coefficients - factor.z
+    return float(np.sqrt((residual @ residual + factor.residual_outside) / max(factor.n_rows, 1)))
+
+
 @dataclass
 class PruningResult:
     kept: np.ndarray  # feature indices kept, ascending
     columns: np.ndarray  # design columns kept, ascending
     solution: object  # lepot.fitting.solver.Solution on ``columns``
-    rounds: list  # per round: {"features", "terms", "relative_regularisation", "criterion"}
+    rounds: list  # per round: {"features", "terms", "relative_regularisation", "criterion", "validation_rms"}
 
 
 def prune_features(factor, basis, n_centre, max_terms, step, regularisation, validation_factor, tolerance):
@@ -82,6 +88,7 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
             "terms": kept_terms,
             "relative_regularisation": solution.regularisation,
             "criterion": solution.criterion,
+            "validation_rms": None if validation_factor is None else weighted_rms(validation_factor, columns, solution),
         })
         candidates = kept[prunable[kept]]
         if kept_terms <= max_terms or len(candidates) == 0:

@@ -3,6 +3,7 @@ columns, and a pruned fit equals a plain fit of the kept basis on the same rows.
 
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,5 +106,10 @@ def test_pruning_with_the_ridge_chosen_on_validation_data(tmp_path):
     rounds = result.model.metadata["fit"]["pruning"]
     assert len(rounds) > 1 and rounds[-1]["terms"] <= 300
     assert all(np.isfinite(r["criterion"]) and r["criterion"] > 0 for r in rounds)
+    # with the ridge chosen on validation data, the criterion is the validation residual = RMS² × rows
+    rows = [r["criterion"] / r["validation_rms"] ** 2 for r in rounds]
+    assert rows[0] == pytest.approx(round(rows[0]), rel=1e-9) and rows[0] > 1
+    assert all(count == pytest.approx(rows[0], rel=1e-9) for count in rows)
+    assert "weighted validation RMS" in Path(result.outputs["report"]).read_text()
     assert result.solution.method == "validation"
     assert np.isfinite(result.tables["validation"]["all"]["forces_eV_per_A"]["mae"])
