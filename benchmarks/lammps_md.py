@@ -12,11 +12,20 @@ own "Loop time" of the second run), on 1 and 2 MPI ranks (OMP_NUM_THREADS=1), wi
 Test-set accuracy of each (mlearn, MAE) is printed next to the cost, from the lepot files' metadata
 and ../shared/data/mlearn/README.md's measured SNAP/qSNAP figures; the accuracy-cost plot (force MAE
 against µs/atom-step on one rank) is written to benchmarks/accuracy_cost_<El>.png.
+
+With --pruning-path (needs ../shared/data) it also fits examples/fit_<El>.yaml with the pruning stop
+at each of PRUNING_PATH cubic terms (and without pruning) into a temporary folder, measures each on one
+rank, and draws them as a line on the plot: the accuracy-cost trade-off that `model.prune` controls.
 """
 
 import argparse
 import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
+
+import yaml
 
 from common import lammps_microseconds_per_atom_step, machine_line, nve_run_lines
 
@@ -25,6 +34,7 @@ WARMUP, STEPS = 20, 100
 # meV/atom, eV/Å on the mlearn test sets (shared/data/mlearn/README.md)
 SNAP_ACCURACY = {"Mo": {"SNAP": (5.48, 0.207), "qSNAP": (2.77, 0.184)},
                  "Si": {"SNAP": (6.44, 0.133), "qSNAP": (3.81, 0.116)}}
+PRUNING_PATH = (None, 45000, 35000, 25000, 18000, 13000)  # model.prune max_terms; None: not pruned
 CELLS = {  # lattice, conventional cells per edge, atoms, mass
     "Mo": ("bcc 3.16", 10, 2000, 95.95),
     "Si": ("diamond 5.43", 6, 1728, 28.0855),
@@ -42,9 +52,11 @@ def potentials_folder():
 
 
 def pair_lines(element, name):
+    """``name``: a key of lepot_files, SNAP, qSNAP, or the Path of a lepot parameter file."""
     files = lepot_files(element)
-    if name in files:
-        return f"pair_style lepot\npair_coeff * * {ROOT / 'potentials' / files[name]} {element}"
+    if isinstance(name, Path) or name in files:
+        path = name if isinstance(name, Path) else ROOT / "potentials" / files[name]
+        return f"pair_style lepot\npair_coeff * * {path} {element}"
     stem = potentials_folder() / (f"{element}_Zuo_JPCA2020" + (".quadratic" if name == "qSNAP" else ""))
     return f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam {element}"
 
@@ -75,7 +87,29 @@ def accuracy(element):
     return table
 
 
-def plot(element, times, errors, path):
+def pruning_path(element, folder):
+    """[(cubic terms, µs/atom-step on 1 rank, test E MAE, test F MAE)] along PRUNING_PATH. Each fit runs
+    in its own `lepot fit` process, so no idle BLAS threads of this one compete with the timed LAMMPS."""
+    config = yaml.safe_load((ROOT / "examples" / f"fit_{element}.yaml").read_text())
+    for split in ("train", "test"):
+        config["data"][split] = str((ROOT / "examples" / config["data"][split]).resolve())
+    points = []
+    for max_terms in PRUNING_PATH:
+        model = Path(folder) / f"{element}_{max_terms}.json"
+        config["model"]["prune"] = None if max_terms is None else {"max_terms": max_terms}
+        config["output"] = {"model": str(model)}
+        Path(folder, "fit.yaml").write_text(yaml.safe_dump(config))
+        subprocess.run([str(Path(sys.executable).parent / "lepot"), "fit", "--quiet", str(Path(folder, "fit.yaml"))],
+                       check=True)
+        metadata = json.loads(model.read_text())["metadata"]["fit"]
+        terms = metadata["pruning"][-1]["terms"] if metadata["pruning"] else None
+        test = metadata["errors"]["test"]["all"]
+        points.append((terms, measure(element, model, 1), test["energy_meV_per_atom"]["mae"],
+                       test["forces_eV_per_A"]["mae"]))
+    return points
+
+
+def plot(element, times, errors, path, path_points=()):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,6 +122,10 @@ def plot(element, times, errors, path):
         axis.scatter(cost, force, s=60, color=colour)
         axis.annotate(f"{name}\nE MAE {energy:.2f} meV/atom", (cost, force), textcoords="offset points", xytext=(6, 6),
                       fontsize=8)
+    if path_points:
+        axis.plot([p[1] for p in path_points], [p[3] for p in path_points], "o-", color="tab:cyan", markersize=4,
+                  label=f"lepot ν=3, examples/fit_{element}.yaml pruned to fewer cubic terms")
+        axis.legend(loc="lower right", fontsize=8)
     axis.set_xlabel("LAMMPS cost, 1 rank (µs/atom-step)")
     lattice, _, atoms, _ = CELLS[element]
     axis.set_ylabel(f"mlearn {element} test force MAE (eV/Å)")
@@ -98,7 +136,7 @@ def plot(element, times, errors, path):
     figure.savefig(path, dpi=110)
 
 
-def run(element):
+def run(element, with_pruning_path):
     errors = accuracy(element)
     names = list(lepot_files(element)) + ["SNAP", "qSNAP"]
     lattice, _, atoms, _ = CELLS[element]
@@ -115,16 +153,28 @@ def run(element):
             energy, force = errors[name]
             print(f"| {ranks} | {name} | {value:.1f} | {times['SNAP'] / value:.2f} | {energy:.2f} | {force:.3f} |")
     print()
-    plot(element, serial, errors, ROOT / "benchmarks" / f"accuracy_cost_{element}.png")
+    path_points = []
+    if with_pruning_path:
+        with tempfile.TemporaryDirectory() as folder:
+            path_points = pruning_path(element, folder)
+        print(f"examples/fit_{element}.yaml along the pruning path (1 rank):\n")
+        print("| cubic terms | µs/atom-step | SNAP time ÷ this | test E MAE (meV/atom) | test F MAE (eV/Å) |")
+        print("|---|---|---|---|---|")
+        for terms, cost, energy, force in path_points:
+            print(f"| {terms if terms is not None else 'not pruned'} | {cost:.1f} | {serial['SNAP'] / cost:.2f} | "
+                  f"{energy:.2f} | {force:.4f} |")
+        print()
+    plot(element, serial, errors, ROOT / "benchmarks" / f"accuracy_cost_{element}.png", path_points)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--element", choices=sorted(CELLS), action="append", help="default: all")
+    parser.add_argument("--pruning-path", action="store_true", help="also fit and time the pruning path")
     args = parser.parse_args()
     print(machine_line())
     for element in args.element or sorted(CELLS):
-        run(element)
+        run(element, args.pruning_path)
 
 
 if __name__ == "__main__":
