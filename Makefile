@@ -19,7 +19,7 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/descriptors.py
 	$(BIN)/python benchmarks/ase_calculator.py
 	$(BIN)/python benchmarks/fit.py
-	$(BIN)/python benchmarks/lammps_md.py
+	$(BIN)/python benchmarks/lammps_md.py --pruning-path
 	$(BIN)/python benchmarks/compression_scaling.py
 	$(BIN)/python benchmarks/lammps_nbmotaw.py
 

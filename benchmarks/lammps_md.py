@@ -1,6 +1,6 @@
 """LAMMPS MD cost: µs per atom-step of pair_style lepot vs SNAP and qSNAP, side by side in one run.
 
-    .venv/bin/python benchmarks/lammps_md.py [--element Mo|Si]     (or: make bench, both elements)
+    .venv/bin/python benchmarks/lammps_md.py [--element Mo|Si] [--pruning-path]   (make bench: both, with the path)
 
 Mo: 2000-atom bcc cell (10x10x10 conventional cells, a = 3.16 Å); Si: 1728-atom diamond cell (6x6x6,
 a = 5.43 Å). Velocities for 300 K, NVE, 1 fs steps: 20 warm-up steps, then 100 timed steps (LAMMPS's
