@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .solver import solve
+from .solver import residual_sum_of_squares, solve
 
 
 @dataclass
@@ -42,12 +42,6 @@ def restrict_factor(factor, columns):
 def restrict_rows(factor, columns):
     """A validation factor's rows restricted to ``columns`` (only evaluated, never solved)."""
     return RestrictedFactor(factor.r[:, columns], factor.z, factor.residual_outside, factor.n_rows)
-
-
-def weighted_rms(factor, columns, solution):
-    """RMS of the weighted residual rows of ``factor`` (e.g. the validation set) for a solution on ``columns``."""
-    residual = factor.r[:, columns] @ solution.coefficients - factor.z
-    return float(np.sqrt((residual @ residual + factor.residual_outside) / max(factor.n_rows, 1)))
 
 
 @dataclass
@@ -76,19 +70,17 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
     rounds = []
     while True:
         columns = np.concatenate([(kappa * n_features + kept) for kappa in range(n_centre)] + [extra_columns])
-        solution = solve(
-            restrict_factor(factor, columns),
-            regularisation,
-            None if validation_factor is None else restrict_rows(validation_factor, columns),
-            tolerance,
-        )
+        validation = None if validation_factor is None else restrict_rows(validation_factor, columns)
+        solution = solve(restrict_factor(factor, columns), regularisation, validation, tolerance)
         kept_terms = int(terms[kept][prunable[kept]].sum())
         rounds.append({
             "features": int(len(kept)),
             "terms": kept_terms,
             "relative_regularisation": solution.regularisation,
             "criterion": solution.criterion,
-            "validation_rms": None if validation_factor is None else weighted_rms(validation_factor, columns, solution),
+            # RMS of the weighted validation rows
+            "validation_rms": None if validation is None else float(np.sqrt(
+                residual_sum_of_squares(validation, solution.coefficients) / max(validation.n_rows, 1))),
         })
         candidates = kept[prunable[kept]]
         if kept_terms <= max_terms or len(candidates) == 0:

@@ -81,10 +81,14 @@ class RidgeProblem:
         return float(s[0] / s[-1]) if s.size else float("inf")
 
 
+def residual_sum_of_squares(factor, coefficients):
+    """|X w - y|² of the rows reduced into ``factor`` (R, z, ρ²) for weights ``coefficients``."""
+    return float(np.sum((factor.r @ coefficients - factor.z) ** 2) + factor.residual_outside)
+
+
 def validation_residual(problem, validation_factor):
     def residual(relative_lambda):
-        w = problem.weights(relative_lambda)
-        return float(np.sum((validation_factor.r @ w - validation_factor.z) ** 2) + validation_factor.residual_outside)
+        return residual_sum_of_squares(validation_factor, problem.weights(relative_lambda))
 
     return residual
 
