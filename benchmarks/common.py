@@ -64,3 +64,18 @@ def lammps_microseconds_per_atom_step(script, n_atoms, steps, ranks):
                                    env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
     seconds = [float(t) for t in re.findall(r"Loop time of ([0-9.e+-]+) on", completed.stdout)][-1]
     return seconds / (steps * n_atoms) * 1e6
+
+
+def run_lepot_fit(config, folder, ranks=1, threads=None):
+    """Write ``config`` (a dict with absolute data paths) to folder/fit.yaml and run `lepot fit --quiet` on it
+    in its own process (under mpiexec for ranks > 1; OMP_NUM_THREADS=threads if given)."""
+    import yaml
+
+    binaries = Path(sys.executable).parent
+    path = Path(folder) / "fit.yaml"
+    path.write_text(yaml.safe_dump(config))
+    command = [str(binaries / "lepot"), "fit", "--quiet", str(path)]
+    if ranks > 1:
+        command = [str(binaries / "mpiexec"), "-n", str(ranks)] + command
+    environment = dict(os.environ) if threads is None else dict(os.environ, OMP_NUM_THREADS=str(threads))
+    subprocess.run(command, check=True, env=environment)

@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import yaml
-from common import machine_line
+from common import machine_line, run_lepot_fit
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 DATA = ROOT.parent / "shared" / "data" / "mlearn" / "Mo"
 RUNS = (("1 rank x 1 thread", 1, 1), ("1 rank x 2 threads", 1, 2), ("2 ranks x 1 thread", 2, 1))
 
@@ -33,12 +32,8 @@ def worker(ranks, threads, folder):
     config["data"]["train"] = str(DATA / "train.extxyz")
     config["data"]["test"] = None
     config["output"] = {"model": str(Path(folder) / "Mo_fast.json")}
-    (Path(folder) / "fit.yaml").write_text(yaml.safe_dump(config))
-    command = [str(BIN / "lepot"), "fit", "--quiet", str(Path(folder) / "fit.yaml")]
-    if ranks > 1:
-        command = [str(BIN / "mpiexec"), "-n", str(ranks)] + command
     start = time.perf_counter()
-    subprocess.run(command, check=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    run_lepot_fit(config, folder, ranks, threads)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     report = (Path(folder) / "Mo_fast.md").read_text()

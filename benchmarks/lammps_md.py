@@ -20,14 +20,12 @@ rank, and draws them as a line on the plot: the accuracy-cost trade-off that `mo
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from common import lammps_microseconds_per_atom_step, machine_line, nve_run_lines
+from common import lammps_microseconds_per_atom_step, machine_line, nve_run_lines, run_lepot_fit
 
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP, STEPS = 20, 100
@@ -98,9 +96,7 @@ def pruning_path(element, folder):
         model = Path(folder) / f"{element}_{max_terms}.json"
         config["model"]["prune"] = None if max_terms is None else {"max_terms": max_terms}
         config["output"] = {"model": str(model)}
-        Path(folder, "fit.yaml").write_text(yaml.safe_dump(config))
-        subprocess.run([str(Path(sys.executable).parent / "lepot"), "fit", "--quiet", str(Path(folder, "fit.yaml"))],
-                       check=True)
+        run_lepot_fit(config, folder)
         metadata = json.loads(model.read_text())["metadata"]["fit"]
         terms = metadata["pruning"][-1]["terms"] if metadata["pruning"] else None
         test = metadata["errors"]["test"]["all"]
