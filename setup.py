@@ -1,13 +1,15 @@
 """Build of the compiled evaluator (lepot.calculator._evaluator); metadata lives in pyproject.toml.
 
-The core is compiled with -O3 and OpenMP, and by default with -march=native: lepot is built from
-source on the machine that runs it (as LAMMPS usually is), and the descriptor-gradient kernel gains
-from wide SIMD. Set LEPOT_PORTABLE_BUILD=1 for a binary that runs on any x86-64 / aarch64 CPU.
+The core's parameter-file reader uses the nlohmann/json headers of the PyPI `nlohmann-json` package (a
+build requirement; the LAMMPS plugin is compiled against the same installed headers). The core is
+compiled with -O3 and OpenMP, and by default with -march=native: lepot is built from source on the
+machine that runs it (as LAMMPS usually is), and the descriptor-gradient kernel gains from wide SIMD. Set LEPOT_PORTABLE_BUILD=1 for a binary that runs on any x86-64 / aarch64 CPU.
 """
 
 import glob
 import os
 
+import nlohmann_json
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -18,7 +20,8 @@ if os.environ.get("LEPOT_PORTABLE_BUILD", "0") != "1":
 evaluator = Extension(
     "lepot.calculator._evaluator",
     sources=["calculator/_evaluator.pyx"],
-    include_dirs=["calculator/core"],
+    # the core's parameter-file reader parses JSON with nlohmann/json (PyPI `nlohmann-json`, header-only)
+    include_dirs=["calculator/core", str(nlohmann_json.get_include())],
     depends=glob.glob("calculator/core/*.hpp"),
     language="c++",
     extra_compile_args=compile_args,

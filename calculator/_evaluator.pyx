@@ -2,18 +2,27 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Cython bindings over the header-only C++ core in calculator/core/.
 
-This module holds no mathematics of its own: it checks array shapes, releases the GIL and runs the
-core's per-atom kernels over centres with OpenMP. Inputs must already be validated and laid out by
-the Python layer (lepot.calculator.descriptors): neighbour pairs sorted by centre, species as
-indices into the basis' species list, all arrays C-contiguous.
+This module holds no mathematics and no file rules of its own. It
+- fills the core's plain-data BasisParameters / ModelParameters from a Python Basis / Model
+  (lepot.calculator.basis, lepot.calculator.model) and lets the core assemble the kernels
+  (core/model_parameters.hpp, the same sequence the LAMMPS plugin runs);
+- binds the core's parameter-file reader (core/parameter_file.hpp) and LE radial basis
+  (core/laplacian_eigenstates.hpp);
+- releases the GIL and runs the per-atom kernels over centres with OpenMP.
+Inputs of the compute methods must already be laid out by the Python layer
+(lepot.calculator.descriptors / potential): neighbour pairs sorted by centre, species as indices into
+the basis' species list, all arrays C-contiguous.
 """
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 from libcpp cimport bool as cbool
 from libcpp.memory cimport unique_ptr
+from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 cimport openmp
+
+import json
 
 import numpy as np
 
@@ -25,11 +34,6 @@ cdef extern from "radial_spline.hpp" namespace "lepot" nogil:
         void evaluate_with_derivatives "evaluate<true>"(double, double*, double*)
 
 
-cdef extern from "cutoff_function.hpp" namespace "lepot" nogil:
-    cdef cppclass CutoffFunction:
-        CutoffFunction(double, double) except +
-
-
 cdef extern from "spherical_harmonics.hpp" namespace "lepot" nogil:
     cdef cppclass SphericalHarmonics:
         SphericalHarmonics(int) except +
@@ -38,25 +42,29 @@ cdef extern from "spherical_harmonics.hpp" namespace "lepot" nogil:
         void compute_with_gradients "compute<true>"(const double*, double*, double*, double*)
 
 
+cdef extern from "laplacian_eigenstates.hpp" namespace "lepot" nogil:
+    vector[double] core_spherical_bessel_zeros "lepot::spherical_bessel_zeros"(int, int) except +
+
+    cdef cppclass CoreLaplacianEigenstates "lepot::LaplacianEigenstates":
+        CoreLaplacianEigenstates(double, int, int) except +
+        const vector[int]& n_radial()
+        int n_functions()
+        double zero(int)
+        int angular_order(int)
+        double normalisation(int)
+        void evaluate(int, double, double&, double&)
+
+
 cdef extern from "density_expansion.hpp" namespace "lepot" nogil:
-    cdef cppclass DensityLayout:
-        DensityLayout(int, const int*) except +
-        int n_nlm()
+    double min_pair_distance "lepot::min_pair_distance"
 
     cdef cppclass DensityWorkspace:
         vector[double] density
 
     cdef cppclass DensityExpansion:
-        DensityExpansion(RadialSpline, CutoffFunction, DensityLayout, int, int, const double*) except +
         int n_density()
         int n_species()
-        void expand(int, const double*, const int*, DensityWorkspace&)
-
-
-cdef extern from "couplings.hpp" namespace "lepot" nogil:
-    cdef cppclass CouplingSet:
-        CouplingSet(int, int, int, const int*, const double*, const int*, const int*) except +
-        int n_features()
+        void expand(int, const double*, const int*, DensityWorkspace&) except +
 
 
 cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
@@ -64,20 +72,15 @@ cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
         DensityWorkspace density
 
     cdef cppclass DescriptorKernel:
-        DescriptorKernel(DensityExpansion, CouplingSet) except +
         int n_features()
         int n_factorised_features()
         const DensityExpansion& expansion()
         void compute_atom_values "compute_atom<false>"(
-            int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t, double*)
+            int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t,
+            double*) except +
         void compute_atom_gradients "compute_atom<true>"(
-            int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t, double*)
-
-
-cdef extern from "core_repulsion.hpp" namespace "lepot" nogil:
-    cdef cppclass CoreRepulsion:
-        CoreRepulsion()
-        CoreRepulsion(int, const int*, const double*, const double*) except +
+            int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t,
+            double*) except +
 
 
 cdef extern from "potential_kernel.hpp" namespace "lepot" nogil:
@@ -85,64 +88,236 @@ cdef extern from "potential_kernel.hpp" namespace "lepot" nogil:
         pass
 
     cdef cppclass PotentialKernel:
-        PotentialKernel(DensityExpansion, const CouplingSet&, const double*, const double*, CoreRepulsion) except +
         int n_monomials()
-        double compute_atom(int, int, const double*, const int*, PotentialWorkspace&, double*)
+        double compute_atom(int, int, const double*, const int*, PotentialWorkspace&, double*) except +
 
 
-cdef DensityExpansion* new_density_expansion(double cutoff, double cutoff_width,
-                                             const double[:, ::1] spline_values,
-                                             const double[:, ::1] spline_derivatives,
-                                             const int[::1] n_radial_per_l,
-                                             const double[:, :, ::1] embedding) except NULL:
-    """A heap-allocated DensityExpansion from the basis arrays (the caller deletes it)."""
-    if spline_values.shape[0] != spline_derivatives.shape[0] or spline_values.shape[1] != spline_derivatives.shape[1]:
-        raise ValueError("spline values and derivatives must have the same shape")
-    if embedding.shape[2] != n_radial_per_l[0]:
-        raise ValueError(f"embedding has {embedding.shape[2]} radial channels, the layout needs {n_radial_per_l[0]}")
-    cdef unique_ptr[RadialSpline] spline
-    cdef unique_ptr[CutoffFunction] cutoff_function
-    cdef unique_ptr[DensityLayout] layout
-    spline.reset(new RadialSpline(spline_values.shape[1], spline_values.shape[0], cutoff,
-                                  &spline_values[0, 0], &spline_derivatives[0, 0]))
-    cutoff_function.reset(new CutoffFunction(cutoff, cutoff_width))
-    layout.reset(new DensityLayout(n_radial_per_l.shape[0] - 1, &n_radial_per_l[0]))
-    return new DensityExpansion(spline.get()[0], cutoff_function.get()[0], layout.get()[0], embedding.shape[0],
-                                embedding.shape[1], &embedding[0, 0, 0])
+cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
+    cdef cppclass BasisParameters:
+        double cutoff_radius
+        double cutoff_width
+        vector[int] n_radial
+        int n_nodes
+        vector[double] spline_values
+        vector[double] spline_derivatives
+        int n_species
+        int n_pseudo
+        vector[double] embedding
+        int n_features
+        vector[int] term_feature
+        vector[double] term_coefficient
+        vector[int] term_factor_offsets
+        vector[int] factors
+
+    cdef cppclass ModelParameters:
+        BasisParameters basis
+        vector[int] atomic_numbers
+        vector[double] weights
+        vector[double] reference_energies
+        vector[int] core_pair_species
+        vector[double] core_pair_radii
 
 
-cdef CouplingSet* new_coupling_set(int n_features, int n_density, const int[::1] term_feature,
-                                   const double[::1] term_coefficient, const int[::1] term_factor_offsets,
-                                   const int[::1] factors) except NULL:
-    """A heap-allocated CouplingSet from the coupling arrays (the caller deletes it)."""
-    cdef int n_terms = term_feature.shape[0]
-    if term_coefficient.shape[0] != n_terms or term_factor_offsets.shape[0] != n_terms + 1:
-        raise ValueError("coupling term arrays have inconsistent lengths")
-    if factors.shape[0] != term_factor_offsets[n_terms]:
-        raise ValueError("coupling factor array length does not match term_factor_offsets")
-    cdef int dummy = 0
-    return new CouplingSet(n_features, n_density, n_terms, &term_feature[0] if n_terms > 0 else &dummy,
-                           &term_coefficient[0] if n_terms > 0 else <const double*>NULL, &term_factor_offsets[0],
-                           &factors[0] if factors.shape[0] > 0 else &dummy)
+cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
+    const char* parameter_file_format
+    int parameter_file_version
+
+    cdef cppclass ParameterFile:
+        ModelParameters model
+        vector[string] species
+        int n_max
+        int l_max
+        cbool compressed
+        int body_order
+        vector[int] feature_body_order
+        vector[int] feature_index
+        vector[int] feature_channel_offsets
+        vector[int] feature_channels
+        string metadata
+
+    ParameterFile core_parse_parameter_file "lepot::parse_parameter_file"(const string&, const string&) except +
+    ParameterFile core_load_parameter_file "lepot::load_parameter_file"(const string&) except +
 
 
-cdef int new_basis_parts(tuple basis_arguments, DensityExpansion** expansion, CouplingSet** couplings) except -1:
-    """Heap-allocate the density expansion and coupling set described by ``Basis.evaluator_arguments()``:
-    (cutoff, cutoff_width, spline values [n_nodes][n_functions], spline derivatives, n_radial [l_max+1],
-    embedding [n_species][n_pseudo][n_radial(0)], n_features, term_feature, term_coefficient,
-    term_factor_offsets, factors). The caller deletes both."""
-    (cutoff, cutoff_width, spline_values, spline_derivatives, n_radial_per_l, embedding, n_features,
-     term_feature, term_coefficient, term_factor_offsets, factors) = basis_arguments
-    expansion[0] = new_density_expansion(cutoff, cutoff_width, spline_values, spline_derivatives,
-                                         n_radial_per_l, embedding)
-    try:
-        couplings[0] = new_coupling_set(n_features, expansion[0].n_density(), term_feature, term_coefficient,
-                                        term_factor_offsets, factors)
-    except BaseException:
-        del expansion[0]
-        expansion[0] = NULL
-        raise
-    return 0
+cdef extern from *:
+    """
+    #include "model_parameters.hpp"
+    static lepot::DescriptorKernel* new_descriptor_kernel(const lepot::BasisParameters& basis) {
+        return new lepot::DescriptorKernel(lepot::make_descriptor_kernel(basis));
+    }
+    static lepot::PotentialKernel* new_potential_kernel(const lepot::ModelParameters& model) {
+        return new lepot::PotentialKernel(lepot::make_potential_kernel(model));
+    }
+    """
+    DescriptorKernel* new_descriptor_kernel(const BasisParameters&) except +
+    PotentialKernel* new_potential_kernel(const ModelParameters&) except +
+
+
+#: Pairs closer than this (Å) are overlapping atoms; every front end refuses them (core/density_expansion.hpp).
+MIN_PAIR_DISTANCE = min_pair_distance
+#: The "format" string and the format_version the core reader reads and lepot writes.
+PARAMETER_FILE_FORMAT = parameter_file_format.decode()
+PARAMETER_FILE_VERSION = parameter_file_version
+
+
+cdef vector[double] as_doubles(values) except *:
+    cdef const double[::1] flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    cdef vector[double] out
+    if flat.shape[0] > 0:
+        out.assign(&flat[0], &flat[0] + flat.shape[0])
+    return out
+
+
+cdef vector[int] as_ints(values) except *:
+    cdef const int[::1] flat = np.ascontiguousarray(values, dtype=np.int32).reshape(-1)
+    cdef vector[int] out
+    if flat.shape[0] > 0:
+        out.assign(&flat[0], &flat[0] + flat.shape[0])
+    return out
+
+
+cdef BasisParameters basis_parameters(basis) except *:
+    """The core's description of a lepot.calculator.basis.Basis."""
+    cdef BasisParameters parameters
+    couplings = basis.couplings
+    parameters.cutoff_radius = basis.radial.cutoff
+    parameters.cutoff_width = basis.radial.cutoff_width
+    parameters.n_radial = as_ints(basis.radial.n_radial)
+    parameters.n_nodes = basis.spline.node_values.shape[0]
+    parameters.spline_values = as_doubles(basis.spline.node_values)
+    parameters.spline_derivatives = as_doubles(basis.spline.node_derivatives)
+    parameters.n_species = basis.embedding.shape[0]
+    parameters.n_pseudo = basis.embedding.shape[1]
+    parameters.embedding = as_doubles(basis.embedding)
+    parameters.n_features = couplings.n_features
+    parameters.term_feature = as_ints(couplings.term_feature)
+    parameters.term_coefficient = as_doubles(couplings.term_coefficient)
+    parameters.term_factor_offsets = as_ints(couplings.term_factor_offsets)
+    parameters.factors = as_ints(couplings.factors)
+    return parameters
+
+
+cdef ModelParameters model_parameters(model) except *:
+    """The core's description of a lepot.calculator.model.Model."""
+    cdef ModelParameters parameters
+    basis = model.basis
+    parameters.basis = basis_parameters(basis)
+    parameters.atomic_numbers = as_ints(basis.species)
+    parameters.weights = as_doubles(model.weights)
+    parameters.reference_energies = as_doubles(model.reference_energies)
+    if model.core_repulsion is not None:
+        index = {symbol: i for i, symbol in enumerate(basis.symbols)}
+        pairs = list(model.core_repulsion.pairs.items())
+        parameters.core_pair_species = as_ints([[index[a], index[b]] for (a, b), _ in pairs])
+        parameters.core_pair_radii = as_doubles([list(radii) for _, radii in pairs])
+    return parameters
+
+
+cdef dict parameter_file_dict(ParameterFile& parsed):
+    """A ParameterFile as numpy arrays (shapes as in core/parameter_file.hpp)."""
+    cdef BasisParameters* basis = &parsed.model.basis
+    n_species, n_functions = basis.n_species, sum(basis.n_radial)
+    n_pairs = parsed.model.core_pair_species.size() // 2
+    return {
+        "species": [symbol.decode() for symbol in parsed.species],
+        "atomic_numbers": np.array(parsed.model.atomic_numbers, dtype=np.int64),
+        "cutoff_radius": basis.cutoff_radius,
+        "cutoff_width": basis.cutoff_width,
+        "n_max": parsed.n_max,
+        "l_max": parsed.l_max,
+        "n_radial": list(basis.n_radial),
+        "spline_values": np.array(basis.spline_values, dtype=np.float64).reshape(basis.n_nodes, n_functions),
+        "spline_derivatives": np.array(basis.spline_derivatives, dtype=np.float64).reshape(basis.n_nodes, n_functions),
+        "compressed": parsed.compressed,
+        "embedding": np.array(basis.embedding, dtype=np.float64).reshape(n_species, basis.n_pseudo, basis.n_radial[0]),
+        "body_order": parsed.body_order,
+        "feature_body_order": np.array(parsed.feature_body_order, dtype=np.int64),
+        "feature_index": np.array(parsed.feature_index, dtype=np.int64),
+        "feature_channel_offsets": np.array(parsed.feature_channel_offsets, dtype=np.int64),
+        "feature_channels": np.array(parsed.feature_channels, dtype=np.int64).reshape(-1, 3),
+        "term_feature": np.array(basis.term_feature, dtype=np.int32),
+        "term_coefficient": np.array(basis.term_coefficient, dtype=np.float64),
+        "term_factor_offsets": np.array(basis.term_factor_offsets, dtype=np.int32),
+        "factors": np.array(basis.factors, dtype=np.int32),
+        "weights": np.array(parsed.model.weights, dtype=np.float64).reshape(n_species, basis.n_features),
+        "reference_energies": np.array(parsed.model.reference_energies, dtype=np.float64),
+        "core_pair_species": np.array(parsed.model.core_pair_species, dtype=np.int64).reshape(n_pairs, 2),
+        "core_pair_radii": np.array(parsed.model.core_pair_radii, dtype=np.float64).reshape(n_pairs, 2),
+        "metadata": json.loads(parsed.metadata.decode()),
+    }
+
+
+def parse_parameter_file(text, source):
+    """Validate the text (str or bytes) of a parameter file with the core reader; returns its content as a
+    dict of arrays. Raises ValueError "<source>: <problem>" for a file the core refuses."""
+    cdef string data = text.encode() if isinstance(text, str) else bytes(text)
+    cdef string name = str(source).encode()
+    cdef ParameterFile parsed
+    with nogil:
+        parsed = core_parse_parameter_file(data, name)
+    return parameter_file_dict(parsed)
+
+
+def load_parameter_file(path):
+    """Read and validate a parameter file with the core reader (as the LAMMPS plugin does)."""
+    cdef string name = str(path).encode()
+    cdef ParameterFile parsed
+    with nogil:
+        parsed = core_load_parameter_file(name)
+    return parameter_file_dict(parsed)
+
+
+def spherical_bessel_zeros(int l_max, int n_zeros):
+    """First ``n_zeros`` positive zeros of j_l for l = 0..l_max, shape [l_max+1][n_zeros]."""
+    return np.array(core_spherical_bessel_zeros(l_max, n_zeros)).reshape(l_max + 1, n_zeros)
+
+
+cdef class LaplacianEigenstates:
+    """The core's LE radial functions S_nl for a cutoff (Å), n_max and l_max (core/laplacian_eigenstates.hpp)."""
+
+    cdef unique_ptr[CoreLaplacianEigenstates] functions
+    cdef readonly double cutoff
+    cdef readonly int n_max
+    cdef readonly int l_max
+
+    def __cinit__(self, double cutoff, int n_max, int l_max):
+        self.functions.reset(new CoreLaplacianEigenstates(cutoff, n_max, l_max))
+        self.cutoff, self.n_max, self.l_max = cutoff, n_max, l_max
+
+    def __reduce__(self):
+        return LaplacianEigenstates, (self.cutoff, self.n_max, self.l_max)
+
+    @property
+    def n_radial(self):
+        """n_l for l = 0 .. (last l with a function)."""
+        return list(self.functions.get().n_radial())
+
+    @property
+    def zeros(self):
+        """z_nl in layout order (for l, for n), shape [n_functions]."""
+        cdef int f
+        return np.array([self.functions.get().zero(f) for f in range(self.functions.get().n_functions())])
+
+    @property
+    def normalisation(self):
+        """N_nl in layout order, shape [n_functions], Å^(-3/2)."""
+        cdef int f
+        return np.array([self.functions.get().normalisation(f) for f in range(self.functions.get().n_functions())])
+
+    def evaluate(self, r):
+        """S_nl(r) and dS_nl/dr at distances r (Å, in [0, cutoff]), each shape [len(r)][n_functions]."""
+        cdef const double[::1] distances = np.ascontiguousarray(r, dtype=np.float64).reshape(-1)
+        cdef int n_functions = self.functions.get().n_functions()
+        values = np.zeros((distances.shape[0], n_functions))
+        derivatives = np.zeros((distances.shape[0], n_functions))
+        cdef double[:, ::1] value_view = values
+        cdef double[:, ::1] derivative_view = derivatives
+        cdef Py_ssize_t i
+        cdef int f
+        for i in range(distances.shape[0]):
+            for f in range(n_functions):
+                self.functions.get().evaluate(f, distances[i], value_view[i, f], derivative_view[i, f])
+        return values, derivatives
 
 
 def spherical_harmonics(int l_max, const double[:, ::1] vectors not None):
@@ -153,21 +328,19 @@ def spherical_harmonics(int l_max, const double[:, ::1] vectors not None):
     """
     if vectors.shape[1] != 3:
         raise ValueError(f"vectors must have shape [n, 3], got [{vectors.shape[0]}, {vectors.shape[1]}]")
-    cdef SphericalHarmonics* harmonics = new SphericalHarmonics(l_max)
+    cdef unique_ptr[SphericalHarmonics] harmonics
+    harmonics.reset(new SphericalHarmonics(l_max))
     cdef int n = vectors.shape[0]
-    cdef int width = harmonics.size()
+    cdef int width = harmonics.get().size()
     ylm = np.zeros((n, width))
     gradients = np.zeros((n, width, 3))
     cdef double[:, ::1] ylm_view = ylm
     cdef double[:, :, ::1] gradient_view = gradients
     cdef vector[double] scratch
-    scratch.resize(harmonics.scratch_size())
+    scratch.resize(harmonics.get().scratch_size())
     cdef int i
-    try:
-        for i in range(n):
-            harmonics.compute_with_gradients(&vectors[i, 0], &ylm_view[i, 0], &gradient_view[i, 0, 0], scratch.data())
-    finally:
-        del harmonics
+    for i in range(n):
+        harmonics.get().compute_with_gradients(&vectors[i, 0], &ylm_view[i, 0], &gradient_view[i, 0, 0], scratch.data())
     return ylm, gradients
 
 
@@ -194,10 +367,9 @@ def evaluate_radial_spline(double r_max, const double[:, ::1] node_values not No
 
 
 cdef class DescriptorEvaluator:
-    """The compiled descriptor kernel for one basis.
+    """The compiled descriptor kernel for one lepot.calculator.basis.Basis.
 
-    Construct it through :class:`lepot.calculator.descriptors.DescriptorCalculator`, which builds the
-    arguments from a :class:`lepot.calculator.basis.Basis`.
+    Construct it through :class:`lepot.calculator.descriptors.DescriptorCalculator`.
     """
 
     cdef unique_ptr[DescriptorKernel] kernel
@@ -206,15 +378,8 @@ cdef class DescriptorEvaluator:
     cdef readonly int n_density
     cdef readonly int n_species
 
-    def __cinit__(self, tuple basis_arguments):
-        cdef DensityExpansion* expansion = NULL
-        cdef CouplingSet* couplings = NULL
-        new_basis_parts(basis_arguments, &expansion, &couplings)
-        try:
-            self.kernel.reset(new DescriptorKernel(expansion[0], couplings[0]))
-        finally:
-            del expansion
-            del couplings
+    def __cinit__(self, basis):
+        self.kernel.reset(new_descriptor_kernel(basis_parameters(basis)))
         self.n_features = self.kernel.get().n_features()
         self.n_factorised_features = self.kernel.get().n_factorised_features()
         self.n_density = self.kernel.get().expansion().n_density()
@@ -235,9 +400,9 @@ cdef class DescriptorEvaluator:
         for i in range(n_centres):
             begin = centre_offsets[i]
             expansion.expand(<int>(centre_offsets[i + 1] - begin),
-                                    &vectors[begin, 0] if centre_offsets[i + 1] > begin else dummy_vector,
-                                    &neighbour_species[begin] if centre_offsets[i + 1] > begin else &dummy_species,
-                                    workspace.density)
+                             &vectors[begin, 0] if centre_offsets[i + 1] > begin else dummy_vector,
+                             &neighbour_species[begin] if centre_offsets[i + 1] > begin else &dummy_species,
+                             workspace.density)
             for a in range(self.n_density):
                 out[i, a] = workspace.density.density[a]
         return result
@@ -311,43 +476,17 @@ cdef class DescriptorEvaluator:
 
 
 cdef class PotentialEvaluator:
-    """The compiled energy/force kernel of one model (weights contracted into the couplings).
-
-    Construct it through :class:`lepot.calculator.potential.Potential`.
+    """The compiled energy/force kernel of one lepot.calculator.model.Model (weights contracted into the
+    couplings). Construct it through :class:`lepot.calculator.potential.Potential`.
     """
 
     cdef unique_ptr[PotentialKernel] kernel
     cdef readonly int n_species
     cdef readonly int n_monomials
 
-    def __cinit__(self, tuple basis_arguments,
-                  const double[:, ::1] weights not None,
-                  const double[::1] reference_energies not None,
-                  const int[::1] atomic_numbers not None,
-                  const double[:, ::1] core_r_inner not None,
-                  const double[:, ::1] core_r_outer not None):
-        cdef DensityExpansion* expansion = NULL
-        cdef CouplingSet* couplings = NULL
-        cdef CoreRepulsion* repulsion = NULL
-        new_basis_parts(basis_arguments, &expansion, &couplings)
-        cdef int n_species = expansion.n_species()
-        cdef int n_features = couplings.n_features()
-        try:
-            if weights.shape[0] != n_species or weights.shape[1] != n_features:
-                raise ValueError(f"weights must have shape [{n_species}, {n_features}]")
-            if reference_energies.shape[0] != n_species or atomic_numbers.shape[0] != n_species:
-                raise ValueError("reference energies / atomic numbers need one entry per species")
-            if (core_r_inner.shape[0] != n_species or core_r_inner.shape[1] != n_species
-                    or core_r_outer.shape[0] != n_species or core_r_outer.shape[1] != n_species):
-                raise ValueError(f"core repulsion radii must have shape [{n_species}, {n_species}]")
-            repulsion = new CoreRepulsion(n_species, &atomic_numbers[0], &core_r_inner[0, 0], &core_r_outer[0, 0])
-            self.kernel.reset(new PotentialKernel(expansion[0], couplings[0], &weights[0, 0],
-                                                  &reference_energies[0], repulsion[0]))
-        finally:
-            del expansion
-            del couplings
-            del repulsion
-        self.n_species = n_species
+    def __cinit__(self, model):
+        self.kernel.reset(new_potential_kernel(model_parameters(model)))
+        self.n_species = model.basis.n_species
         self.n_monomials = self.kernel.get().n_monomials()
 
     def compute(self, const double[:, ::1] vectors not None,

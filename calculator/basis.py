@@ -60,23 +60,6 @@ class Basis:
     def symbols(self):
         return tuple(chemical_symbols[z] for z in self.species)
 
-    def evaluator_arguments(self):
-        """The basis as the compiled evaluators' constructor arguments (see calculator/_evaluator.pyx)."""
-        couplings = self.couplings
-        return (
-            self.radial.cutoff,
-            self.radial.cutoff_width,
-            np.ascontiguousarray(self.spline.node_values),
-            np.ascontiguousarray(self.spline.node_derivatives),
-            np.asarray(self.radial.n_radial, dtype=np.int32),
-            np.ascontiguousarray(self.embedding),
-            couplings.n_features,
-            couplings.term_feature,
-            couplings.term_coefficient,
-            couplings.term_factor_offsets,
-            couplings.factors,
-        )
-
     def species_index(self, numbers):
         """Map atomic numbers [n] to species indices [n] (int32); unknown elements raise ValueError."""
         numbers = np.asarray(numbers, dtype=np.int64)

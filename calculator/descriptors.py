@@ -54,7 +54,7 @@ class DescriptorCalculator:
         self.n_threads = 0 if n_threads is None else int(n_threads)
         if self.n_threads < 0:
             raise ValueError(f"n_threads must be positive, got {n_threads}")
-        self._evaluator = _evaluator.DescriptorEvaluator(basis.evaluator_arguments())
+        self._evaluator = _evaluator.DescriptorEvaluator(basis)
 
     def _pairs(self, atoms):
         numbers = np.asarray(atoms.numbers)

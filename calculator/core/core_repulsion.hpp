@@ -8,6 +8,7 @@
 // Energies in eV, lengths in Å. Each pair's energy is split equally between its two atoms.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -21,29 +22,31 @@ public:
 
     CoreRepulsion() = default;
 
-    // atomic_numbers: [n_species]; r_inner, r_outer: [n_species][n_species] (symmetric), Å.
-    // A pair with r_outer == 0 has no repulsion.
-    CoreRepulsion(int n_species, const int* atomic_numbers, const double* r_inner, const double* r_outer)
+    // atomic_numbers: [n_species]; pair_species: [n_pairs][2] species indices (unordered, each pair at most
+    // once); pair_radii: [n_pairs][2] r_inner, r_outer in Å. Pairs not listed have no repulsion.
+    CoreRepulsion(int n_species, const int* atomic_numbers, int n_pairs, const int* pair_species,
+                  const double* pair_radii)
         : n_species_(n_species) {
+        if (n_species < 1 || n_pairs < 0) throw std::invalid_argument("core repulsion: negative size");
         parameters_.resize(static_cast<size_t>(n_species) * n_species);
-        for (int a = 0; a < n_species; ++a) {
-            for (int b = 0; b < n_species; ++b) {
-                const size_t ab = static_cast<size_t>(a) * n_species + b, ba = static_cast<size_t>(b) * n_species + a;
-                if (r_inner[ab] != r_inner[ba] || r_outer[ab] != r_outer[ba])
-                    throw std::invalid_argument("core repulsion: switching radii must be symmetric in the species pair");
-                PairParameters& p = parameters_[ab];
-                p.active = r_outer[ab] > 0.0;
-                if (!p.active) continue;
-                if (!(r_inner[ab] >= 0.0) || !(r_outer[ab] > r_inner[ab]) || !std::isfinite(r_outer[ab]))
-                    throw std::invalid_argument("core repulsion: need 0 <= r_inner < r_outer for species pair " +
-                                                std::to_string(a) + "-" + std::to_string(b));
-                const double za = atomic_numbers[a], zb = atomic_numbers[b];
-                p.prefactor = coulomb_constant * za * zb;
-                p.inverse_screening_length = (std::pow(za, 0.23) + std::pow(zb, 0.23)) / 0.46850;
-                p.r_inner = r_inner[ab];
-                p.r_outer = r_outer[ab];
-                max_r_outer_ = std::max(max_r_outer_, p.r_outer);
-            }
+        for (int p = 0; p < n_pairs; ++p) {
+            const int a = pair_species[2 * p], b = pair_species[2 * p + 1];
+            const double inner = pair_radii[2 * p], outer = pair_radii[2 * p + 1];
+            const std::string name = "core repulsion: pair " + std::to_string(p);
+            if (a < 0 || a >= n_species || b < 0 || b >= n_species)
+                throw std::invalid_argument(name + " names a species index outside [0, " + std::to_string(n_species) + ")");
+            if (!(inner >= 0.0) || !(outer > inner) || !std::isfinite(outer))
+                throw std::invalid_argument(name + " needs 0 <= r_inner < r_outer");
+            PairParameters& forward = parameters_[static_cast<size_t>(a) * n_species + b];
+            if (forward.active) throw std::invalid_argument(name + " repeats a species pair");
+            const double za = atomic_numbers[a], zb = atomic_numbers[b];
+            forward.active = true;
+            forward.prefactor = coulomb_constant * za * zb;
+            forward.inverse_screening_length = (std::pow(za, 0.23) + std::pow(zb, 0.23)) / 0.46850;
+            forward.r_inner = inner;
+            forward.r_outer = outer;
+            parameters_[static_cast<size_t>(b) * n_species + a] = forward;
+            max_r_outer_ = std::max(max_r_outer_, outer);
         }
         enabled_ = max_r_outer_ > 0.0;
     }

@@ -24,6 +24,10 @@
 
 namespace lepot {
 
+// Neighbours closer than this (Å) are overlapping atoms: Y_lm of r = 0 is undefined. Every front end
+// refuses them; the kernels throw std::domain_error if they are given one.
+constexpr double min_pair_distance = 1e-4;
+
 // value = Σ_i value_coefficients[i] Y_i and gradient = Σ_i gradient_coefficients[i] ∇Y_i over `count`
 // consecutive harmonics; ylm: [count], ylm_grad: [count][3].
 inline void project_on_harmonics(int count, const double* value_coefficients, const double* gradient_coefficients,
@@ -266,9 +270,13 @@ private:
     }
 
     // R_nl(r) (and dR_nl/dr), Y_lm (and ∇Y_lm) of one vector into ws; false if |r| >= cutoff.
+    // Throws std::domain_error for |r| < min_pair_distance (coincident atoms) or a non-finite vector.
     template <bool with_gradients>
     bool radial_angular(const double* v, DensityWorkspace& ws) const {
         const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        if (!(r >= min_pair_distance))
+            throw std::domain_error("density expansion: a neighbour at distance " + std::to_string(r) +
+                                    " Å (atoms closer than 1e-4 Å overlap, non-finite positions are refused)");
         if (!(r < cutoff())) return false;
         spline_.evaluate<with_gradients>(r, ws.radial.data(), ws.radial_deriv.data());
         double fc_deriv;

@@ -191,9 +191,10 @@ private:
                     }
                     const int a1 = couplings_.factor(f), a2 = couplings_.factor(f + 1);
                     const int mm = m_of_density_[a1];
+                    // mm < width only once a1 is known to lie in channel c1
                     factorised = channel_of_density_[a1] == c1 && channel_of_density_[a2] == c2 &&
                                  m_of_density_[a2] == mm && !seen[mm];
-                    seen[mm] = 1;
+                    if (factorised) seen[mm] = 1;
                 }
             }
             if (factorised) {

@@ -53,7 +53,7 @@ public:
         std::vector<std::vector<double>> kept;
         size_t max_degree = 0;
         for (const auto& entry : merged) max_degree = std::max(max_degree, entry.first.size());
-        degree_offsets_.assign(max_degree + 2, 0);
+        degree_offsets_.assign(std::max<size_t>(max_degree, 1) + 2, 0);  // degree 1 always has a (maybe empty) range
         for (size_t degree = 1; degree <= max_degree; ++degree) {
             for (const auto& [key, coefficient] : merged) {
                 if (key.size() != degree) continue;
@@ -77,7 +77,7 @@ public:
     // Energy of a centre of `species` (eV, without E0) and its adjoint g_a = ∂E/∂A_a, adjoint: [n_density].
     double evaluate(int species, const double* density, double* adjoint) const {
         const int n_monomials = this->n_monomials();
-        const double* coefficient = &coefficients_[static_cast<size_t>(species) * n_monomials];
+        const double* coefficient = coefficients_.data() + static_cast<size_t>(species) * n_monomials;  // may be empty
         for (int a = 0; a < n_density_; ++a) adjoint[a] = 0.0;
         double energy = 0.0;
         const int max_degree = static_cast<int>(degree_offsets_.size()) - 2;

@@ -26,6 +26,11 @@ public:
             throw std::invalid_argument("radial spline: r_max must be positive and finite");
         spacing_ = r_max / (n_nodes - 1);
         inverse_spacing_ = 1.0 / spacing_;
+        for (size_t i = 0; i < static_cast<size_t>(n_nodes) * n_functions; ++i)
+            if (!std::isfinite(node_values[i]) || !std::isfinite(node_derivatives[i]))
+                throw std::invalid_argument("radial spline: non-finite table entry at node " +
+                                            std::to_string(i / n_functions) + ", function " +
+                                            std::to_string(i % n_functions));
         coefficients_.resize(static_cast<size_t>(n_nodes - 1) * n_functions * 4);
         for (int k = 0; k + 1 < n_nodes; ++k) {
             for (int p = 0; p < n_functions; ++p) {
@@ -33,9 +38,6 @@ public:
                 const double y1 = node_values[(k + 1) * n_functions + p];
                 const double d0 = node_derivatives[k * n_functions + p] * spacing_;
                 const double d1 = node_derivatives[(k + 1) * n_functions + p] * spacing_;
-                if (!std::isfinite(y0) || !std::isfinite(y1) || !std::isfinite(d0) || !std::isfinite(d1))
-                    throw std::invalid_argument("radial spline: non-finite table entry at node " +
-                                                std::to_string(k));
                 double* c = &coefficients_[(static_cast<size_t>(k) * n_functions + p) * 4];
                 c[0] = y0;
                 c[1] = d0;

@@ -1,0 +1,116 @@
+// descriptor_kernel.hpp: gradients and strain derivatives of both gradient paths against finite
+// differences; a feature that looks factorised at first and is not (which once wrote past a buffer while
+// classifying it); an empty neighbour list, a single channel, and coincident atoms.
+#include "descriptor_kernel.hpp"
+
+#include <vector>
+
+#include "check.hpp"
+#include "model_parameters.hpp"
+#include "small_basis.hpp"
+
+using namespace native_test;
+
+namespace {
+std::vector<double> features_of(const lepot::DescriptorKernel& kernel, const std::vector<double>& vectors,
+                                const std::vector<int>& species) {
+    lepot::DescriptorWorkspace ws;
+    std::vector<double> features(kernel.n_features());
+    kernel.compute_atom<false>(static_cast<int>(species.size()), vectors.data(), species.data(), ws, features.data(),
+                               nullptr, nullptr, 0, nullptr);
+    return features;
+}
+
+// Gradient rows (pairs, then the centre) and strain of one centre against finite differences.
+void check_gradients(const lepot::DescriptorKernel& kernel, const std::vector<double>& vectors,
+                     const std::vector<int>& species, const std::string& name) {
+    const int n_neigh = static_cast<int>(species.size()), nf = kernel.n_features();
+    std::vector<int64_t> rows(n_neigh);
+    for (int p = 0; p < n_neigh; ++p) rows[p] = p;
+    std::vector<double> features(nf), gradients(static_cast<size_t>(n_neigh + 1) * 3 * nf, 0.0), strain(9 * nf, 0.0);
+    lepot::DescriptorWorkspace ws;
+    kernel.compute_atom<true>(n_neigh, vectors.data(), species.data(), ws, features.data(), gradients.data(), rows.data(),
+                              n_neigh, strain.data());
+    const std::vector<double> values = features_of(kernel, vectors, species);
+    for (int q = 0; q < nf; ++q) check_close(features[q], values[q], 1e-14, name + ": values equal in both modes");
+    const double h = 1e-6;
+    for (int p = 0; p < n_neigh; ++p)
+        for (int alpha = 0; alpha < 3; ++alpha) {
+            std::vector<double> plus = vectors, minus = vectors;
+            plus[3 * p + alpha] += h;
+            minus[3 * p + alpha] -= h;
+            const std::vector<double> fp = features_of(kernel, plus, species), fm = features_of(kernel, minus, species);
+            for (int q = 0; q < nf; ++q) {
+                const double numeric = (fp[q] - fm[q]) / (2 * h);
+                check_close(gradients[(static_cast<size_t>(p) * 3 + alpha) * nf + q], numeric, 1e-7, name + ": ∂B/∂r_j");
+            }
+        }
+    for (int q = 0; q < nf; ++q)
+        for (int alpha = 0; alpha < 3; ++alpha) {
+            double sum = 0.0;
+            for (int p = 0; p < n_neigh; ++p) sum += gradients[(static_cast<size_t>(p) * 3 + alpha) * nf + q];
+            check_close(gradients[(static_cast<size_t>(n_neigh) * 3 + alpha) * nf + q], -sum, 1e-12,
+                        name + ": centre row = -Σ pair rows");
+        }
+    for (int alpha = 0; alpha < 3; ++alpha)
+        for (int beta = 0; beta < 3; ++beta) {
+            auto strained = [&](double epsilon) {
+                std::vector<double> moved = vectors;
+                for (int p = 0; p < n_neigh; ++p) moved[3 * p + alpha] += epsilon * vectors[3 * p + beta];
+                return moved;
+            };
+            const std::vector<double> fp = features_of(kernel, strained(h), species);
+            const std::vector<double> fm = features_of(kernel, strained(-h), species);
+            for (int q = 0; q < nf; ++q)
+                check_close(strain[(3 * alpha + beta) * nf + q], (fp[q] - fm[q]) / (2 * h), 1e-7, name + ": ∂B/∂ε");
+        }
+}
+}  // namespace
+
+int main() {
+    const std::vector<double> vectors = random_vectors(7, 0.9, 3.9, 5);
+    const std::vector<int> species = {0, 1, 0, 0, 1, 1, 0};
+
+    const lepot::DescriptorKernel one_hot = lepot::make_descriptor_kernel(small_basis(4.0, 4, 3, 2, true));
+    check(one_hot.n_factorised_features() > 0 && one_hot.n_factorised_features() < one_hot.n_features(),
+          "both gradient paths in use");
+    check_gradients(one_hot, vectors, species, "one-hot, body order <= 4");
+    check_gradients(lepot::make_descriptor_kernel(small_basis(4.0, 3, 2, 2, true, 2)), vectors, species, "compressed");
+
+    // A feature of three two-factor terms with equal coefficients whose first term pairs two m of an l = 1
+    // channel, and whose later terms use an l = 3 channel: its first term looks like a power spectrum of
+    // width 3, the second has m index 6 >= 3. Classification must reject it without touching m index 6.
+    lepot::BasisParameters tricky = small_basis(4.0, 4, 3, 1, false);
+    const std::vector<int>& n_radial = tricky.n_radial;
+    append_features(tricky, {{{{density_index(n_radial, 0, 0, 1, -1), density_index(n_radial, 0, 1, 1, -1)},
+                               {density_index(n_radial, 0, 0, 3, 3), density_index(n_radial, 0, 0, 3, 3)},
+                               {density_index(n_radial, 0, 0, 1, 1), density_index(n_radial, 0, 1, 1, 1)}},
+                              {0.5, 0.5, 0.5}}});
+    const lepot::DescriptorKernel kernel = lepot::make_descriptor_kernel(tricky);
+    check(kernel.n_factorised_features() == kernel.n_features() - 1, "the look-alike takes the generic path");
+    const std::vector<int> single_species(7, 0);
+    check_gradients(kernel, vectors, single_species, "look-alike feature");
+
+    // no neighbours: values of A = 0, nothing written to gradient rows, the centre row stays 0
+    const int nf = one_hot.n_features();
+    std::vector<double> features(nf), centre(3 * nf, 0.0), strain(9 * nf, 0.0);
+    lepot::DescriptorWorkspace ws;
+    one_hot.compute_atom<true>(0, nullptr, nullptr, ws, features.data(), centre.data(), nullptr, 0, strain.data());
+    for (double b : features) check(b == 0.0, "no neighbours: B = 0");
+    for (double g : centre) check(g == 0.0, "no neighbours: no gradient");
+
+    // one radial channel, one species
+    const lepot::DescriptorKernel single = lepot::make_descriptor_kernel(small_basis(3.0, 1, 0, 1, false));
+    check_gradients(single, random_vectors(3, 1.0, 2.9, 2), {0, 0, 0}, "single channel");
+
+    const std::vector<double> coincident = {0.0, 0.0, 0.0};
+    const std::vector<int> zero = {0};
+    check_throws<std::domain_error>(
+        [&] {
+            std::vector<double> out(single.n_features());
+            lepot::DescriptorWorkspace scratch;
+            single.compute_atom<false>(1, coincident.data(), zero.data(), scratch, out.data(), nullptr, nullptr, 0, nullptr);
+        },
+        "a neighbour at distance 0", "coincident atoms");
+    return finish("descriptor_kernel");
+}

@@ -1,0 +1,81 @@
+// energy_polynomial.hpp: the contracted polynomial equals Σ_q w_q B_q and its adjoint equals finite
+// differences, for degrees 1-5 mixed, for a polynomial with no terms (which once read past the end of its
+// degree table) and for one with a single term; non-finite weights are refused.
+#include "energy_polynomial.hpp"
+
+#include <random>
+#include <vector>
+
+#include "check.hpp"
+
+using namespace native_test;
+
+namespace {
+void check_against_features(const lepot::CouplingSet& set, int n_species, const std::vector<double>& weights,
+                            std::vector<double> density, const std::string& name) {
+    const lepot::EnergyPolynomial polynomial(set, n_species, weights.data());
+    std::vector<double> features(set.n_features()), adjoint(set.n_density());
+    set.evaluate(density.data(), features.data());
+    for (int s = 0; s < n_species; ++s) {
+        double expected = 0.0;
+        for (int q = 0; q < set.n_features(); ++q) expected += weights[s * set.n_features() + q] * features[q];
+        const double energy = polynomial.evaluate(s, density.data(), adjoint.data());
+        check_close(energy, expected, 1e-12, name + ": energy = Σ w B");
+        for (int a = 0; a < set.n_density(); ++a) {
+            auto energy_at = [&](double value) {
+                std::vector<double> shifted = density, scratch(set.n_density());
+                shifted[a] = value;
+                return polynomial.evaluate(s, shifted.data(), scratch.data());
+            };
+            check_close(adjoint[a], central_difference(energy_at, density[a], 1e-6), 1e-7, name + ": adjoint");
+        }
+    }
+}
+}  // namespace
+
+int main() {
+    std::mt19937 generator(7);
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    const int n_density = 6, n_species = 2;
+    // features of degree 1..5, with repeated factors, shared monomials across features, cubic pair runs
+    const std::vector<std::vector<int>> terms = {{0}, {1}, {0, 2}, {2, 2}, {1, 3},      {0, 1, 2}, {0, 1, 4},
+                                                 {0, 2, 5}, {1, 1, 1}, {3, 4, 5, 5}, {0, 1, 2, 3, 4}, {2, 0}};
+    std::vector<int> feature, offsets = {0}, factors;
+    std::vector<double> coefficient;
+    for (size_t t = 0; t < terms.size(); ++t) {
+        feature.push_back(static_cast<int>(t / 2));
+        coefficient.push_back(uniform(generator));
+        factors.insert(factors.end(), terms[t].begin(), terms[t].end());
+        offsets.push_back(static_cast<int>(factors.size()));
+    }
+    const int n_features = feature.back() + 1;
+    const lepot::CouplingSet set(n_features, n_density, static_cast<int>(terms.size()), feature.data(),
+                                 coefficient.data(), offsets.data(), factors.data());
+    std::vector<double> weights(n_species * n_features), density(n_density);
+    for (double& w : weights) w = uniform(generator);
+    for (double& a : density) a = uniform(generator);
+    check_against_features(set, n_species, weights, density, "degrees 1-5");
+
+    // no terms: energy 0, adjoint 0 (the degree table must cover degree 1 even when empty)
+    const std::vector<int> no_offsets = {0};
+    const lepot::CouplingSet empty(3, n_density, 0, nullptr, nullptr, no_offsets.data(), nullptr);
+    const std::vector<double> empty_weights(n_species * 3, 1.0);
+    const lepot::EnergyPolynomial none(empty, n_species, empty_weights.data());
+    std::vector<double> adjoint(n_density, 9.0);
+    check(none.evaluate(1, density.data(), adjoint.data()) == 0.0 && none.n_monomials() == 0, "no terms: zero energy");
+    for (double g : adjoint) check(g == 0.0, "no terms: zero adjoint");
+
+    // a single cubic term, and zero weights (every monomial dropped)
+    const std::vector<int> one_feature = {0}, one_offsets = {0, 3}, one_factors = {4, 1, 4};
+    const std::vector<double> one_coefficient = {0.5};
+    const lepot::CouplingSet single(1, n_density, 1, one_feature.data(), one_coefficient.data(), one_offsets.data(),
+                                    one_factors.data());
+    check_against_features(single, 1, {1.7}, density, "a single term");
+    check_against_features(single, 1, {0.0}, density, "zero weights");
+
+    std::vector<double> bad = weights;
+    bad[3] = std::nan("");
+    check_throws<std::invalid_argument>([&] { lepot::EnergyPolynomial(set, n_species, bad.data()); }, "non-finite weight",
+                                        "NaN weight");
+    return finish("energy_polynomial");
+}

@@ -1,0 +1,67 @@
+"""Native tests of the header-only core (calculator/core), built with AddressSanitizer and
+UndefinedBehaviorSanitizer and run as separate programs.
+
+Each tests/native/test_<header>.cpp is a small C++ driver for one core header (see tests/native/check.hpp).
+They cover the degenerate inputs the Python and LAMMPS front ends never produce on their own: no coupling
+terms, a single radial channel, an empty neighbour list, an atom alone in a huge box, coincident atoms
+(which the core must refuse), and byte-level mutations of a shipped parameter file. A sanitizer report
+makes the program fail, and with it the test.
+"""
+
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nlohmann_json
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "calculator" / "core"
+NATIVE = ROOT / "tests" / "native"
+DRIVERS = sorted(NATIVE.glob("test_*.cpp"))
+FLAGS = ["-std=c++17", "-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+         "-fno-sanitize-recover=all"]
+# driver -> arguments (the parameter-file driver mutates the smallest shipped file and loads every one)
+ARGUMENTS = {
+    "test_parameter_file": ["150", str(ROOT / "potentials" / "NbMoTaW.json")]
+    + [str(p) for p in sorted((ROOT / "potentials").glob("*.json"))],
+}
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        pytest.fail(f"no C++ compiler `{compiler}` (the build needs one too; set CXX)")
+    folder = tmp_path_factory.mktemp("native")
+    includes = ["-I", str(CORE), "-I", str(nlohmann_json.get_include()), "-I", str(NATIVE)]
+
+    def build(source):
+        target = folder / source.stem
+        completed = subprocess.run([compiler, *FLAGS, *includes, str(source), "-o", str(target)],
+                                   capture_output=True, text=True)
+        return source.stem, (target if completed.returncode == 0 else completed.stderr)
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(build, DRIVERS))
+
+
+def test_every_core_header_has_a_native_driver():
+    included = "".join(p.read_text() for p in DRIVERS + [NATIVE / "small_basis.hpp"])
+    missing = [h.name for h in sorted(CORE.glob("*.hpp")) if f'#include "{h.name}"' not in included]
+    assert not missing, f"core headers without a native test: {missing}"
+
+
+@pytest.mark.parametrize("driver", [p.stem for p in DRIVERS])
+def test_native_driver_under_sanitizers(programs, driver):
+    program = programs[driver]
+    assert isinstance(program, Path), f"{driver} did not compile:\n{program[-4000:]}"
+    environment = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:halt_on_error=1",
+                       UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    completed = subprocess.run([str(program), *ARGUMENTS.get(driver, [])], capture_output=True, text=True,
+                               env=environment, timeout=600)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-6000:]
+    assert "all checks passed" in completed.stdout

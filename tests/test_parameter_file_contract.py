@@ -1,0 +1,253 @@
+"""One contract for the parameter file: the ASE calculator and the LAMMPS plugin accept and refuse the
+same files, with the same message naming the key and the problem.
+
+Every case below is a damaged copy of one valid file (three species, compressed density, body order 3,
+ZBL core repulsion). Each is loaded by the ASE calculator (in this process) and by the real LAMMPS with
+the plugin (`lmp`, one process per file); both must refuse it, the core reader's message must name the
+key and the problem, and LAMMPS must print exactly the message ASE raises.
+"""
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from lammps_runner import run_lmp, write_data
+from models import random_model
+from structures import random_triclinic
+
+from lepot.calculator import CoreRepulsion, LepotCalculator, ModelFileError, load_model
+
+SPECIES = ["Mo", "W", "Nb"]
+
+
+@pytest.fixture(scope="module")
+def base_text():
+    model = random_model(
+        SPECIES, seed=5, n_max=4, l_max=3, body_order=3, budgets={3: 12},
+        embedding=np.random.default_rng(5).normal(size=(2, 4, 3)),
+        core_repulsion=CoreRepulsion({("Mo", "W"): (0.8, 2.0), ("Nb", "Nb"): (1.0, 2.2)}),
+    )
+    return model.to_text()
+
+
+def edit(change):
+    """A case built by changing the parsed JSON (dicts and lists) and writing it back."""
+
+    def build(text):
+        data = json.loads(text)
+        change(data)
+        return json.dumps(data)
+
+    return build
+
+
+def replace_once(old, new):
+    def build(text):
+        assert old in text
+        return text.replace(old, new, 1)
+
+    return build
+
+
+def set_path(keys, value):
+    def change(data):
+        target = data
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+
+    return edit(change)
+
+
+def third_order_feature(data):
+    return next(q for q, label in enumerate(data["basis"]["features"]) if label[0] == 3)
+
+
+def swap_third_order_channels(data):
+    q = third_order_feature(data)
+    channels = data["basis"]["features"][q][2]
+    channels[0] = [1 - channels[0][0], channels[0][1], channels[0][2]]
+
+
+def nest(depth):
+    value = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# name: (build the bad text from the valid one, what the message must contain)
+CASES = {
+    "empty file": (lambda text: "", "the file is empty"),
+    "truncated": (lambda text: text[: len(text) // 2], "(the file looks truncated)"),
+    "binary garbage": (lambda text: "{\x00\x01\xfe" + text, "the file is not text (a NUL byte at offset 1)"),
+    "not JSON": (lambda text: "format = lepot-potential\n" + text, "not valid JSON at line 1, column 2: syntax error"),
+    "top level a list": (lambda text: f"[{text}]", "the top level must be a JSON object"),
+    "not a lepot file": (set_path(["format"], "pace"), "not a lepot parameter file ('format' is \"pace\""),
+    "future format version": (set_path(["format_version"], 2), "unsupported format_version 2; this lepot reads version 1"),
+    "unknown format version": (set_path(["format_version"], 0), "unsupported format_version 0"),
+    "version as a string": (set_path(["format_version"], "1"), "unsupported format_version \"1\""),
+    "missing key": (edit(lambda d: d.pop("weights")), "'top level' is missing the key 'weights'"),
+    "unknown key": (set_path(["colour"], "blue"), "'top level' has the unknown key 'colour'"),
+    "duplicate top-level key": (
+        replace_once('"format":"lepot-potential",', '"format":"lepot-potential","format":"lepot-potential",'),
+        "'top level' has the key 'format' twice",
+    ),
+    "duplicate nested key": (replace_once('"cutoff":{"radius":4.5,', '"cutoff":{"radius":4.5,"radius":9.0,'),
+                             "'cutoff' has the key 'radius' twice"),
+    "wrong units": (set_path(["units", "energy"], "kcal/mol"), "'units' must be {\"energy\": \"eV\", \"length\": \"Angstrom\"}, got {\"energy\":\"kcal/mol\",\"length\":\"Angstrom\"}"),
+    "unknown element": (set_path(["species"], ["Mo", "W", "Qq"]), "'species' has the unknown element 'Qq'"),
+    "species listed twice": (set_path(["species"], ["Mo", "W", "Mo"]), "'species' lists 'Mo' twice"),
+    "species not a list": (set_path(["species"], "Mo"), "'species' must be a list, got \"Mo\""),
+    "negative cutoff": (set_path(["cutoff", "radius"], -4.5), "'cutoff.radius' must be positive, got -4.5"),
+    "zero cutoff": (set_path(["cutoff", "radius"], 0), "'cutoff.radius' must be positive, got 0"),
+    "width above cutoff": (set_path(["cutoff", "width"], 5.0), "'cutoff.width' must not exceed 'cutoff.radius'"),
+    "NaN literal": (replace_once('"radius":4.5', '"radius":NaN'), "not valid JSON"),
+    "infinite number": (replace_once('"radius":4.5', '"radius":1e999'), "not valid JSON: number overflow"),
+    "number as a string": (set_path(["reference_energies", "Mo"], "-3.0"),
+                           "'reference_energies.Mo' must be a number, got \"-3.0\""),
+    "boolean as a number": (edit(lambda d: d["weights"]["W"].__setitem__(3, True)),
+                            "'weights.W[3]' must be a number, got true"),
+    "absurd n_max": (set_path(["radial", "n_max"], 10**12), "'radial.n_max' must be in [1, 128], got 1000000000000"),
+    "absurd l_max": (set_path(["radial", "l_max"], 1000), "'radial.l_max' must be in [0, 20], got 1000"),
+    "absurd n_nodes": (set_path(["radial", "spline", "n_nodes"], 10**9), "'radial.spline.n_nodes' must be in [2, 257]"),
+    "inconsistent n_radial": (set_path(["radial", "n_radial"], [4, 4, 3, 2]),
+                              "'radial.n_radial' [4,4,3,2] does not match the LE selection for n_max=4, l_max=3: [4, 3, 3, 2]"),
+    "damaged spline table": (edit(lambda d: d["radial"]["spline"]["values"][100].__setitem__(2, 0.123)),
+                             "'radial.spline.values' column 2 does not match the LE function it declares"),
+    "short spline row": (edit(lambda d: d["radial"]["spline"]["derivatives"][7].pop()),
+                         "'radial.spline.derivatives[7]' has 11 entries, expected 12"),
+    "short weights": (edit(lambda d: d["weights"]["Nb"].pop()), "'weights.Nb' has 185 entries, expected 186"),
+    "NaN weight": (replace_once('"weights":{"Mo":[', '"weights":{"Mo":[NaN,'), "not valid JSON"),
+    "missing species weights": (edit(lambda d: d["weights"].pop("Nb")), "'weights' is missing the key 'Nb'"),
+    "embedding of the wrong shape": (edit(lambda d: d["embedding"]["weights"].pop()),
+                                     "'embedding.weights' has 2 entries, expected 3"),
+    "absurd n_pseudo": (set_path(["embedding", "n_pseudo"], 10**9), "'embedding.n_pseudo' must be in [1, 2], got 1000000000"),
+    "feature label a string": (edit(lambda d: d["basis"]["features"].__setitem__(5, "B5")),
+                               "'basis.features[5]' must be [body_order, index, [channels]], got \"B5\""),
+    "feature label a negative number": (edit(lambda d: d["basis"]["features"].__setitem__(5, -1)),
+                                        "'basis.features[5]' must be [body_order, index, [channels]], got -1"),
+    "feature label an empty list": (edit(lambda d: d["basis"]["features"].__setitem__(5, [])),
+                                    "'basis.features[5]' must be [body_order, index, [channels]], got []"),
+    "feature body order above the basis'": (edit(lambda d: d["basis"].__setitem__("body_order", 2)),
+                                            "'basis.features[96][0]' must be in [1, 2], got 3"),
+    "label that does not describe its terms": (edit(swap_third_order_channels),
+                                               "is not a product of the 3 channels that 'basis.features[96]' names"),
+    "factor index out of range": (edit(lambda d: d["basis"]["terms"]["factors"].__setitem__(0, 10**6)),
+                                  "'basis.terms.factors[0]' must be in [0, 83], got 1000000"),
+    "factor offsets not increasing": (edit(lambda d: d["basis"]["terms"]["factor_offsets"].__setitem__(2, 1)),
+                                      "'basis.terms.factor_offsets' must increase (term 1 has no factors)"),
+    "terms not grouped by feature": (edit(lambda d: d["basis"]["terms"]["feature"].__setitem__(0, 5)),
+                                     "'basis.terms.feature' must be sorted (terms grouped by feature), term 1"),
+    "core repulsion beyond the cutoff": (edit(lambda d: d["core_repulsion"]["pairs"][0].__setitem__("r_outer", 9.0)),
+                                         "'core_repulsion.pairs[0]' needs 0 <= r_inner < r_outer <= cutoff.radius"),
+    "core repulsion of a species not in the file": (
+        edit(lambda d: d["core_repulsion"]["pairs"][0].__setitem__("species", ["Mo", "Fe"])),
+        "'core_repulsion.pairs[0].species' names 'Fe', which is not in 'species'",
+    ),
+    "core repulsion pair repeated": (
+        edit(lambda d: d["core_repulsion"]["pairs"].append(dict(d["core_repulsion"]["pairs"][0], species=["W", "Mo"]))),
+        "'core_repulsion.pairs[2]' repeats the species pair W-Mo",
+    ),
+    "metadata not an object": (set_path(["metadata"], [1, 2]), "'metadata' must be an object, got [1,2]"),
+    "nesting deeper than 16 levels": (set_path(["metadata", "deep"], nest(40)),
+                                      "the JSON is nested deeper than 16 levels (at 'metadata.deep[][][]"),
+}
+
+
+def lammps_outputs(folder, paths):
+    """`lmp` output for each bad file, bcc Mo-W-Nb data, two files at a time."""
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
+    atoms.symbols[[1, 2]] = ["W", "Nb"]
+    write_data(atoms, folder / "data.lmp", SPECIES)
+
+    def run(path):
+        work = folder / path.stem
+        work.mkdir()
+        os.symlink(folder / "data.lmp", work / "data.lmp")
+        script = f"units metal\natom_style atomic\nread_data data.lmp\npair_style lepot\npair_coeff * * {path} {' '.join(SPECIES)}\nrun 0\n"
+        return run_lmp(work, script)
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(run, paths))
+
+
+def test_at_least_thirty_bad_files():
+    assert len(CASES) >= 30
+
+
+def test_both_front_ends_refuse_every_bad_file_with_the_same_message(base_text, tmp_path):
+    paths = {}
+    for index, (name, (build, _)) in enumerate(CASES.items()):
+        paths[name] = tmp_path / f"case{index:02d}.json"
+        paths[name].write_bytes(build(base_text).encode("utf-8", errors="surrogateescape"))
+    lammps = dict(zip(CASES, lammps_outputs(tmp_path, list(paths.values()))))
+    problems = []
+    for name, (_, expected) in CASES.items():
+        with pytest.raises(ModelFileError) as refused:
+            LepotCalculator(str(paths[name]))
+        message = str(refused.value)
+        if not message.startswith(f"{paths[name]}: ") or expected not in message:
+            problems.append(f"{name}: ASE said {message!r}, expected it to contain {expected!r}")
+        completed = lammps[name]
+        if completed.returncode == 0 or f"ERROR: pair_style lepot: {message}" not in completed.stdout:
+            problems.append(f"{name}: LAMMPS did not print {message!r}:\n{completed.stdout[-600:]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_valid_file_is_accepted_by_both(base_text, tmp_path):
+    """The undamaged file loads in both (so the refusals above are the damage's doing)."""
+    path = tmp_path / "valid.json"
+    path.write_text(base_text)
+    (completed,) = lammps_outputs(tmp_path, [path])
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert load_model(path).species == tuple(SPECIES)
+
+
+def test_an_element_the_file_lacks_is_named_by_both(tmp_path):
+    """Species not in the file: the structure (ASE) or pair_coeff (LAMMPS) names the missing element."""
+    path = Path(__file__).resolve().parent.parent / "potentials" / "Mo.json"
+    atoms = random_triclinic(["Mo", "W"], 8, 5.0, seed=3)
+    with pytest.raises(ValueError, match=r"element\(s\) W not in this basis \(species: Mo\)"):
+        LepotCalculator(str(path)).get_potential_energy(atoms)
+    write_data(atoms, tmp_path / "data.lmp", ["Mo", "W"])
+    completed = run_lmp(tmp_path, f"units metal\natom_style atomic\nread_data data.lmp\npair_style lepot\npair_coeff * * {path} Mo W\nrun 0\n")
+    assert completed.returncode != 0
+    assert "element W (atom type 2) is not in lepot model" in completed.stdout and "(species: Mo)" in completed.stdout
+
+
+def test_missing_file_gives_the_same_message(tmp_path):
+    path = tmp_path / "absent.json"
+    with pytest.raises(ModelFileError) as refused:
+        load_model(path)
+    assert str(refused.value) == f"{path}: cannot read the parameter file (No such file or directory)"
+    (completed,) = lammps_outputs(tmp_path, [path])
+    assert f"ERROR: pair_style lepot: {refused.value}" in completed.stdout
+
+
+def test_a_folder_is_not_a_parameter_file(tmp_path):
+    with pytest.raises(ModelFileError, match="cannot read the parameter file \\(not a regular file\\)"):
+        load_model(tmp_path)
+
+
+def test_loading_never_executes_code(base_text, tmp_path):
+    """Strings that would run code in an unsafe loader (Python, YAML, shell) stay inert data."""
+    marker = tmp_path / "executed"
+    payloads = [
+        f"__import__('os').system('touch {marker}')",
+        f"!!python/object/apply:os.system ['touch {marker}']",
+        f"$(touch {marker})",
+        f"`touch {marker}`",
+    ]
+    data = json.loads(base_text)
+    data["metadata"]["payloads"] = payloads
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(data))
+    assert load_model(path).metadata["payloads"] == payloads
+    (completed,) = lammps_outputs(tmp_path, [path])
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert not marker.exists()
