@@ -81,8 +81,23 @@ inline std::string show(const Json& value) {
     if (value.is_array() && !small) return "a list of " + std::to_string(value.size()) + " entries";
     if (value.is_object() && !small) return "an object with " + std::to_string(value.size()) + " keys";
     std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
     return text;
+}
+
+// Text quoted from a damaged file, made safe for messages: bytes outside printable ASCII become \xNN.
+inline std::string printable(const std::string& text) {
+    std::string out;
+    for (const unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        }
+    }
+    return out;
 }
 
 inline std::string format_double(double value) {
@@ -269,7 +284,13 @@ inline Json parse_json(const std::string& text, const Checker& check) {
         }
         std::string detail = error.what();
         const size_t cut = detail.find(": ", detail.find("column"));
-        if (cut != std::string::npos) detail = detail.substr(cut + 2);
+        if (cut != std::string::npos) detail = printable(detail.substr(cut + 2));
+        // nlohmann quotes the whole token it was reading ("last read: '...'"), which for an unterminated
+        // string is the rest of the file: keep its last 40 characters
+        const size_t quote = detail.find("last read: '");
+        const size_t quote_end = detail.rfind('\'');
+        if (quote != std::string::npos && quote_end > quote + 12 + 40)
+            detail = detail.substr(0, quote + 12) + "..." + detail.substr(quote_end - 40);
         size_t content_end = text.size();
         while (content_end > 0 && std::isspace(static_cast<unsigned char>(text[content_end - 1]))) --content_end;
         const bool truncated = error.byte >= content_end;
@@ -279,7 +300,7 @@ inline Json parse_json(const std::string& text, const Checker& check) {
         std::string detail = error.what();
         const size_t cut = detail.find("] ");
         if (cut != std::string::npos) detail = detail.substr(cut + 2);
-        check.fail("not valid JSON: " + detail);
+        check.fail("not valid JSON: " + printable(detail));
     }
 }
 
