@@ -164,40 +164,63 @@ def invariant_tensors(ls, groups):
     return _INVARIANT_CACHE[key]
 
 
-def higher_order_invariants(index, order, eigenvalues, budget, l_max=None):
-    """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l)) whose factors
-    all have l <= ``l_max`` (None: every l of the density)."""
+def _factor_tuples(index, order, eigenvalues, budget, l_max=None):
+    """Sorted tuples of ``order`` density channels (k, n, l) within ``budget`` on Σ ε, all with l <= ``l_max``,
+    with the groups of identical factors of each (the canonical enumeration of the ν >= 3 invariants)."""
     l_top = index.l_max if l_max is None else min(int(l_max), index.l_max)
     items = [(k, n, l) for l in range(l_top + 1) for k in range(index.n_pseudo) for n in range(index.n_radial[l])]
     items = [item for item in items if eigenvalues[(item[1], item[2])] <= budget]
     items.sort(key=lambda item: (item[2], item[0], item[1]))
     cost = [eigenvalues[(n, l)] for _, n, l in items]
     minimum = min(cost) if cost else 0.0
-    features = []
 
     def extend(chosen, start, spent):
         if len(chosen) == order:
-            tuple_items = [items[i] for i in chosen]
-            ls = [item[2] for item in tuple_items]
             groups = [list(g) for _, g in itertools.groupby(range(order), key=lambda p: chosen[p])]
-            for j, tensor in enumerate(invariant_tensors(ls, groups)):
-                terms = {}
-                for position in zip(*np.nonzero(np.abs(tensor) > 1e-13)):
-                    factors = tuple(
-                        sorted(index.index(k, n, l, int(m) - l) for (k, n, l), m in zip(tuple_items, position))
-                    )
-                    terms[factors] = terms.get(factors, 0.0) + float(tensor[position])
-                kept = [(c, f) for f, c in sorted(terms.items()) if abs(c) > 1e-13]
-                if kept:
-                    features.append(((order, j, tuple(tuple_items)), kept))
+            yield [items[i] for i in chosen], groups
             return
         for i in range(start, len(items)):
             if spent + cost[i] + (order - len(chosen) - 1) * minimum > budget + 1e-9:
                 continue
-            extend(chosen + [i], i, spent + cost[i])
+            yield from extend(chosen + [i], i, spent + cost[i])
 
-    extend([], 0, 0.0)
+    yield from extend([], 0, 0.0)
+
+
+def higher_order_invariants(index, order, eigenvalues, budget, l_max=None):
+    """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l)) whose factors
+    all have l <= ``l_max`` (None: every l of the density)."""
+    features = []
+    for tuple_items, groups in _factor_tuples(index, order, eigenvalues, budget, l_max):
+        ls = [item[2] for item in tuple_items]
+        for j, tensor in enumerate(invariant_tensors(ls, groups)):
+            terms = {}
+            for position in zip(*np.nonzero(np.abs(tensor) > 1e-13)):
+                factors = tuple(sorted(index.index(k, n, l, int(m) - l) for (k, n, l), m in zip(tuple_items, position)))
+                terms[factors] = terms.get(factors, 0.0) + float(tensor[position])
+            kept = [(c, f) for f, c in sorted(terms.items()) if abs(c) > 1e-13]
+            if kept:
+                features.append(((order, j, tuple(tuple_items)), kept))
     return features
+
+
+def count_features(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None):
+    """Number of features ``build_couplings`` would build with these arguments, without building them
+    (for estimating the size of a fit before it starts). An invariant tensor whose coupling terms all
+    vanish would be dropped by the builder and is counted here, so this is an upper bound; for the
+    orthonormal invariant tensors built here that does not happen."""
+    index = DensityIndex(n_radial, n_pseudo)
+    count = len(index.channels(0))
+    if body_order >= 2:
+        count += sum(len(index.channels(l)) * (len(index.channels(l)) + 1) // 2 for l in range(index.l_max + 1))
+    if body_order >= 3:
+        budgets = {**DEFAULT_BUDGETS, **{int(order): float(value) for order, value in (budgets or {}).items()}}
+        for order in range(3, body_order + 1):
+            for tuple_items, groups in _factor_tuples(
+                index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order)
+            ):
+                count += len(invariant_tensors([item[2] for item in tuple_items], groups))
+    return count
 
 
 def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None):

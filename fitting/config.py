@@ -42,6 +42,8 @@ examples/fit_Si.yaml (the recommended accurate settings). Every key and default:
       regularisation: gcv               # gcv | validation | a fixed number (relative ridge strength)
       tolerance: 0.01                   # take the largest λ whose criterion is within this of its minimum
       chunk_size: 32                    # structures per design-matrix block (bounds memory)
+      memory_limit: null                # GiB the fit may use on this node, shared by its MPI ranks; null: what
+                                        #   the machine has available. The peak is estimated first (fitting/memory.py)
       seed: 0
     output:
       model: model.json                 # required
@@ -85,7 +87,7 @@ DEFAULTS = {
         "core_repulsion": None,
     },
     "weights": {"energy": 100.0, "forces": 1.0, "stress": 1.0, "config_types": {}},
-    "solver": {"regularisation": "gcv", "tolerance": 0.01, "chunk_size": 32, "seed": 0},
+    "solver": {"regularisation": "gcv", "tolerance": 0.01, "chunk_size": 32, "memory_limit": None, "seed": 0},
     "output": {"model": None, "report": None, "parity_plot": None},
 }
 REQUIRED = (("species",), ("data", "train"), ("output", "model"))
@@ -254,6 +256,9 @@ def _check_values(config, source):
         fail("solver.tolerance", f"must be a number >= 0, got {solver['tolerance']!r}")
     if not isinstance(solver["chunk_size"], int) or solver["chunk_size"] < 1:
         fail("solver.chunk_size", f"must be a positive integer, got {solver['chunk_size']!r}")
+    limit = solver["memory_limit"]
+    if limit is not None and (not isinstance(limit, (int, float)) or isinstance(limit, bool) or not limit > 0):
+        fail("solver.memory_limit", f"must be null or a positive number of GiB, got {limit!r}")
     if not isinstance(solver["seed"], int):
         fail("solver.seed", f"must be an integer, got {solver['seed']!r}")
     fraction = config["data"]["validation_fraction"]

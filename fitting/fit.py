@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 
 from lepot.calculator import CoreRepulsion, Model, build_basis
+from lepot.calculator.couplings import DEFAULT_BUDGETS, count_features
 from lepot.calculator.minimal_basis import select_functionally_independent, subset_basis
 from lepot.calculator.model import write_file_atomically
 
@@ -32,6 +33,7 @@ from .design import RowBuilder, mpi_reduce, reduce_structures
 from .embedding import principal_embedding
 from .embedding_learning import EmbeddingProblem, accuracy_against_compression, learn_embedding
 from .errors import error_table, predict
+from .memory import check_fit_memory, gradient_bytes, largest_chunk_rows
 from .pruning import prune_features
 from .report import embedding_plot_png, parity_plot_png, report_text
 from .solver import solve
@@ -132,6 +134,20 @@ def fit(config, communicator="auto", progress=True):
         basis = subset_basis(basis, selection.kept)
         if rank == 0:
             log.info("minimal basis: kept %s (kept, total) per body order", selection.counts)
+    n_centre = len(species) if centre_embedding is None else centre_embedding.shape[0]
+    n_columns = n_centre * basis.n_features + (len(species) if fit_e0 else 0)
+    with_validation = config["solver"]["regularisation"] == "validation" or bool(model_config["prune"] and splits.get("validation"))
+    estimate = check_fit_memory(
+        n_columns,
+        largest_chunk_rows(splits["train"], config["solver"]["chunk_size"], need),
+        with_validation,
+        gradient_bytes(splits["train"], basis.cutoff, basis.n_features, n_columns, need),
+        config["solver"]["memory_limit"],
+        size,
+        lambda: _smaller_settings(config, basis, fit_e0),
+    )
+    if rank == 0:
+        log.info("memory: about %.2f GiB at the peak of the design and solve", estimate / 2**30)
     core_model = (
         None
         if core_repulsion is None
@@ -260,6 +276,35 @@ def fit(config, communicator="auto", progress=True):
     return FitResult(model, tables, solution, outputs)
 
 
+def _smaller_settings(config, basis, fit_e0):
+    """Groups of (setting, n_columns) that shrink the design, each from the smallest change to the largest:
+    fewer pseudo-elements, smaller budgets for body orders >= 3, body order 2 (for the memory refusal)."""
+    model = config["model"]
+    species = config["species"]
+    radial = basis.radial
+    eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
+    budgets = {**DEFAULT_BUDGETS, **{int(k): float(v) for k, v in (model["budgets"] or {}).items()}}
+    limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
+    extra = len(species) if fit_e0 else 0
+
+    def columns(n_pseudo, body_order, order_budgets):
+        n_centre = n_pseudo if model["centre_weights"] == "compressed" else len(species)
+        return n_centre * count_features(radial.n_radial, n_pseudo, body_order, eigenvalues, order_budgets, limits) + extra
+
+    groups = []
+    n_pseudo = basis.n_pseudo
+    if n_pseudo > 1:
+        groups.append([(f"model.compression: {k}", columns(k, model["body_order"], budgets)) for k in range(n_pseudo - 1, 0, -1)])
+    if model["body_order"] >= 3:
+        scaled = []
+        for factor in (0.9, 0.8, 0.7, 0.6, 0.5):
+            smaller = {order: round(factor * value, 1) for order, value in budgets.items() if order <= model["body_order"]}
+            scaled.append((f"model.budgets: {smaller}", columns(n_pseudo, model["body_order"], smaller)))
+        groups.append(scaled)
+        groups.append([("model.body_order: 2", columns(n_pseudo, 2, budgets))])
+    return groups
+
+
 def _pruning_summary(pruning):
     """Report line on the cost-aware pruning rounds (lepot.fitting.pruning)."""
     if pruning is None:
@@ -369,6 +414,12 @@ def _load_splits(config):
             splits["validation"] = validation
     else:
         splits["train"] = train
+    if config["solver"]["regularisation"] == "validation" and not splits.get("validation"):
+        raise ConfigError(
+            f"'solver.regularisation' is 'validation', but data.validation_fraction {data['validation_fraction']} of "
+            f"the {len(train)} training structures selects none; give data.validation files or a fraction of at "
+            f"least {0.5 / len(train):.3g}"
+        )
     if data["test"] is not None:
         splits["test"] = read_structures(data["test"], keys, base)
     return splits

@@ -13,12 +13,13 @@ import pytest
 import yaml
 from ase.calculators.singlepoint import SinglePointCalculator
 from models import random_model
-from structures import random_triclinic
+from structures import open_cluster, random_triclinic
 
 from lepot.calculator import Potential, load_model
 from lepot.fitting import fit
 from lepot.fitting.config import ConfigError
 from lepot.fitting.data import DataError
+from lepot.fitting.memory import FitMemoryError
 from lepot.fitting.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,6 +205,57 @@ def test_bad_configs_are_named(tmp_path):
                    tmp_path / "absent" / "m.json")
     with pytest.raises(ConfigError, match="'output.model' is required"):
         fit({"species": ["Mo"], "data": {"train": str(SAMPLE)}})
+
+
+def test_validation_ridge_without_validation_structures_is_named(tmp_path):
+    """A validation fraction that rounds to no structure, with the ridge chosen on validation data."""
+    config = small_config(SAMPLE, tmp_path / "fit.json", data={"validation_fraction": 0.01},
+                          solver={"regularisation": "validation"})
+    with pytest.raises(ConfigError, match=r"validation_fraction 0.01 of the 40 training structures selects none"):
+        fit(config, progress=False)
+    assert not (tmp_path / "fit.json").exists()
+
+
+def molecules(symbols, count, seed):
+    """Small random molecules (open boundaries) with random DFT-like labels: enough to start a fit."""
+    rng = np.random.default_rng(seed)
+    structures = []
+    for k in range(count):
+        atoms = open_cluster(symbols, len(symbols), seed=seed + k, radius=2.2)
+        atoms.calc = SinglePointCalculator(atoms, energy=float(rng.normal()), forces=rng.normal(size=(len(atoms), 3)))
+        structures.append(atoms)
+    return structures
+
+
+def test_fit_that_does_not_fit_in_memory_is_refused_before_it_starts(tmp_path):
+    """The accurate Si settings on three elements (an ethanol-like data set): 39,486 features per species,
+    118,461 columns, a factor of ~105 GiB. The fit refuses before building the design, gives its estimate
+    and the settings that fit, and writes nothing."""
+    ase.io.write(tmp_path / "ethanol.extxyz", molecules(["C", "C", "O", "H", "H", "H", "H", "H", "H"], 12, seed=7))
+    config = yaml.safe_load((ROOT / "examples" / "fit_Si.yaml").read_text())
+    config.update(species=["C", "H", "O"], data={"train": str(tmp_path / "ethanol.extxyz"), "validation_fraction": 0.0},
+                  output={"model": str(tmp_path / "ethanol.json")})
+    config["weights"]["stress"] = 0.0
+    with pytest.raises(FitMemoryError) as refused:
+        fit(config, progress=False)
+    message = str(refused.value)
+    assert "for 118,461 columns" in message and "GiB" in message
+    assert "model.compression: 1 (" in message and "model.body_order: 2 (" in message
+    assert not (tmp_path / "ethanol.json").exists()
+
+
+def test_memory_limit_refuses_and_names_smaller_settings(tmp_path):
+    """solver.memory_limit below the estimate of a body-order-3 fit: refused, with smaller budgets and body
+    order 2 offered (their estimates fit), and the same fit runs when the limit allows it."""
+    model = {"cutoff": 4.5, "n_max": 6, "l_max": 4, "body_order": 3, "budgets": {3: 30}}
+    config = small_config(SAMPLE, tmp_path / "fit.json", model=model, solver={"memory_limit": 0.01, "chunk_size": 1})
+    with pytest.raises(FitMemoryError) as refused:
+        fit(config, progress=False)
+    message = str(refused.value)
+    assert "solver.memory_limit (0.01 GiB) gives 10 MiB" in message
+    assert "model.budgets: {3: " in message and "model.body_order: 2 (" in message
+    smaller = dict(config, model=dict(model, budgets={3: 15}))
+    assert fit(smaller, progress=False).model.basis.body_order == 3
 
 
 def test_cli_reports_bad_input_with_exit_code_1(tmp_path):
