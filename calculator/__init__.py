@@ -9,9 +9,9 @@ Public entry points:
 """
 
 from .ase import LepotCalculator
-from .basis import Basis, build_basis
+from .basis import Basis, CoreRepulsion, build_basis
 from .descriptors import DescriptorCalculator, Descriptors
-from .model import CoreRepulsion, Model, ModelFileError, load_model
+from .model import Model, ModelFileError, load_model
 from .potential import Potential
 
 __all__ = [

@@ -64,7 +64,7 @@ cdef extern from "density_expansion.hpp" namespace "lepot" nogil:
     cdef cppclass DensityExpansion:
         int n_density()
         int n_species()
-        void expand(int, const double*, const int*, DensityWorkspace&) except +
+        void expand(int, int, const double*, const int*, DensityWorkspace&) except +
 
 
 cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
@@ -76,10 +76,10 @@ cdef extern from "descriptor_kernel.hpp" namespace "lepot" nogil:
         int n_factorised_features()
         const DensityExpansion& expansion()
         void compute_atom_values "compute_atom<false>"(
-            int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t,
+            int, int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t,
             double*) except +
         void compute_atom_gradients "compute_atom<true>"(
-            int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t,
+            int, int, const double*, const int*, DescriptorWorkspace&, double*, double*, const int64_t*, int64_t,
             double*) except +
 
 
@@ -108,14 +108,14 @@ cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
         vector[double] term_coefficient
         vector[int] term_factor_offsets
         vector[int] factors
+        vector[int] core_pair_species
+        vector[double] core_pair_radii
 
     cdef cppclass ModelParameters:
         BasisParameters basis
         vector[int] atomic_numbers
         vector[double] weights
         vector[double] reference_energies
-        vector[int] core_pair_species
-        vector[double] core_pair_radii
 
 
 cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
@@ -194,6 +194,11 @@ cdef BasisParameters basis_parameters(basis) except *:
     parameters.term_coefficient = as_doubles(couplings.term_coefficient)
     parameters.term_factor_offsets = as_ints(couplings.term_factor_offsets)
     parameters.factors = as_ints(couplings.factors)
+    if basis.core_repulsion is not None:
+        index = {symbol: i for i, symbol in enumerate(basis.symbols)}
+        pairs = list(basis.core_repulsion.pairs.items())
+        parameters.core_pair_species = as_ints([[index[a], index[b]] for (a, b), _ in pairs])
+        parameters.core_pair_radii = as_doubles([list(radii) for _, radii in pairs])
     return parameters
 
 
@@ -205,11 +210,6 @@ cdef ModelParameters model_parameters(model) except *:
     parameters.atomic_numbers = as_ints(basis.species)
     parameters.weights = as_doubles(model.weights)
     parameters.reference_energies = as_doubles(model.reference_energies)
-    if model.core_repulsion is not None:
-        index = {symbol: i for i, symbol in enumerate(basis.symbols)}
-        pairs = list(model.core_repulsion.pairs.items())
-        parameters.core_pair_species = as_ints([[index[a], index[b]] for (a, b), _ in pairs])
-        parameters.core_pair_radii = as_doubles([list(radii) for _, radii in pairs])
     return parameters
 
 
@@ -217,7 +217,7 @@ cdef dict parameter_file_dict(ParameterFile& parsed):
     """A ParameterFile as numpy arrays (shapes as in core/parameter_file.hpp)."""
     cdef BasisParameters* basis = &parsed.model.basis
     n_species, n_functions = basis.n_species, sum(basis.n_radial)
-    n_pairs = parsed.model.core_pair_species.size() // 2
+    n_pairs = basis.core_pair_species.size() // 2
     return {
         "species": [symbol.decode() for symbol in parsed.species],
         "atomic_numbers": np.array(parsed.model.atomic_numbers, dtype=np.int64),
@@ -241,8 +241,8 @@ cdef dict parameter_file_dict(ParameterFile& parsed):
         "factors": np.array(basis.factors, dtype=np.int32),
         "weights": np.array(parsed.model.weights, dtype=np.float64).reshape(n_species, basis.n_features),
         "reference_energies": np.array(parsed.model.reference_energies, dtype=np.float64),
-        "core_pair_species": np.array(parsed.model.core_pair_species, dtype=np.int64).reshape(n_pairs, 2),
-        "core_pair_radii": np.array(parsed.model.core_pair_radii, dtype=np.float64).reshape(n_pairs, 2),
+        "core_pair_species": np.array(basis.core_pair_species, dtype=np.int64).reshape(n_pairs, 2),
+        "core_pair_radii": np.array(basis.core_pair_radii, dtype=np.float64).reshape(n_pairs, 2),
         "metadata": json.loads(parsed.metadata.decode()),
     }
 
@@ -386,7 +386,7 @@ cdef class DescriptorEvaluator:
         self.n_species = self.kernel.get().expansion().n_species()
 
     def density(self, const double[:, ::1] vectors not None, const int[::1] neighbour_species not None,
-                const int64_t[::1] centre_offsets not None):
+                const int[::1] centre_species not None, const int64_t[::1] centre_offsets not None):
         """Density coefficients A, shape [n_centres][n_density] (for tests and analysis)."""
         cdef int n_centres = centre_offsets.shape[0] - 1
         result = np.zeros((n_centres, self.n_density))
@@ -399,7 +399,7 @@ cdef class DescriptorEvaluator:
         cdef int dummy_species = 0
         for i in range(n_centres):
             begin = centre_offsets[i]
-            expansion.expand(<int>(centre_offsets[i + 1] - begin),
+            expansion.expand(centre_species[i], <int>(centre_offsets[i + 1] - begin),
                              &vectors[begin, 0] if centre_offsets[i + 1] > begin else dummy_vector,
                              &neighbour_species[begin] if centre_offsets[i + 1] > begin else &dummy_species,
                              workspace.density)
@@ -409,6 +409,7 @@ cdef class DescriptorEvaluator:
 
     def compute(self, const double[:, ::1] vectors not None,
                 const int[::1] neighbour_species not None,
+                const int[::1] centre_species not None,
                 const int64_t[::1] centre_offsets not None,
                 double[:, ::1] features not None,
                 double[:, :, ::1] gradients=None,
@@ -419,10 +420,12 @@ cdef class DescriptorEvaluator:
         """Fill ``features`` [n_centres][n_features] and, if given, accumulate into ``gradients``
         [n_samples][3][n_features] (rows chosen by ``pair_rows`` [n_pairs] and ``centre_rows``
         [n_centres]) and ``strain`` [n_centres][3][3][n_features]. Pairs [n_pairs] are sorted by
-        centre; centre i owns pairs centre_offsets[i] .. centre_offsets[i+1]-1.
+        centre; centre i (of species centre_species[i]) owns pairs centre_offsets[i] .. centre_offsets[i+1]-1.
         """
         cdef int n_centres = centre_offsets.shape[0] - 1
         cdef int64_t n_pairs = vectors.shape[0]
+        if centre_species.shape[0] != n_centres:
+            raise ValueError("centre_species must have one entry per centre")
         if features.shape[0] != n_centres or features.shape[1] != self.n_features:
             raise ValueError(f"features must have shape [{n_centres}, {self.n_features}]")
         if neighbour_species.shape[0] != n_pairs or centre_offsets[n_centres] != n_pairs:
@@ -468,10 +471,11 @@ cdef class DescriptorEvaluator:
                     row_ptr = &pair_rows[begin] if with_positions and n_neigh > 0 else &dummy_row
                     centre_row = centre_rows[i] if with_positions else 0
                     strain_ptr = &strain[i, 0, 0, 0] if with_strain else NULL
-                    kernel.compute_atom_gradients(n_neigh, vector_ptr, species_ptr, workspaces[threadid()],
+                    kernel.compute_atom_gradients(centre_species[i], n_neigh, vector_ptr, species_ptr,
+                                                  workspaces[threadid()],
                                                   &features[i, 0], gradient_base, row_ptr, centre_row, strain_ptr)
                 else:
-                    kernel.compute_atom_values(n_neigh, vector_ptr, species_ptr, workspaces[threadid()],
+                    kernel.compute_atom_values(centre_species[i], n_neigh, vector_ptr, species_ptr, workspaces[threadid()],
                                                &features[i, 0], NULL, NULL, 0, NULL)
 
 

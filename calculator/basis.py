@@ -22,6 +22,18 @@ from .radial_basis import RadialBasis, SplineTable, make_radial_basis
 
 
 @dataclass(frozen=True)
+class CoreRepulsion:
+    """Species pairs handed over from the model to the ZBL core repulsion between r_inner and r_outer (Å).
+
+    pairs: {(symbol_a, symbol_b): (r_inner, r_outer)}; a pair missing from the dict has no repulsion. For a
+    listed pair, ZBL is switched on and the pair's contribution to the density switched off as the distance
+    falls from r_outer to r_inner (core/core_repulsion.hpp): below r_inner only ZBL acts on it.
+    """
+
+    pairs: dict
+
+
+@dataclass(frozen=True)
 class Basis:
     """A complete descriptor basis.
 
@@ -31,6 +43,8 @@ class Basis:
     embedding : float64 [n_species][n_pseudo][n_radial_max], u_{k n}(a) in the core's layout
     couplings : Couplings
     body_order : int, highest ν
+    core_repulsion : CoreRepulsion or None, the pairs handed over to ZBL at short range (part of the
+        descriptors' definition: their density contributions fade out below r_outer)
     """
 
     species: tuple
@@ -39,6 +53,7 @@ class Basis:
     embedding: np.ndarray
     couplings: Couplings
     body_order: int
+    core_repulsion: CoreRepulsion = None
 
     @property
     def cutoff(self):
@@ -128,6 +143,7 @@ def build_basis(
     spline_tolerance=1e-8,
     budgets=None,
     l_max_by_order=None,
+    core_repulsion=None,
 ):
     """Build a descriptor basis.
 
@@ -153,6 +169,9 @@ def build_basis(
     l_max_by_order : dict or None
         For body orders 3..5, {ν: highest l of any factor} (ACE's per-order l_max); the angular cost of
         an invariant grows as l², so this caps the cost per invariant. Default: ``l_max`` for every order.
+    core_repulsion : CoreRepulsion or None
+        Species pairs handed over to ZBL at short range (see CoreRepulsion); their radii are checked
+        against the cutoff when a kernel is built.
     """
     numbers = parse_species(species)
     if body_order not in SUPPORTED_BODY_ORDERS:
@@ -162,7 +181,12 @@ def build_basis(
     weights = embedding_weights(embedding, len(numbers), radial.n_radial[0])
     eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
     couplings = build_couplings(radial.n_radial, weights.shape[1], body_order, eigenvalues, budgets, l_max_by_order)
-    return Basis(numbers, radial, spline, weights, couplings, body_order)
+    if core_repulsion is not None:
+        symbols = {chemical_symbols[z] for z in numbers}
+        unknown = sorted({s for pair in core_repulsion.pairs for s in pair} - symbols)
+        if unknown:
+            raise ValueError(f"core repulsion names {unknown}, not among the species {sorted(symbols)}")
+    return Basis(numbers, radial, spline, weights, couplings, body_order, core_repulsion)
 
 
-__all__ = ["Basis", "Couplings", "RadialBasis", "SplineTable", "build_basis", "parse_species"]
+__all__ = ["Basis", "CoreRepulsion", "Couplings", "RadialBasis", "SplineTable", "build_basis", "parse_species"]

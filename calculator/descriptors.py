@@ -65,7 +65,9 @@ class DescriptorCalculator:
     def density(self, atoms):
         """Density coefficients A, shape [n_atoms][n_pseudo * n_nlm] (layout in lepot.calculator.couplings)."""
         _, species, pairs = self._pairs(atoms)
-        return self._evaluator.density(pairs.vectors, np.ascontiguousarray(species[pairs.neighbours]), pairs.centre_offsets)
+        return self._evaluator.density(
+            pairs.vectors, np.ascontiguousarray(species[pairs.neighbours]), species, pairs.centre_offsets
+        )
 
     def compute(self, atoms, gradients=()):
         """Descriptors of ``atoms`` (an ase.Atoms); ``gradients`` any of ``("positions", "strain")``."""
@@ -86,7 +88,8 @@ class DescriptorCalculator:
             result.strain_gradients = np.zeros((n_atoms, 3, 3, n_features))
             kwargs.update(strain=result.strain_gradients)
         self._evaluator.compute(
-            pairs.vectors, neighbour_species, pairs.centre_offsets, result.values, n_threads=self.n_threads, **kwargs
+            pairs.vectors, neighbour_species, species, pairs.centre_offsets, result.values, n_threads=self.n_threads,
+            **kwargs,
         )
         return result
 

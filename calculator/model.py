@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _evaluator
-from .basis import Basis
+from .basis import Basis, CoreRepulsion
 from .couplings import Couplings
 from .radial_basis import SplineTable, make_radial_basis
 
@@ -49,19 +49,10 @@ class ModelFileError(ValueError):
     """A parameter file (or dictionary) that cannot be used; the message names the source and the problem."""
 
 
-@dataclass(frozen=True)
-class CoreRepulsion:
-    """ZBL core repulsion switched off between r_inner and r_outer (Å), per unordered species pair.
-
-    pairs: {(symbol_a, symbol_b): (r_inner, r_outer)}; a pair missing from the dict has no repulsion.
-    """
-
-    pairs: dict
-
-
 @dataclass
 class Model:
-    """A complete potential: descriptor basis, per-species weights and reference energies, core repulsion.
+    """A complete potential: descriptor basis (with its core repulsion), per-species weights and reference
+    energies.
 
     weights : float64 [n_species][n_features], eV per unit of B_q, for centres of each species
     reference_energies : float64 [n_species], E0 in eV per atom
@@ -70,7 +61,6 @@ class Model:
     basis: Basis
     weights: np.ndarray
     reference_energies: np.ndarray
-    core_repulsion: CoreRepulsion = None
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -87,6 +77,11 @@ class Model:
     @property
     def species(self):
         return self.basis.symbols
+
+    @property
+    def core_repulsion(self):
+        """The basis' CoreRepulsion (or None): ZBL pairs, handed over from the model below r_outer."""
+        return self.basis.core_repulsion
 
     def to_dict(self):
         """The parameter-file content (format_version 1) as plain JSON types."""
@@ -244,7 +239,6 @@ def _model(content):
         factors=content["factors"],
     )
     numbers = tuple(int(z) for z in content["atomic_numbers"])
-    basis = Basis(numbers, radial, spline, np.ascontiguousarray(content["embedding"]), couplings, content["body_order"])
     species = content["species"]
     core_repulsion = None
     if content["core_pair_species"].size:
@@ -252,7 +246,9 @@ def _model(content):
         for (a, b), (inner, outer) in zip(content["core_pair_species"].tolist(), content["core_pair_radii"].tolist()):
             pairs[(species[min(a, b)], species[max(a, b)])] = (inner, outer)
         core_repulsion = CoreRepulsion(pairs)
-    return Model(basis, content["weights"], content["reference_energies"], core_repulsion, content["metadata"])
+    basis = Basis(numbers, radial, spline, np.ascontiguousarray(content["embedding"]), couplings, content["body_order"],
+                  core_repulsion)
+    return Model(basis, content["weights"], content["reference_energies"], content["metadata"])
 
 
 __all__ = ["CoreRepulsion", "Model", "ModelFileError", "load_model", "write_file_atomically", "write_json_atomically"]

@@ -31,7 +31,9 @@ examples/fit_Si.yaml (the recommended accurate settings). Every key and default:
       prune: null                       # or {max_terms: 60000, step: 0.12}: after the fit, drop body-order >= 3
                                         #   invariants by importance per cost and refit (fitting/pruning.py)
       reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
-      core_repulsion: null              # null, or {r_inner: Å, r_outer: Å} for all pairs, optionally
+      core_repulsion: auto              # auto: every species pair handed over to ZBL below its shortest
+                                        #   training distance (fitting/core_radii.py); null: none; or
+                                        #   {r_inner: Å, r_outer: Å} for all pairs, optionally
                                         #   pairs: {"Mo-W": {r_inner: .., r_outer: ..}} overriding it
     weights:                            # multiply rows; an absent target needs weight 0
       energy: 100.0                     # per (eV/atom)
@@ -84,7 +86,7 @@ DEFAULTS = {
         "minimal_basis": None,
         "prune": None,
         "reference_energies": "fit",
-        "core_repulsion": None,
+        "core_repulsion": "auto",
     },
     "weights": {"energy": 100.0, "forces": 1.0, "stress": 1.0, "config_types": {}},
     "solver": {"regularisation": "gcv", "tolerance": 0.01, "chunk_size": 32, "memory_limit": None, "seed": 0},
@@ -233,9 +235,9 @@ def _check_values(config, source):
         if not all(isinstance(v, (int, float)) for v in reference.values()):
             fail("model.reference_energies", "must map each species to a number (eV)")
     core = model["core_repulsion"]
-    if core is not None:
+    if core is not None and core != "auto":
         if not isinstance(core, dict) or not set(core) <= {"r_inner", "r_outer", "pairs"}:
-            fail("model.core_repulsion", "must be null or {r_inner, r_outer[, pairs]}")
+            fail("model.core_repulsion", "must be 'auto', null or {r_inner, r_outer[, pairs]}")
     weights = config["weights"]
     for key in ("energy", "forces", "stress"):
         if not isinstance(weights[key], (int, float)) or weights[key] < 0:

@@ -171,11 +171,11 @@ class EmbeddingProblem:
         solution = np.linalg.lstsq(stacked, target, rcond=None)[0]
         return solution / self.scale
 
-    def model(self, theta, core_repulsion=None):
+    def model(self, theta):
         """The linear model of the sample's ridge solution at θ (a lepot.calculator.Model)."""
         _, w, _, builder = self._inner_fit(np.asarray(theta, dtype=float))
         reference = builder.reference_energies(w) if self.fit_e0 else self.given_e0
-        return Model(builder.basis, builder.species_weights(w), reference, core_repulsion)
+        return Model(builder.basis, builder.species_weights(w), reference)
 
     def _inner_fit(self, theta):
         """(L(θ), w* [n_columns], residual X w* - y [n_rows], the row builder) at θ."""
@@ -222,8 +222,7 @@ class EmbeddingProblem:
         return loss, gradient
 
 
-def accuracy_against_compression(make_problem, initial_embeddings, learned_embedding, validation, tolerance,
-                                 core_repulsion=None):
+def accuracy_against_compression(make_problem, initial_embeddings, learned_embedding, validation, tolerance):
     """Validation MAE of sample fits for every K: [{K, embedding, features, energy, forces}].
 
     make_problem(K) -> EmbeddingProblem on the learning sample; initial_embeddings {K: u}; each model is
@@ -236,7 +235,7 @@ def accuracy_against_compression(make_problem, initial_embeddings, learned_embed
         problem = make_problem(k)
         theta = np.asarray(u, dtype=float).reshape(-1)
         problem.calibrate(theta, tolerance)
-        model = problem.model(theta, core_repulsion)
+        model = problem.model(theta)
         errors = error_table(predict(model, validation))["all"]
         rows.append(dict(K=k, embedding=kind, features=model.basis.n_features,
                          energy_meV_per_atom=errors["energy_meV_per_atom"]["mae"] if errors["energy_meV_per_atom"] else None,

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import yaml
 
-from lepot.calculator import CoreRepulsion, Model, build_basis
+from lepot.calculator import Model, build_basis
 from lepot.calculator.couplings import DEFAULT_BUDGETS, count_features
 from lepot.calculator.minimal_basis import select_functionally_independent, subset_basis
 from lepot.calculator.model import write_file_atomically
 
 from .config import ConfigError, FitConfig, load_config, make_config
+from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
 from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
 from .design import RowBuilder, mpi_reduce, reduce_structures
 from .embedding import principal_embedding
@@ -110,7 +111,13 @@ def fit(config, communicator="auto", progress=True):
         if model_config["l_max_by_order"] is None
         else {int(order): limit for order, limit in model_config["l_max_by_order"].items()},
     )
-    core_repulsion = _core_repulsion(model_config["core_repulsion"], tuple(species))
+    core_settings = model_config["core_repulsion"]
+    core_repulsion, shortest = None, None
+    if core_settings == "auto":
+        core_repulsion, shortest = automatic_core_repulsion(splits["train"], tuple(species), model_config["cutoff"])
+    elif core_settings is not None:
+        core_repulsion = configured_core_repulsion(core_settings, tuple(species))
+    basis_options["core_repulsion"] = core_repulsion
     fit_e0 = model_config["reference_energies"] == "fit"
     given_e0 = None if fit_e0 else np.array([model_config["reference_energies"][s] for s in species], float)
     embedding, centre_embedding, learned = None, None, None
@@ -119,8 +126,7 @@ def fit(config, communicator="auto", progress=True):
             species, splits["train"], model_config["compression"], basis_options, model_config["compression_per_channel"]
         )
         if model_config["learn_embedding"] is not None:
-            learned = _learn_embedding(config, splits, embedding, basis_options, fit_e0, given_e0,
-                                       core_repulsion, communicator, show)
+            learned = _learn_embedding(config, splits, embedding, basis_options, fit_e0, given_e0, communicator, show)
             embedding = learned.embedding
         if model_config["centre_weights"] == "compressed":  # w_q(a) = Σ_k u_{k 0}(a) W_q(k)
             centre_embedding = embedding[:, 0, :] if embedding.ndim == 3 else embedding
@@ -149,9 +155,7 @@ def fit(config, communicator="auto", progress=True):
     if rank == 0:
         log.info("memory: about %.2f GiB at the peak of the design and solve", estimate / 2**30)
     core_model = (
-        None
-        if core_repulsion is None
-        else Model(basis, np.zeros((basis.n_species, basis.n_features)), np.zeros(basis.n_species), core_repulsion)
+        None if core_repulsion is None else Model(basis, np.zeros((basis.n_species, basis.n_features)), np.zeros(basis.n_species))
     )
     builder = RowBuilder(basis, weights, fit_e0, given_e0, core_model, centre_embedding)
     if rank == 0:
@@ -235,7 +239,7 @@ def fit(config, communicator="auto", progress=True):
             },
         }
     }
-    model = Model(basis, model_weights, reference_energies, core_repulsion, metadata)
+    model = Model(basis, model_weights, reference_energies, metadata)
     if rank != 0:
         return FitResult(model, {}, solution, {})
 
@@ -254,6 +258,7 @@ def fit(config, communicator="auto", progress=True):
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
         "reference energies (eV): "
         + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
+        summary_line(core_repulsion, shortest, core_settings),
         *_embedding_summary(config, embedding, learned, builder, len(splits.get("validation", []))),
         *_pruning_summary(pruning),
         f"MPI ranks {size}; design matrix {design_seconds:.1f} s; total {time.perf_counter() - start:.1f} s",
@@ -357,7 +362,7 @@ def _format_mae(value, digits):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _learn_embedding(config, splits, initial, basis_options, fit_e0, given_e0, core_repulsion, communicator, show):
+def _learn_embedding(config, splits, initial, basis_options, fit_e0, given_e0, communicator, show):
     """Optimise the embedding on a seeded sample of the training structures (rank 0; broadcast under MPI),
     and, with validation data, tabulate validation errors of sample fits against K."""
     rank = communicator.Get_rank() if communicator is not None else 0
@@ -369,10 +374,9 @@ def _learn_embedding(config, splits, initial, basis_options, fit_e0, given_e0, c
         chosen = np.sort(np.random.default_rng(config["solver"]["seed"]).choice(len(train), size=count, replace=False))
         species = config["species"]
         core_model = None
-        if core_repulsion is not None:
+        if basis_options["core_repulsion"] is not None:
             core_basis = build_basis(species, **dict(basis_options, body_order=1))
-            core_model = Model(core_basis, np.zeros((len(species), core_basis.n_features)), np.zeros(len(species)),
-                               core_repulsion)
+            core_model = Model(core_basis, np.zeros((len(species), core_basis.n_features)), np.zeros(len(species)))
         sample = [train[i] for i in chosen]
 
         def make_problem(n_pseudo):
@@ -392,7 +396,7 @@ def _learn_embedding(config, splits, initial, basis_options, fit_e0, given_e0, c
             starts = {k: principal_embedding(species, sample, k, basis_options, model_config["compression_per_channel"])
                       for k in range(1, model_config["compression"] + 1)}
             learned.accuracy_against_k = accuracy_against_compression(
-                make_problem, starts, learned.embedding, validation, config["solver"]["tolerance"], core_repulsion
+                make_problem, starts, learned.embedding, validation, config["solver"]["tolerance"]
             )
     if communicator is not None:
         learned = communicator.bcast(learned, root=0)
@@ -423,22 +427,6 @@ def _load_splits(config):
     if data["test"] is not None:
         splits["test"] = read_structures(data["test"], keys, base)
     return splits
-
-
-def _core_repulsion(settings, symbols):
-    if settings is None:
-        return None
-    default = {k: settings[k] for k in ("r_inner", "r_outer") if k in settings}
-    pairs = {}
-    for i, a in enumerate(symbols):
-        for b in symbols[i:]:
-            pair = dict(default)
-            for name in (f"{a}-{b}", f"{b}-{a}"):
-                pair.update((settings.get("pairs") or {}).get(name, {}))
-            if set(pair) != {"r_inner", "r_outer"}:
-                raise ConfigError(f"'model.core_repulsion' gives no r_inner/r_outer for the pair {a}-{b}")
-            pairs[(a, b)] = (float(pair["r_inner"]), float(pair["r_outer"]))
-    return CoreRepulsion(pairs)
 
 
 def _output_paths(config):

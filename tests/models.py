@@ -12,13 +12,13 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "Mo_trai
 
 
 def random_model(species, seed, core_repulsion=None, scale=0.05, **basis_options):
-    options = dict(cutoff=4.5, n_max=4, l_max=3)
+    options = dict(cutoff=4.5, n_max=4, l_max=3, core_repulsion=core_repulsion)
     options.update(basis_options)
     basis = build_basis(species, **options)
     rng = np.random.default_rng(seed)
     weights = scale * rng.normal(size=(basis.n_species, basis.n_features))
     reference_energies = rng.uniform(-5.0, -1.0, size=basis.n_species)
-    return Model(basis, weights, reference_energies, core_repulsion, {"purpose": "test"})
+    return Model(basis, weights, reference_energies, {"purpose": "test"})
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,4 +47,4 @@ def fitted_mo_model():
         (matrix / scale).T @ (matrix / scale) + ridge * np.eye(matrix.shape[1]), (matrix / scale).T @ targets
     )
     solution /= scale
-    return Model(basis, solution[None, :-1], [solution[-1]], None, {"purpose": "test fit"})
+    return Model(basis, solution[None, :-1], [solution[-1]], {"purpose": "test fit"})

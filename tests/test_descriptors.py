@@ -293,5 +293,6 @@ def test_evaluator_rejects_wrong_shapes(calculator):
     numbers, species, pairs = pairs_calculator._pairs(atoms)
     with pytest.raises(ValueError, match="features must have shape"):
         pairs_calculator._evaluator.compute(
-            pairs.vectors, np.ascontiguousarray(species[pairs.neighbours]), pairs.centre_offsets, np.zeros((2, 3))
+            pairs.vectors, np.ascontiguousarray(species[pairs.neighbours]), species, pairs.centre_offsets,
+            np.zeros((2, 3)),
         )

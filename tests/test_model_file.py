@@ -2,6 +2,7 @@
 
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -84,7 +85,8 @@ def test_save_refuses_a_model_the_reader_would_refuse(model, tmp_path):
     reaches past the cutoff is not written, and the previous file stays."""
     path = tmp_path / "model.json"
     path.write_text("previous content")
-    broken = Model(model.basis, model.weights, model.reference_energies, CoreRepulsion({("Mo", "W"): (1.0, 9.0)}))
+    broken = Model(replace(model.basis, core_repulsion=CoreRepulsion({("Mo", "W"): (1.0, 9.0)})), model.weights,
+                   model.reference_energies)
     with pytest.raises(ModelFileError, match=r"'core_repulsion.pairs\[0\]' needs 0 <= r_inner < r_outer <= cutoff.radius"):
         broken.save(path)
     assert path.read_text() == "previous content"

@@ -88,8 +88,11 @@ CASES = {
     "not JSON": (lambda text: "format = lepot-potential\n" + text, "not valid JSON at line 1, column 2: syntax error"),
     "top level a list": (lambda text: f"[{text}]", "the top level must be a JSON object"),
     "not a lepot file": (set_path(["format"], "pace"), "not a lepot parameter file ('format' is \"pace\""),
-    "future format version": (set_path(["format_version"], 2), "unsupported format_version 2; this lepot reads version 1"),
+    "future format version": (set_path(["format_version"], 3),
+                              "unsupported format_version 3; this lepot reads versions 1 to 2"),
     "unknown format version": (set_path(["format_version"], 0), "unsupported format_version 0"),
+    "version 1 with core repulsion": (set_path(["format_version"], 1),
+                                      "a format_version 1 file with core_repulsion pairs: from version 2"),
     "version as a string": (set_path(["format_version"], "1"), "unsupported format_version \"1\""),
     "missing key": (edit(lambda d: d.pop("weights")), "'top level' is missing the key 'weights'"),
     "unknown key": (set_path(["colour"], "blue"), "'top level' has the unknown key 'colour'"),
@@ -206,6 +209,17 @@ def test_the_valid_file_is_accepted_by_both(base_text, tmp_path):
     (completed,) = lammps_outputs(tmp_path, [path])
     assert completed.returncode == 0, completed.stdout[-2000:]
     assert load_model(path).species == tuple(SPECIES)
+
+
+def test_a_version_1_file_without_core_repulsion_is_read_by_both(base_text, tmp_path):
+    """Version 2 changed only what core_repulsion pairs mean, so version-1 files without them still load."""
+    data = json.loads(base_text)
+    data.update(format_version=1, core_repulsion=None)
+    path = tmp_path / "version1.json"
+    path.write_text(json.dumps(data))
+    (completed,) = lammps_outputs(tmp_path, [path])
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert load_model(path).core_repulsion is None
 
 
 def test_an_element_the_file_lacks_is_named_by_both(tmp_path):

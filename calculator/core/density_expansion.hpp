@@ -1,6 +1,9 @@
-// Density (A) basis: A_{k,nlm}(i) = Σ_j u_{k n}(a_j) R_nl(r_ij) Y_lm(r̂_ij)
+// Density (A) basis: A_{k,nlm}(i) = Σ_j u_{k n}(a_j) h_{a_i a_j}(r_ij) R_nl(r_ij) Y_lm(r̂_ij)
 //
 // R_nl(r) = f_c(r) S_nl(r): S_nl is the splined LE function N_nl j_l(z_nl r / r_c), f_c the analytic cutoff.
+// h_ab(r) = 1 - s_ab(r) hands close pairs over to the ZBL core repulsion (core_repulsion.hpp): 1 beyond
+// r_outer of the pair, 0 at and below r_inner (then the neighbour contributes nothing); h = 1 for pairs
+// without core repulsion. Every method therefore takes the centre's species.
 //
 // Layout of the radial-angular channel index "nlm" (size n_nlm):
 //   for l in 0..l_max, for n in 0..n_radial(l)-1, for m in -l..l  ->  nlm_offset[l] + n (2l+1) + (l + m)
@@ -18,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core_repulsion.hpp"
 #include "cutoff_function.hpp"
 #include "radial_spline.hpp"
 #include "spherical_harmonics.hpp"
@@ -98,11 +102,12 @@ struct DensityWorkspace {
 
 class DensityExpansion {
 public:
-    // spline columns must follow the radial layout above; embedding shape [n_species][n_pseudo][n_radial_max]
+    // spline columns must follow the radial layout above; embedding shape [n_species][n_pseudo][n_radial_max];
+    // handover: the core-repulsion pairs (s_ab), or an empty switch for none
     DensityExpansion(RadialSpline spline, CutoffFunction cutoff_function, DensityLayout layout, int n_species,
-                     int n_pseudo, const double* embedding_weights)
+                     int n_pseudo, const double* embedding_weights, PairSwitch handover = PairSwitch())
         : spline_(std::move(spline)), cutoff_function_(cutoff_function), layout_(std::move(layout)),
-          harmonics_(layout_.l_max()), n_species_(n_species), n_pseudo_(n_pseudo) {
+          harmonics_(layout_.l_max()), n_species_(n_species), n_pseudo_(n_pseudo), handover_(std::move(handover)) {
         if (spline_.r_max() != cutoff_function_.cutoff())
             throw std::invalid_argument("density expansion: spline range and cutoff radius differ");
         if (spline_.n_functions() != layout_.n_radial_functions())
@@ -111,6 +116,8 @@ public:
                                         std::to_string(layout_.n_radial_functions()));
         if (n_species < 1 || n_pseudo < 1)
             throw std::invalid_argument("density expansion: n_species and n_pseudo must be >= 1");
+        if (handover_.max_range() > cutoff_function_.cutoff())
+            throw std::invalid_argument("density expansion: core repulsion range exceeds the cutoff radius");
         const size_t size = static_cast<size_t>(n_species) * n_pseudo * layout_.n_radial_max();
         embedding_.assign(embedding_weights, embedding_weights + size);
         for (double w : embedding_)
@@ -134,21 +141,24 @@ public:
     // Whether neighbours of this species add anything to pseudo-element k (false for most k when one-hot).
     bool contributes(int species, int k) const { return contributes_[static_cast<size_t>(species) * n_pseudo_ + k]; }
 
-    // A_{k,nlm} of one centre into ws.density.
+    const PairSwitch& handover() const { return handover_; }
+
+    // A_{k,nlm} of one centre (of species centre_species) into ws.density.
     // neighbour_vectors: shape [n_neigh][3], r_j - r_i in Å (all 0 < |r|; those at or beyond the cutoff add nothing)
     // neighbour_species: shape [n_neigh], species index in [0, n_species)
-    void expand(int n_neigh, const double* neighbour_vectors, const int* neighbour_species, DensityWorkspace& ws) const {
+    void expand(int centre_species, int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
+                DensityWorkspace& ws) const {
         prepare(ws);
         ws.density.assign(n_density(), 0.0);
         for (int p = 0; p < n_neigh; ++p) {
-            if (!radial_angular<false>(neighbour_vectors + 3 * p, ws)) continue;
+            if (!radial_angular<false>(neighbour_vectors + 3 * p, centre_species, neighbour_species[p], ws)) continue;
             accumulate(neighbour_species[p], ws.radial.data(), ws.ylm.data(), ws.density.data());
         }
     }
 
     // As expand(), and keeps every pair's R, dR/dr, Y and ∇Y in ws.pair_* for contract_cached_gradient().
-    void expand_with_pair_cache(int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
-                                DensityWorkspace& ws) const {
+    void expand_with_pair_cache(int centre_species, int n_neigh, const double* neighbour_vectors,
+                                const int* neighbour_species, DensityWorkspace& ws) const {
         prepare(ws);
         ws.density.assign(n_density(), 0.0);
         const size_t n_radial = layout_.n_radial_functions(), n_lm = harmonics_.size();
@@ -158,7 +168,7 @@ public:
         ws.pair_ylm_grad.resize(3 * n_neigh * n_lm);
         ws.pair_inside.assign(n_neigh, 0);
         for (int p = 0; p < n_neigh; ++p) {
-            if (!radial_angular<true>(neighbour_vectors + 3 * p, ws)) continue;
+            if (!radial_angular<true>(neighbour_vectors + 3 * p, centre_species, neighbour_species[p], ws)) continue;
             ws.pair_inside[p] = 1;
             std::copy(ws.radial.begin(), ws.radial.end(), ws.pair_radial.begin() + p * n_radial);
             std::copy(ws.radial_deriv.begin(), ws.radial_deriv.end(), ws.pair_radial_deriv.begin() + p * n_radial);
@@ -168,17 +178,17 @@ public:
         }
     }
 
-    // ∇_{r_ij}(R_nl Y_lm) (1/Å times the units of R) for `count` pairs, pair i into
-    // block[(3 nlm + α) * block_width + i], i.e. block shape [n_nlm][3][block_width] with pairs fastest.
-    // Pairs at or beyond the cutoff give zeros.
-    void gradient_block(int count, const double* vectors /* [count][3] */, int block_width, DensityWorkspace& ws,
-                        double* block) const {
+    // ∇_{r_ij}(h R_nl Y_lm) (1/Å times the units of R) for `count` pairs of one centre species and one
+    // neighbour species, pair i into block[(3 nlm + α) * block_width + i], i.e. block shape
+    // [n_nlm][3][block_width] with pairs fastest. Pairs at or beyond the cutoff give zeros.
+    void gradient_block(int centre_species, int neighbour_species, int count, const double* vectors /* [count][3] */,
+                        int block_width, DensityWorkspace& ws, double* block) const {
         prepare(ws);
         const int n_nlm = layout_.n_nlm();
         for (int i = 0; i < count; ++i) {
             double* column = block + i;
             const double* v = vectors + 3 * i;
-            if (!radial_angular<true>(v, ws)) {
+            if (!radial_angular<true>(v, centre_species, neighbour_species, ws)) {
                 for (int c = 0; c < 3 * n_nlm; ++c) column[c * block_width] = 0.0;
                 continue;
             }
@@ -269,21 +279,29 @@ private:
         ws.contracted_deriv.resize(harmonics_.size());
     }
 
-    // R_nl(r) (and dR_nl/dr), Y_lm (and ∇Y_lm) of one vector into ws; false if |r| >= cutoff.
+    // h R_nl(r) (and its r-derivative), Y_lm (and ∇Y_lm) of one vector into ws; false if the pair adds
+    // nothing (|r| >= cutoff, or handed over to the core repulsion entirely).
     // Throws std::domain_error for |r| < min_pair_distance (coincident atoms) or a non-finite vector.
     template <bool with_gradients>
-    bool radial_angular(const double* v, DensityWorkspace& ws) const {
+    bool radial_angular(const double* v, int centre_species, int neighbour_species, DensityWorkspace& ws) const {
         const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         if (!(r >= min_pair_distance))
             throw std::domain_error("density expansion: a neighbour at distance " + std::to_string(r) +
                                     " Å (atoms closer than 1e-4 Å overlap, non-finite positions are refused)");
         if (!(r < cutoff())) return false;
-        spline_.evaluate<with_gradients>(r, ws.radial.data(), ws.radial_deriv.data());
         double fc_deriv;
-        const double fc = cutoff_function_.evaluate(r, fc_deriv);
+        double weight = cutoff_function_.evaluate(r, fc_deriv);  // f_c h
+        if (handover_.enabled()) {
+            double ds;
+            const double s = handover_.value(centre_species, neighbour_species, r, ds);
+            if (s >= 1.0) return false;
+            fc_deriv = fc_deriv * (1.0 - s) - weight * ds;
+            weight *= 1.0 - s;
+        }
+        spline_.evaluate<with_gradients>(r, ws.radial.data(), ws.radial_deriv.data());
         for (int f = 0; f < layout_.n_radial_functions(); ++f) {
-            if (with_gradients) ws.radial_deriv[f] = fc * ws.radial_deriv[f] + fc_deriv * ws.radial[f];
-            ws.radial[f] *= fc;
+            if (with_gradients) ws.radial_deriv[f] = weight * ws.radial_deriv[f] + fc_deriv * ws.radial[f];
+            ws.radial[f] *= weight;
         }
         harmonics_.compute<with_gradients>(v, ws.ylm.data(), ws.ylm_grad.data(), ws.ylm_scratch.data());
         return true;
@@ -297,6 +315,7 @@ private:
     int n_pseudo_;
     std::vector<double> embedding_;  // shape [n_species][n_pseudo][n_radial_max]
     std::vector<char> contributes_;  // shape [n_species][n_pseudo]
+    PairSwitch handover_;            // s_ab of the core-repulsion pairs
 };
 
 }  // namespace lepot

@@ -81,19 +81,20 @@ public:
     // Features whose gradients take the factorised (body order <= 2) path.
     int n_factorised_features() const { return static_cast<int>(factorised_feature_.size()); }
 
-    // neighbour_vectors: [n_neigh][3] (Å); neighbour_species: [n_neigh]; features: [n_features]
+    // centre_species: species index of the centre; neighbour_vectors: [n_neigh][3] (Å); neighbour_species:
+    // [n_neigh]; features: [n_features]
     // gradients: base of [n_samples][3][n_features] or nullptr; pair_rows: [n_neigh] rows into it
     // strain: [3][3][n_features] or nullptr. Gradient outputs are accumulated into, never cleared.
     template <bool with_gradients>
-    void compute_atom(int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
+    void compute_atom(int centre_species, int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
                       DescriptorWorkspace& ws, double* features, double* gradients, const int64_t* pair_rows,
                       int64_t centre_row, double* strain) const {
         if (!with_gradients) {
-            expansion_.expand(n_neigh, neighbour_vectors, neighbour_species, ws.density);
+            expansion_.expand(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
             couplings_.evaluate(ws.density.density.data(), features);
             return;
         }
-        expansion_.expand_with_pair_cache(n_neigh, neighbour_vectors, neighbour_species, ws.density);
+        expansion_.expand_with_pair_cache(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
         couplings_.evaluate(ws.density.density.data(), features);
         double* centre = gradients ? gradients + centre_row * 3 * n_features() : nullptr;
         if (!factorised_feature_.empty()) {
@@ -122,7 +123,7 @@ public:
                         ws.block_vectors[3 * i + alpha] =
                             i < count ? neighbour_vectors[3 * ws.order[begin + i] + alpha]
                                       : (alpha == 0 ? 2.0 * expansion_.cutoff() : 0.0);
-                expansion_.gradient_block(pair_block, ws.block_vectors.data(), pair_block, ws.density,
+                expansion_.gradient_block(centre_species, s, pair_block, ws.block_vectors.data(), pair_block, ws.density,
                                           ws.block_gradients.data());
                 double* rows[pair_block];
                 for (int i = 0; i < pair_block; ++i)

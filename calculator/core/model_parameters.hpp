@@ -33,6 +33,8 @@ struct BasisParameters {
     std::vector<double> term_coefficient;     // shape [n_terms]
     std::vector<int> term_factor_offsets;     // shape [n_terms+1]
     std::vector<int> factors;                 // shape [term_factor_offsets[n_terms]], density indices
+    std::vector<int> core_pair_species;       // shape [n_core_pairs][2], species indices of each ZBL pair
+    std::vector<double> core_pair_radii;      // shape [n_core_pairs][2], r_inner, r_outer (Å)
 
     int n_functions() const {
         int total = 0;
@@ -40,6 +42,7 @@ struct BasisParameters {
         return total;
     }
     int n_terms() const { return static_cast<int>(term_feature.size()); }
+    int n_core_pairs() const { return static_cast<int>(core_pair_species.size() / 2); }
 };
 
 struct ModelParameters {
@@ -47,16 +50,18 @@ struct ModelParameters {
     std::vector<int> atomic_numbers;         // shape [n_species]
     std::vector<double> weights;             // shape [n_species][n_features], eV per unit of B_q
     std::vector<double> reference_energies;  // shape [n_species], E0 in eV
-    std::vector<int> core_pair_species;      // shape [n_core_pairs][2], species indices of each ZBL pair
-    std::vector<double> core_pair_radii;     // shape [n_core_pairs][2], r_inner, r_outer (Å)
-
-    int n_core_pairs() const { return static_cast<int>(core_pair_species.size() / 2); }
 };
 
 inline void require_size(size_t actual, size_t expected, const char* what) {
     if (actual != expected)
         throw std::invalid_argument(std::string("model parameters: ") + what + " has " + std::to_string(actual) +
                                     " entries, expected " + std::to_string(expected));
+}
+
+inline PairSwitch make_pair_switch(const BasisParameters& basis) {
+    require_size(basis.core_pair_species.size(), 2 * static_cast<size_t>(basis.n_core_pairs()), "core_pair_species");
+    require_size(basis.core_pair_radii.size(), 2 * static_cast<size_t>(basis.n_core_pairs()), "core_pair_radii");
+    return PairSwitch(basis.n_species, basis.n_core_pairs(), basis.core_pair_species.data(), basis.core_pair_radii.data());
 }
 
 inline DensityExpansion make_density_expansion(const BasisParameters& basis) {
@@ -71,7 +76,8 @@ inline DensityExpansion make_density_expansion(const BasisParameters& basis) {
                         basis.spline_derivatives.data());
     DensityLayout layout(static_cast<int>(basis.n_radial.size()) - 1, basis.n_radial.data());
     return DensityExpansion(std::move(spline), CutoffFunction(basis.cutoff_radius, basis.cutoff_width),
-                            std::move(layout), basis.n_species, basis.n_pseudo, basis.embedding.data());
+                            std::move(layout), basis.n_species, basis.n_pseudo, basis.embedding.data(),
+                            make_pair_switch(basis));
 }
 
 inline CouplingSet make_coupling_set(const BasisParameters& basis, int n_density) {
@@ -96,12 +102,9 @@ inline PotentialKernel make_potential_kernel(const ModelParameters& model) {
     require_size(model.atomic_numbers.size(), n_species, "atomic_numbers");
     require_size(model.weights.size(), n_species * basis.n_features, "weights");
     require_size(model.reference_energies.size(), n_species, "reference_energies");
-    require_size(model.core_pair_species.size(), 2 * static_cast<size_t>(model.n_core_pairs()), "core_pair_species");
-    require_size(model.core_pair_radii.size(), 2 * static_cast<size_t>(model.n_core_pairs()), "core_pair_radii");
     DensityExpansion expansion = make_density_expansion(basis);
     const CouplingSet couplings = make_coupling_set(basis, expansion.n_density());
-    CoreRepulsion repulsion(basis.n_species, model.atomic_numbers.data(), model.n_core_pairs(),
-                            model.core_pair_species.data(), model.core_pair_radii.data());
+    CoreRepulsion repulsion(basis.n_species, model.atomic_numbers.data(), expansion.handover());
     return PotentialKernel(std::move(expansion), couplings, model.weights.data(), model.reference_energies.data(),
                            std::move(repulsion));
 }

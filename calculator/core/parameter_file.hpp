@@ -1,4 +1,4 @@
-// The parameter-file contract: reading and validating a lepot potential file (JSON, format_version 1).
+// The parameter-file contract: reading and validating a lepot potential file (JSON, format_version 2).
 //
 // This is the only reader. The LAMMPS plugin calls it directly; Python calls it through the Cython
 // bindings (lepot.calculator.model.load_model), and Python's writer passes every file it writes through
@@ -41,7 +41,11 @@
 namespace lepot {
 
 constexpr const char* parameter_file_format = "lepot-potential";
-constexpr int parameter_file_version = 1;
+constexpr int parameter_file_version = 2;
+// Version 1 differs only in what core_repulsion pairs mean (there ZBL was added and the model kept acting
+// on close pairs; from version 2 the model hands them over to ZBL). Version-1 files without core
+// repulsion therefore mean the same in both and are read; those with ZBL pairs are refused.
+constexpr int oldest_readable_version = 1;
 constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 30;  // 1 GiB
 constexpr int max_json_depth = 16;
 constexpr int max_body_order = 5;
@@ -494,7 +498,7 @@ inline void read_features(const Json& data, const Checker& check, ParameterFile&
 }
 
 inline void read_core_repulsion(const Json& data, const Checker& check, ParameterFile& file) {
-    ModelParameters& model = file.model;
+    BasisParameters& model = file.model.basis;
     if (data["core_repulsion"].is_null()) return;
     const Json& core = check.object(data["core_repulsion"], "core_repulsion", {"type", "pairs"});
     check.require(core["type"] == "zbl", "'core_repulsion.type' must be \"zbl\", got " + show(core["type"]));
@@ -520,9 +524,9 @@ inline void read_core_repulsion(const Json& data, const Checker& check, Paramete
         }
         const double inner = check.number(pair["r_inner"], where + ".r_inner");
         const double outer = check.number(pair["r_outer"], where + ".r_outer");
-        check.require(0.0 <= inner && inner < outer && outer <= model.basis.cutoff_radius,
+        check.require(0.0 <= inner && inner < outer && outer <= model.cutoff_radius,
                       "'" + where + "' needs 0 <= r_inner < r_outer <= cutoff.radius (" +
-                          format_double(model.basis.cutoff_radius) + " Å), got " + format_double(inner) + ", " +
+                          format_double(model.cutoff_radius) + " Å), got " + format_double(inner) + ", " +
                           format_double(outer));
         model.core_pair_species.insert(model.core_pair_species.end(), {index[0], index[1]});
         model.core_pair_radii.insert(model.core_pair_radii.end(), {inner, outer});
@@ -546,11 +550,14 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
                   std::string("not a lepot parameter file ('format' is ") +
                       (data.contains("format") ? show(data["format"]) : std::string("missing")) + ", expected \"" +
                       parameter_file_format + "\")");
-    check.require(data.contains("format_version") && data["format_version"].is_number_integer() &&
-                      data["format_version"] == parameter_file_version,
+    const bool known_version = data.contains("format_version") && data["format_version"].is_number_integer() &&
+                               data["format_version"] >= oldest_readable_version &&
+                               data["format_version"] <= parameter_file_version;
+    check.require(known_version,
                   "unsupported format_version " +
                       (data.contains("format_version") ? show(data["format_version"]) : std::string("(missing)")) +
-                      "; this lepot reads version " + std::to_string(parameter_file_version));
+                      "; this lepot reads versions " + std::to_string(oldest_readable_version) + " to " +
+                      std::to_string(parameter_file_version));
     check.object(data, "top level",
                  {"format", "format_version", "units", "species", "cutoff", "radial", "embedding", "basis", "weights",
                   "reference_energies", "core_repulsion", "metadata"});
@@ -592,6 +599,9 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
         model.reference_energies.push_back(
             check.number(data["reference_energies"][symbol], "reference_energies." + symbol));
 
+    check.require(data["format_version"] == parameter_file_version || data["core_repulsion"].is_null(),
+                  "a format_version 1 file with core_repulsion pairs: from version 2 those pairs also switch the "
+                  "model off below r_outer, so the file would mean something else; refit it with this lepot");
     read_core_repulsion(data, check, file);
     check.require(data["metadata"].is_object(), "'metadata' must be an object, got " + show(data["metadata"]));
     file.metadata = data["metadata"].dump(-1, ' ', false, Json::error_handler_t::strict);

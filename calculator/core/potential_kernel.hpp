@@ -1,6 +1,7 @@
 // Per-atom energy and its analytic gradient for the linear (optionally compressed) model, by adjoint.
 //
 //   E_i = E0(a_i) + Σ_m C_m(a_i) Π A_i[...]  + ½ Σ_j φ_{a_i a_j}(r_ij) s(r_ij)        (eV)
+//   (A_i with the core-repulsion handover 1 - s of close pairs, density_expansion.hpp)
 //   g_a = ∂E_i/∂A_a                          from the contracted polynomial, once per centre
 //   h_s[nlm] = Σ_k u_{k n}(s) g_{k, nlm}      the adjoint seen by a neighbour of species s
 //   ∂E_i/∂r_ij = Σ_nlm h_{a_j}[nlm] ∇(R_nl Y_lm)(r_ij) + ½ (φ s)'(r_ij) r̂_ij         (eV/Å)
@@ -33,6 +34,7 @@ struct PotentialWorkspace {
 class PotentialKernel {
 public:
     // weights: [n_species][n_features] (eV); reference_energies: [n_species] (eV)
+    // core_repulsion: ZBL of the same pairs the expansion hands over (the same PairSwitch)
     PotentialKernel(DensityExpansion expansion, const CouplingSet& couplings, const double* weights,
                     const double* reference_energies, CoreRepulsion core_repulsion)
         : expansion_(std::move(expansion)),
@@ -56,7 +58,7 @@ public:
                         const int* neighbour_species, PotentialWorkspace& ws, double* pair_gradients) const {
         const int n_species = expansion_.n_species();
         const int n_nlm = expansion_.layout().n_nlm();
-        expansion_.expand_with_pair_cache(n_neigh, neighbour_vectors, neighbour_species, ws.density);
+        expansion_.expand_with_pair_cache(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
         ws.adjoint.resize(polynomial_.n_density());
         double energy = reference_energies_[centre_species] +
                         polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data());

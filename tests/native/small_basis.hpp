@@ -39,9 +39,10 @@ inline int density_index(const std::vector<int>& n_radial, int k, int n, int l, 
     return k * n_nlm + offset + n * (2 * l + 1) + l + m;
 }
 
-// An LE basis of `n_species` species (one-hot embedding unless n_pseudo > 0 gives a dense one).
+// An LE basis of `n_species` species (one-hot embedding unless n_pseudo > 0 gives a dense one); with
+// core_repulsion, species pairs (0, 1) and (1, 1) are handed over to ZBL in [0.25, 0.5] and [0.3, 0.55] r_c.
 inline lepot::BasisParameters small_basis(double cutoff, int n_max, int l_max, int n_species, bool third_order,
-                                          int n_pseudo = 0) {
+                                          int n_pseudo = 0, bool core_repulsion = false) {
     lepot::BasisParameters basis;
     const lepot::LaplacianEigenstates eigenstates(cutoff, n_max, l_max);
     basis.cutoff_radius = cutoff;
@@ -96,6 +97,10 @@ inline lepot::BasisParameters small_basis(double cutoff, int n_max, int l_max, i
         }
     }
     append_features(basis, features);
+    if (core_repulsion && n_species >= 2) {
+        basis.core_pair_species = {0, 1, 1, 1};
+        basis.core_pair_radii = {0.25 * cutoff, 0.5 * cutoff, 0.3 * cutoff, 0.55 * cutoff};
+    }
     return basis;
 }
 

@@ -1,5 +1,5 @@
-// core_repulsion.hpp: the ZBL screening sums to one at r -> 0, the switch is 1 at r_inner and 0 at
-// r_outer with zero slope at both, derivatives against finite differences, symmetry, unlisted pairs,
+// core_repulsion.hpp: the pair switch s (1 below r_inner, 0 above r_outer, C² in between), the ZBL
+// screening summing to one at r -> 0, derivatives against finite differences, symmetry, unlisted pairs,
 // and refusal of bad pair lists.
 #include "core_repulsion.hpp"
 
@@ -13,7 +13,7 @@ int main() {
     const std::vector<int> numbers = {42, 74, 14};
     const std::vector<int> pairs = {0, 1, 2, 2};
     const std::vector<double> radii = {0.8, 2.0, 1.0, 1.5};
-    const lepot::CoreRepulsion core(3, numbers.data(), 2, pairs.data(), radii.data());
+    const lepot::CoreRepulsion core(3, numbers.data(), lepot::PairSwitch(3, 2, pairs.data(), radii.data()));
     check(core.enabled() && core.max_range() == 2.0, "enabled, range 2 Å");
     double derivative, other;
     // r -> 0: φ r -> Z_a Z_b e²/(4πε₀) (the four screening coefficients sum to one)
@@ -40,18 +40,29 @@ int main() {
         check(derivative < 0.0, "repulsive");
     }
 
-    const lepot::CoreRepulsion none(3, numbers.data(), 0, nullptr, nullptr);
+    // the switch itself: values at the ends, slope by finite differences
+    const lepot::PairSwitch& pair_switch = core.pair_switch();
+    double ds;
+    check(pair_switch.value(0, 1, 0.5, ds) == 1.0 && ds == 0.0, "s = 1 below r_inner");
+    check(pair_switch.value(1, 0, 2.5, ds) == 0.0 && ds == 0.0, "s = 0 beyond r_outer");
+    check(!pair_switch.active(0, 0) && pair_switch.active(2, 2), "listed pairs only");
+    for (double r : {0.9, 1.4, 1.95}) {
+        pair_switch.value(0, 1, r, ds);
+        check_close(ds, central_difference([&](double x) { double d; return pair_switch.value(0, 1, x, d); }, r, 1e-6),
+                    1e-7, "ds/dr by finite differences");
+    }
+    const lepot::CoreRepulsion none(3, numbers.data(), lepot::PairSwitch(3, 0, nullptr, nullptr));
     check(!none.enabled() && none.pair_energy(0, 1, 0.1, derivative) == 0.0, "no pairs: disabled");
 
     const std::vector<int> repeated = {0, 1, 1, 0};
     const std::vector<double> two_radii = {0.8, 2.0, 0.8, 2.0};
-    check_throws<std::invalid_argument>([&] { lepot::CoreRepulsion(3, numbers.data(), 2, repeated.data(), two_radii.data()); },
+    check_throws<std::invalid_argument>([&] { lepot::PairSwitch(3, 2, repeated.data(), two_radii.data()); },
                                         "repeats a species pair", "repeated pair");
     const std::vector<int> outside = {0, 3};
-    check_throws<std::invalid_argument>([&] { lepot::CoreRepulsion(3, numbers.data(), 1, outside.data(), radii.data()); },
+    check_throws<std::invalid_argument>([&] { lepot::PairSwitch(3, 1, outside.data(), radii.data()); },
                                         "species index outside", "species out of range");
     const std::vector<double> inverted = {2.0, 0.8};
-    check_throws<std::invalid_argument>([&] { lepot::CoreRepulsion(3, numbers.data(), 1, pairs.data(), inverted.data()); },
+    check_throws<std::invalid_argument>([&] { lepot::PairSwitch(3, 1, pairs.data(), inverted.data()); },
                                         "0 <= r_inner < r_outer", "inverted radii");
     return finish("core_repulsion");
 }

@@ -1,5 +1,6 @@
-// density_expansion.hpp: density gradients against finite differences, an empty neighbour list, an atom
-// alone in a huge box, a single radial channel, and coincident atoms (refused).
+// density_expansion.hpp: density gradients against finite differences (with the core-repulsion handover),
+// pairs handed over entirely, an empty neighbour list, an atom alone in a huge box, a single radial
+// channel, and coincident atoms (refused).
 #include "density_expansion.hpp"
 
 #include <vector>
@@ -11,24 +12,26 @@
 using namespace native_test;
 
 int main() {
-    const lepot::DensityExpansion expansion = lepot::make_density_expansion(small_basis(4.0, 4, 3, 2, false, 3));
+    const lepot::DensityExpansion expansion = lepot::make_density_expansion(small_basis(4.0, 4, 3, 2, false, 3, true));
     const int n_density = expansion.n_density(), n_nlm = expansion.layout().n_nlm();
     lepot::DensityWorkspace ws;
 
     // finite differences of A with respect to each neighbour vector, against gradient_block + embedding
     const int n_neigh = 5;
-    std::vector<double> vectors = random_vectors(n_neigh, 1.0, 4.3, 11);  // some beyond the cutoff
+    std::vector<double> vectors = random_vectors(n_neigh, 1.0, 4.3, 11);  // in and beyond the handover, beyond r_c
     const std::vector<int> species = {0, 1, 1, 0, 1};
+    const int centre = 1;
     std::vector<double> block(static_cast<size_t>(n_nlm) * 3 * n_neigh);
-    expansion.gradient_block(n_neigh, vectors.data(), n_neigh, ws, block.data());
+    for (int p = 0; p < n_neigh; ++p)  // gradient_block takes one neighbour species at a time
+        expansion.gradient_block(centre, species[p], 1, &vectors[3 * p], n_neigh, ws, block.data() + p);
     for (int p = 0; p < n_neigh; ++p)
         for (int alpha = 0; alpha < 3; ++alpha) {
             std::vector<double> plus = vectors, minus = vectors;
             plus[3 * p + alpha] += 1e-6;
             minus[3 * p + alpha] -= 1e-6;
-            expansion.expand(n_neigh, plus.data(), species.data(), ws);
+            expansion.expand(centre, n_neigh, plus.data(), species.data(), ws);
             const std::vector<double> a_plus = ws.density;
-            expansion.expand(n_neigh, minus.data(), species.data(), ws);
+            expansion.expand(centre, n_neigh, minus.data(), species.data(), ws);
             for (int k = 0; k < expansion.n_pseudo(); ++k)
                 for (int l = 0; l <= expansion.layout().l_max(); ++l)
                     for (int n = 0; n < expansion.layout().n_radial(l); ++n)
@@ -41,15 +44,23 @@ int main() {
                         }
         }
 
+    // a pair inside r_inner of its handover adds nothing; the same vector for an unlisted pair does
+    const std::vector<double> close_pair = {0.3, 0.4, 0.2};
+    const std::vector<int> one_species = {1}, zero_species = {0};
+    expansion.expand(1, 1, close_pair.data(), one_species.data(), ws);
+    for (double a : ws.density) check(a == 0.0, "a pair handed over entirely adds nothing");
+    expansion.expand(0, 1, close_pair.data(), zero_species.data(), ws);
+    check(ws.density[0] != 0.0, "an unlisted pair at the same distance does");
+
     // no neighbours: A = 0
-    expansion.expand(0, nullptr, nullptr, ws);
+    expansion.expand(0, 0, nullptr, nullptr, ws);
     check(static_cast<int>(ws.density.size()) == n_density, "density size");
     for (double a : ws.density) check(a == 0.0, "empty neighbour list gives A = 0");
 
     // an atom alone in a huge box: its only "neighbours" are periodic images far beyond the cutoff
     const std::vector<double> far = {1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0};
     const std::vector<int> far_species = {0, 0};
-    expansion.expand_with_pair_cache(2, far.data(), far_species.data(), ws);
+    expansion.expand_with_pair_cache(0, 2, far.data(), far_species.data(), ws);
     for (double a : ws.density) check(a == 0.0, "images beyond the cutoff add nothing");
     std::vector<double> h(n_nlm, 1.0);
     double gradient[3] = {1.0, 1.0, 1.0};
@@ -60,19 +71,19 @@ int main() {
     const lepot::DensityExpansion single = lepot::make_density_expansion(small_basis(3.0, 1, 0, 1, false));
     const std::vector<double> one = {0.0, 1.5, 0.0};
     const std::vector<int> zero = {0};
-    single.expand(1, one.data(), zero.data(), ws);
+    single.expand(0, 1, one.data(), zero.data(), ws);
     check(ws.density.size() == 1 && ws.density[0] > 0.0, "a single channel");
 
     // coincident atoms and non-finite vectors are refused
     const std::vector<double> coincident = {1.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     const std::vector<int> two_species = {0, 1};
-    check_throws<std::domain_error>([&] { expansion.expand(2, coincident.data(), two_species.data(), ws); },
+    check_throws<std::domain_error>([&] { expansion.expand(0, 2, coincident.data(), two_species.data(), ws); },
                                     "a neighbour at distance 0", "coincident atoms");
     const std::vector<double> close = {5e-5, 0.0, 0.0};
-    check_throws<std::domain_error>([&] { expansion.expand_with_pair_cache(1, close.data(), zero.data(), ws); },
+    check_throws<std::domain_error>([&] { expansion.expand_with_pair_cache(0, 1, close.data(), zero.data(), ws); },
                                     "closer than 1e-4", "atoms closer than 1e-4 Å");
     const std::vector<double> not_finite = {std::nan(""), 0.0, 1.0};
-    check_throws<std::domain_error>([&] { expansion.expand(1, not_finite.data(), zero.data(), ws); }, "non-finite",
+    check_throws<std::domain_error>([&] { expansion.expand(0, 1, not_finite.data(), zero.data(), ws); }, "non-finite",
                                     "NaN position");
     return finish("density_expansion");
 }

@@ -1,5 +1,5 @@
 // descriptor_kernel.hpp: gradients and strain derivatives of both gradient paths against finite
-// differences; a feature that looks factorised at first and is not (which once wrote past a buffer while
+// differences (with core-repulsion handover pairs); a feature that looks factorised at first and is not (which once wrote past a buffer while
 // classifying it); an empty neighbour list, a single channel, and coincident atoms.
 #include "descriptor_kernel.hpp"
 
@@ -12,12 +12,14 @@
 using namespace native_test;
 
 namespace {
+const int centre = 1;  // species of the centre (core-repulsion pairs (0, 1) and (1, 1) where present)
+
 std::vector<double> features_of(const lepot::DescriptorKernel& kernel, const std::vector<double>& vectors,
                                 const std::vector<int>& species) {
     lepot::DescriptorWorkspace ws;
     std::vector<double> features(kernel.n_features());
-    kernel.compute_atom<false>(static_cast<int>(species.size()), vectors.data(), species.data(), ws, features.data(),
-                               nullptr, nullptr, 0, nullptr);
+    kernel.compute_atom<false>(centre < kernel.expansion().n_species() ? centre : 0, static_cast<int>(species.size()),
+                               vectors.data(), species.data(), ws, features.data(), nullptr, nullptr, 0, nullptr);
     return features;
 }
 
@@ -29,8 +31,8 @@ void check_gradients(const lepot::DescriptorKernel& kernel, const std::vector<do
     for (int p = 0; p < n_neigh; ++p) rows[p] = p;
     std::vector<double> features(nf), gradients(static_cast<size_t>(n_neigh + 1) * 3 * nf, 0.0), strain(9 * nf, 0.0);
     lepot::DescriptorWorkspace ws;
-    kernel.compute_atom<true>(n_neigh, vectors.data(), species.data(), ws, features.data(), gradients.data(), rows.data(),
-                              n_neigh, strain.data());
+    kernel.compute_atom<true>(centre < kernel.expansion().n_species() ? centre : 0, n_neigh, vectors.data(),
+                              species.data(), ws, features.data(), gradients.data(), rows.data(), n_neigh, strain.data());
     const std::vector<double> values = features_of(kernel, vectors, species);
     for (int q = 0; q < nf; ++q) check_close(features[q], values[q], 1e-14, name + ": values equal in both modes");
     const double h = 1e-6;
@@ -71,7 +73,7 @@ int main() {
     const std::vector<double> vectors = random_vectors(7, 0.9, 3.9, 5);
     const std::vector<int> species = {0, 1, 0, 0, 1, 1, 0};
 
-    const lepot::DescriptorKernel one_hot = lepot::make_descriptor_kernel(small_basis(4.0, 4, 3, 2, true));
+    const lepot::DescriptorKernel one_hot = lepot::make_descriptor_kernel(small_basis(4.0, 4, 3, 2, true, 0, true));
     check(one_hot.n_factorised_features() > 0 && one_hot.n_factorised_features() < one_hot.n_features(),
           "both gradient paths in use");
     check_gradients(one_hot, vectors, species, "one-hot, body order <= 4");
@@ -93,11 +95,11 @@ int main() {
 
     // no neighbours: values of A = 0, nothing written to gradient rows, the centre row stays 0
     const int nf = one_hot.n_features();
-    std::vector<double> features(nf), centre(3 * nf, 0.0), strain(9 * nf, 0.0);
+    std::vector<double> features(nf), centre_row(3 * nf, 0.0), strain(9 * nf, 0.0);
     lepot::DescriptorWorkspace ws;
-    one_hot.compute_atom<true>(0, nullptr, nullptr, ws, features.data(), centre.data(), nullptr, 0, strain.data());
+    one_hot.compute_atom<true>(0, 0, nullptr, nullptr, ws, features.data(), centre_row.data(), nullptr, 0, strain.data());
     for (double b : features) check(b == 0.0, "no neighbours: B = 0");
-    for (double g : centre) check(g == 0.0, "no neighbours: no gradient");
+    for (double g : centre_row) check(g == 0.0, "no neighbours: no gradient");
 
     // one radial channel, one species
     const lepot::DescriptorKernel single = lepot::make_descriptor_kernel(small_basis(3.0, 1, 0, 1, false));
@@ -109,7 +111,7 @@ int main() {
         [&] {
             std::vector<double> out(single.n_features());
             lepot::DescriptorWorkspace scratch;
-            single.compute_atom<false>(1, coincident.data(), zero.data(), scratch, out.data(), nullptr, nullptr, 0, nullptr);
+            single.compute_atom<false>(0, 1, coincident.data(), zero.data(), scratch, out.data(), nullptr, nullptr, 0, nullptr);
         },
         "a neighbour at distance 0", "coincident atoms");
     return finish("descriptor_kernel");

@@ -15,15 +15,13 @@ using namespace native_test;
 namespace {
 lepot::ModelParameters small_model(int n_pseudo) {
     lepot::ModelParameters model;
-    model.basis = small_basis(4.2, 4, 3, 2, true, n_pseudo);
+    model.basis = small_basis(4.2, 4, 3, 2, true, n_pseudo, true);
     model.atomic_numbers = {42, 74};
     std::mt19937 generator(3);
     std::normal_distribution<double> normal(0.0, 0.05);
     model.weights.resize(2 * model.basis.n_features);
     for (double& w : model.weights) w = normal(generator);
     model.reference_energies = {-4.5, -7.25};
-    model.core_pair_species = {0, 1, 1, 1};
-    model.core_pair_radii = {0.8, 1.6, 1.0, 1.9};
     return model;
 }
 }  // namespace
@@ -69,7 +67,7 @@ int main() {
     bad.weights.pop_back();
     check_throws<std::invalid_argument>([&] { lepot::make_potential_kernel(bad); }, "weights has", "short weights");
     bad = small_model(0);
-    bad.core_pair_radii = {0.8, 9.0, 1.0, 1.9};
+    bad.basis.core_pair_radii = {0.8, 9.0, 1.0, 1.9};
     check_throws<std::invalid_argument>([&] { lepot::make_potential_kernel(bad); }, "core repulsion range exceeds",
                                         "core repulsion beyond the cutoff");
     bad = small_model(0);

@@ -1,0 +1,100 @@
+"""Core-repulsion radii for `lepot fit`: from the training data (the default, `model.core_repulsion: auto`)
+or from the config.
+
+A fitted model knows nothing about distances shorter than any in its training data, and a polynomial in
+the density can fall there without bound (the shipped potentials of the first release lost tens to
+hundreds of eV below ~1 Å). So by default every species pair is handed over to ZBL
+(lepot.calculator.CoreRepulsion) below the shortest distance of that pair in the training data:
+
+    r_outer(a, b) = shortest a-b distance among the training structures
+    r_inner(a, b) = INNER_FRACTION · r_outer(a, b)
+
+Nothing changes where there is data (no training pair is closer than r_outer, so the design matrix is
+the same as without repulsion); below r_inner only ZBL acts on the pair. A pair that never occurs in the
+training data within the cutoff gets the smallest r_outer of the pairs that do.
+
+INNER_FRACTION = 0.8 was chosen on the training data of the shipped potentials (mlearn Mo and Si, the
+Nb-Mo-Ta-W elements and binaries), never on test data: it is the widest switching window (smallest
+fraction, on a 0.1 grid) for which every dimer and trimer (equilateral and linear, every species
+combination) of every shipped potential rises monotonically from the shortest training distance down to
+0.5 Å; 0.7 leaves one Mo-Mo-W trimer of the Nb-Mo-Ta-W model non-monotonic (docs/core-repulsion.md).
+tests/test_core_repulsion.py checks the shipped files.
+"""
+
+import itertools
+
+import numpy as np
+
+from lepot.calculator import CoreRepulsion
+from lepot.calculator.neighbours import neighbour_pairs
+
+from .config import ConfigError
+
+INNER_FRACTION = 0.8
+
+
+def shortest_distances(structures, symbols, cutoff):
+    """{(a, b): shortest distance (Å)} of each unordered species pair (in ``symbols`` order) within the cutoff."""
+    index = {s: i for i, s in enumerate(symbols)}
+    shortest = np.full((len(symbols), len(symbols)), np.inf)
+    for structure in structures:
+        atoms = structure.atoms
+        pairs = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, cutoff)
+        if not pairs.n_pairs:
+            continue
+        species = np.array([index[s] for s in atoms.get_chemical_symbols()])
+        a, b = species[pairs.centres], species[pairs.neighbours]
+        np.minimum.at(shortest, (np.minimum(a, b), np.maximum(a, b)), np.linalg.norm(pairs.vectors, axis=1))
+    return {
+        (symbols[i], symbols[j]): float(shortest[i, j])
+        for i, j in itertools.combinations_with_replacement(range(len(symbols)), 2)
+        if np.isfinite(shortest[i, j])
+    }
+
+
+def automatic_core_repulsion(structures, symbols, cutoff):
+    """CoreRepulsion of every species pair from the training structures (module docstring), and the
+    measured shortest distances."""
+    measured = shortest_distances(structures, symbols, cutoff)
+    if not measured:
+        raise ConfigError(
+            "model.core_repulsion is 'auto', but no two atoms of the training data are within the cutoff; "
+            "give r_inner/r_outer or null"
+        )
+    fallback = min(measured.values())
+    pairs = {}
+    for a, b in itertools.combinations_with_replacement(symbols, 2):
+        outer = measured.get((a, b), fallback)
+        pairs[(a, b)] = (INNER_FRACTION * outer, outer)
+    return CoreRepulsion(pairs), measured
+
+
+def configured_core_repulsion(settings, symbols):
+    """CoreRepulsion from explicit settings {r_inner, r_outer[, pairs: {"A-B": {r_inner, r_outer}}]}."""
+    default = {k: settings[k] for k in ("r_inner", "r_outer") if k in settings}
+    pairs = {}
+    for i, a in enumerate(symbols):
+        for b in symbols[i:]:
+            pair = dict(default)
+            for name in (f"{a}-{b}", f"{b}-{a}"):
+                pair.update((settings.get("pairs") or {}).get(name, {}))
+            if set(pair) != {"r_inner", "r_outer"}:
+                raise ConfigError(f"'model.core_repulsion' gives no r_inner/r_outer for the pair {a}-{b}")
+            pairs[(a, b)] = (float(pair["r_inner"]), float(pair["r_outer"]))
+    return CoreRepulsion(pairs)
+
+
+def summary_line(core_repulsion, measured, settings):
+    """Report line: the radii used, and where they came from."""
+    if core_repulsion is None:
+        return "core repulsion: none (model.core_repulsion: null)"
+    source = (
+        f"auto: r_outer = shortest training distance of the pair, r_inner = {INNER_FRACTION} r_outer"
+        if settings == "auto"
+        else "from the config"
+    )
+    pairs = "; ".join(
+        f"{a}-{b} {inner:.3f}-{outer:.3f} Å" + ("" if measured is None or (a, b) in measured else " (pair not in the data)")
+        for (a, b), (inner, outer) in core_repulsion.pairs.items()
+    )
+    return f"core repulsion (ZBL, model handed over between r_inner and r_outer; {source}): {pairs}"
