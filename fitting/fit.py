@@ -114,7 +114,9 @@ def fit(config, communicator="auto", progress=True):
     core_settings = model_config["core_repulsion"]
     core_repulsion, shortest = None, None
     if core_settings == "auto":
-        core_repulsion, shortest = automatic_core_repulsion(splits["train"], tuple(species), model_config["cutoff"])
+        core_repulsion, shortest = automatic_core_repulsion(
+            splits["train"] + splits.get("validation", []), tuple(species), model_config["cutoff"]
+        )
     elif core_settings is not None:
         core_repulsion = configured_core_repulsion(core_settings, tuple(species))
     basis_options["core_repulsion"] = core_repulsion

@@ -2,11 +2,11 @@
 
 - Every shipped potential hands every species pair over to ZBL below its shortest training distance, and
   its dimers and trimers (equilateral and linear, every species combination) rise monotonically from the
-  shortest distance in its training data down to 0.5 Å. Each file records r_outer = the pair's shortest
-  training distance, so min(r_outer) is the data's shortest distance.
-- `lepot fit` with the default settings places r_outer at the training data's shortest distance of
-  each pair and r_inner at INNER_FRACTION of it, does not change the fitted weights (no training pair is
-  that close), and states the radii in its report.
+  shortest distance in its data down to 0.5 Å. Each file records r_outer = the pair's shortest distance
+  in the training and validation data, so min(r_outer) is the data's shortest distance.
+- `lepot fit` with the default settings places r_outer at the shortest distance of each pair in its
+  training and validation data and r_inner at INNER_FRACTION of it, does not change the fitted weights
+  (no training pair is that close), and states the radii in its report.
 - The handover itself: a close pair's density contribution fades out, forces stay -∇E through the
   switching window (finite differences), and LAMMPS equals ASE there.
 """
@@ -70,7 +70,7 @@ def test_shipped_potentials_are_repulsive_below_their_data(name):
     assert not not_rising, f"{name}: energy does not rise monotonically below {shortest:.3f} Å: {not_rising}"
 
 
-def test_default_fit_puts_the_handover_below_the_shortest_training_distance(tmp_path):
+def test_default_fit_puts_the_handover_below_the_shortest_distance_in_the_data(tmp_path):
     """The automatic radii come from the training data, leave the weights as they are without repulsion,
     and are stated in the report."""
     config = {
@@ -91,7 +91,7 @@ def test_default_fit_puts_the_handover_below_the_shortest_training_distance(tmp_
     assert outer == pytest.approx(shortest, abs=1e-9) and inner == pytest.approx(INNER_FRACTION * shortest)
     np.testing.assert_allclose(with_repulsion.weights, without.weights, rtol=1e-9, atol=1e-12)
     report = (tmp_path / "with.md").read_text()
-    assert f"Mo-Mo {inner:.3f}-{outer:.3f} Å" in report and "auto: r_outer = shortest training distance" in report
+    assert f"Mo-Mo {inner:.3f}-{outer:.3f} Å" in report and "auto: r_outer = shortest distance of the pair" in report
     assert json.loads((tmp_path / "with.json").read_text())["format_version"] == 2
 
 
