@@ -19,9 +19,11 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/descriptors.py
 	$(BIN)/python benchmarks/ase_calculator.py
 	$(BIN)/python benchmarks/fit.py
+	$(BIN)/python benchmarks/fit_memory.py
 	$(BIN)/python benchmarks/lammps_md.py --pruning-path
 	$(BIN)/python benchmarks/compression_scaling.py
 	$(BIN)/python benchmarks/lammps_nbmotaw.py
+	$(BIN)/python benchmarks/stability.py
 
 install: $(VENV)/.installed
 

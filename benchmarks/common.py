@@ -39,6 +39,20 @@ def best_time(function, repeats):
     return best
 
 
+def crystal_lines(lattice, extents, mass):
+    """LAMMPS input lines for a one-element crystal: ``lattice`` as in the lattice command (e.g. "bcc 3.16"),
+    ``extents`` conventional cells along x, y, z, ``mass`` in amu (units metal, periodic)."""
+    nx, ny, nz = extents
+    return f"""units metal
+atom_style atomic
+boundary p p p
+lattice {lattice}
+region box block 0 {nx} 0 {ny} 0 {nz}
+create_box 1 box
+create_atoms 1 box
+mass 1 {mass}"""
+
+
 def nve_run_lines(warmup, steps):
     """LAMMPS input lines after the pair style: 300 K velocities, NVE with 1 fs steps, a warm-up run and
     the timed run (the last "Loop time" LAMMPS prints)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from common import lammps_microseconds_per_atom_step, machine_line, nve_run_lines, run_lepot_fit
+from common import crystal_lines, lammps_microseconds_per_atom_step, machine_line, nve_run_lines, run_lepot_fit
 
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP, STEPS = 20, 100
@@ -61,14 +61,7 @@ def pair_lines(element, name):
 
 def script(element, name):
     lattice, cells, _, mass = CELLS[element]
-    return f"""units metal
-atom_style atomic
-boundary p p p
-lattice {lattice}
-region box block 0 {cells} 0 {cells} 0 {cells}
-create_box 1 box
-create_atoms 1 box
-mass 1 {mass}
+    return f"""{crystal_lines(lattice, (cells, cells, cells), mass)}
 {pair_lines(element, name)}
 {nve_run_lines(WARMUP, STEPS)}"""
 

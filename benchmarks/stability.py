@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine_line
+from common import crystal_lines, machine_line
 from lammps_md import pair_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,15 +62,8 @@ def runs(scale):
 
 
 def script(element, pair, ensemble, steps):
-    lattice, (nx, ny, nz), mass = CELLS[element]
-    return f"""units metal
-atom_style atomic
-boundary p p p
-lattice {lattice}
-region box block 0 {nx} 0 {ny} 0 {nz}
-create_box 1 box
-create_atoms 1 box
-mass 1 {mass}
+    lattice, extents, mass = CELLS[element]
+    return f"""{crystal_lines(lattice, extents, mass)}
 {pair}
 neighbor 1.0 bin
 compute distances all pair/local dist

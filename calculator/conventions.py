@@ -1,4 +1,4 @@
-"""Unit and sign conventions shared by every front end (see ../shared/DESIGN.md §4).
+"""Unit and sign conventions shared by every front end (docs/architecture.md, "Conventions").
 
 Virial W = -Σ_pairs r_ij ⊗ ∂E_i/∂r_ij (eV); ASE stress σ = (1/V) ∂E/∂ε = -W/V (eV/Å³, tensile positive).
 Voigt orders: ASE (xx, yy, zz, yz, xz, xy); LAMMPS virial (xx, yy, zz, xy, xz, yz).

@@ -46,7 +46,7 @@ constexpr int parameter_file_version = 2;
 // on close pairs; from version 2 the model hands them over to ZBL). Version-1 files without core
 // repulsion therefore mean the same in both and are read; those with ZBL pairs are refused.
 constexpr int oldest_readable_version = 1;
-constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 30;  // 1 GiB
+constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 28;  // 256 MiB: the parsed tree takes ~6x the text
 constexpr int max_json_depth = 16;
 constexpr int max_body_order = 5;
 // Largest allowed mismatch between stored spline nodes and the LE functions they declare, relative to
@@ -77,8 +77,8 @@ namespace parameter_file_detail {
 
 using Json = nlohmann::ordered_json;
 
-// Short rendering of a JSON value for messages: small lists and objects of scalars in full, others
-// objects by size only (never dumped whole: they can be large), long text cut.
+// Short rendering of a JSON value for messages: small lists and objects of scalars in full, larger ones
+// by size only (never dumped whole: they can be large), long text cut.
 inline std::string show(const Json& value) {
     bool small = value.is_structured() && value.size() <= 8;
     for (auto item = value.begin(); small && item != value.end(); ++item) small = item->is_primitive();
