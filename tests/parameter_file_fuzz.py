@@ -85,12 +85,12 @@ def _value_end(text, start):
     first = text[start]
     if first == '"':
         i = start + 1
-        while text[i] != '"':
+        while i < len(text) and text[i] != '"':
             i += 2 if text[i] == "\\" else 1
-        return i + 1
-    if first in "[{":
+        return min(i + 1, len(text))
+    if first in "[{":  # (a start inside a string may find no match: then the value runs to the end)
         depth, i = 0, start
-        while True:
+        while i < len(text):
             c = text[i]
             if c == '"':
                 i = _value_end(text, i)
@@ -100,6 +100,7 @@ def _value_end(text, start):
             i += 1
             if depth == 0:
                 return i
+        return len(text)
     i = start
     while i < len(text) and text[i] not in ",]}":
         i += 1
@@ -110,27 +111,28 @@ def _json_mutation(text, members, rng):
     """One structural change of the JSON text: a value replaced by a hostile one, a list entry or an object
     member removed or repeated, a key renamed, or an unknown member added. Half of the changes hit an
     object member (any depth, from ``members``: the offsets of every '"key":'), half a random value."""
+    text = text.rstrip()  # the final newline is no JSON value
     if rng.random() < 0.5:
         key_start = rng.choice(members)
         value_start = text.index(":", key_start) + 1
         span_start = key_start
     else:
         boundary = rng.randrange(len(text) - 1)
-        while text[boundary] not in ",[:" and boundary < len(text) - 2:
+        while boundary < len(text) - 1 and text[boundary] not in ",[:":
             boundary += 1
         value_start = boundary + 1
-        if text[value_start] in "]}":
+        if value_start >= len(text) or text[value_start] in "]}":
             return (text[:value_start] + json.dumps(rng.choice(HOSTILE_VALUES)) + text[value_start:]).encode()
         span_start = value_start
-        if text[value_start] == '"' and text[_value_end(text, value_start)] == ":":  # landed on a key
-            span_start = value_start
-            value_start = _value_end(text, value_start) + 1
+        after = _value_end(text, value_start)
+        if text[value_start] == '"' and after < len(text) and text[after] == ":":  # landed on a key
+            value_start = after + 1
     value_end = _value_end(text, value_start)
     kind = rng.randrange(5)
     if kind == 0:
         new = text[:value_start] + json.dumps(rng.choice(HOSTILE_VALUES)) + text[value_end:]
     elif kind == 1:  # remove the entry or member with one neighbouring comma
-        if text[value_end] == ",":
+        if value_end < len(text) and text[value_end] == ",":
             new = text[:span_start] + text[value_end + 1 :]
         elif text[span_start - 1] == ",":
             new = text[: span_start - 1] + text[value_end:]
