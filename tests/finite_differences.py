@@ -1,8 +1,8 @@
 """Reusable central finite-difference checks for per-structure quantities.
 
 Each helper takes a function ``values(atoms) -> ndarray`` (any shape) and returns the numerical
-derivative with the displaced structure built here, so the same helpers serve descriptors now and
-energies/stress later. Agreement is measured as max |analytic - numerical| / max |numerical|.
+derivative with the displaced structure built here, so the same helpers serve descriptors, energies
+and stresses. Agreement is measured as max |analytic - numerical| / max |numerical|.
 """
 
 import numpy as np

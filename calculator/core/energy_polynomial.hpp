@@ -11,9 +11,9 @@
 //   P_ab = A_a A_b,  S_ab = Σ_c C_abc A_c,  E += Σ_ab P_ab S_ab,  g_a += A_b S_ab,  g_b += A_a S_ab,
 //   g_c += C_abc P_ab   (scattered in the same pass),
 // so every monomial costs one gathered and one scattered multiply-add. Pairs come in runs of equal a
-// (lexicographic order), over which g_a and the energy are summed in registers. (A second, c-ordered
-// pass gathering P_ab instead of the scatter was measured 1.17-1.36x slower: its gathers from the
-// [n_cubic_pairs] array miss L1, while the scatter targets the small adjoint array.)
+// (lexicographic order), over which g_a and the energy are summed in registers. The scatter of g_c
+// targets the small adjoint array, which stays in L1 (a pass gathering P_ab instead would read the
+// [n_cubic_pairs] array out of order; docs/design-notes.md).
 #pragma once
 
 #include <algorithm>
