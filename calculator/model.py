@@ -83,6 +83,14 @@ class Model:
         """The basis' CoreRepulsion (or None): ZBL pairs, handed over from the model below r_outer."""
         return self.basis.core_repulsion
 
+    @classmethod
+    def core_repulsion_only(cls, basis):
+        """The model of ``basis`` with zero weights and zero E0: only its core repulsion (None without one).
+        The fit subtracts its energies, forces and stresses from the targets."""
+        if basis.core_repulsion is None:
+            return None
+        return cls(basis, np.zeros((basis.n_species, basis.n_features)), np.zeros(basis.n_species))
+
     def to_dict(self):
         """The parameter-file content (format_version 1) as plain JSON types."""
         basis = self.basis

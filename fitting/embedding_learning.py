@@ -41,7 +41,9 @@ from lepot.calculator import Model, build_basis
 from lepot.calculator.couplings import Couplings
 
 from .design import RowBuilder, TriangularFactor
+from .embedding import principal_embedding
 from .errors import error_table, predict
+from .progress import progress_bar
 from .solver import RidgeProblem, select_relative_lambda
 
 log = logging.getLogger("lepot.fitting")
@@ -272,3 +274,42 @@ def learn_embedding(problem, initial, iterations, tolerance, progress=None):
         seconds=time.perf_counter() - start,
         message=str(result.message),
     )
+
+
+def learn_fit_embedding(config, splits, initial, basis_options, fit_e0, given_e0, communicator=None, progress=False):
+    """The embedding step of `lepot fit`: optimise the embedding on a seeded sample of the training
+    structures (rank 0; broadcast under MPI) and, with validation data, tabulate validation errors of
+    sample fits against K. ``initial``: the principal-component embedding; returns LearnedEmbedding."""
+    rank = communicator.Get_rank() if communicator is not None else 0
+    train = splits["train"]
+    learned = None
+    if rank == 0:
+        model_config, settings = config["model"], config["model"]["learn_embedding"]
+        count = min(settings.get("structures", 200), len(train))
+        chosen = np.sort(np.random.default_rng(config["solver"]["seed"]).choice(len(train), size=count, replace=False))
+        species = config["species"]
+        core_model = Model.core_repulsion_only(build_basis(species, **dict(basis_options, body_order=1)))
+        sample = [train[i] for i in chosen]
+
+        def make_problem(n_pseudo):
+            return EmbeddingProblem(
+                species, basis_options, sample, config["weights"], n_pseudo, model_config["compression_per_channel"],
+                model_config["centre_weights"], fit_e0, given_e0, core_model,
+            )
+
+        iterations = settings.get("iterations", 30)
+        with progress_bar(iterations, "embedding (L-BFGS)", progress) as bar:
+            learned = learn_embedding(make_problem(model_config["compression"]), initial, iterations,
+                                      config["solver"]["tolerance"], bar)
+        log.info("embedding learned: loss %.4g -> %.4g in %d iterations (%.1f s)", learned.losses[0],
+                 learned.losses[-1], len(learned.losses) - 1, learned.seconds)
+        validation = splits.get("validation", [])[:count]
+        if validation:
+            starts = {k: principal_embedding(species, sample, k, basis_options, model_config["compression_per_channel"])
+                      for k in range(1, model_config["compression"] + 1)}
+            learned.accuracy_against_k = accuracy_against_compression(
+                make_problem, starts, learned.embedding, validation, config["solver"]["tolerance"]
+            )
+    if communicator is not None:
+        learned = communicator.bcast(learned, root=0)
+    return learned

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lepot.calculator.couplings import DEFAULT_BUDGETS, count_features
 from lepot.calculator.neighbours import neighbour_pairs
 
 from .config import ConfigError
@@ -125,3 +126,33 @@ def check_fit_memory(n_columns, chunk_rows, with_validation, gradient, limit_gib
     message += ("model.prune does not lower this peak (it prunes after the full design is built); a smaller "
                 "solver.chunk_size lowers only the rows' share.")
     raise FitMemoryError(message)
+
+
+def smaller_settings(config, basis, fit_reference_energies):
+    """Groups of (setting, n_columns) that shrink the design of ``basis`` under ``config``, each from the
+    smallest change to the largest: fewer pseudo-elements, smaller budgets for body orders >= 3, body
+    order 2 (the suggestions of check_fit_memory's refusal)."""
+    model = config["model"]
+    species = config["species"]
+    radial = basis.radial
+    eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
+    budgets = {**DEFAULT_BUDGETS, **{int(k): float(v) for k, v in (model["budgets"] or {}).items()}}
+    limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
+    extra = len(species) if fit_reference_energies else 0
+
+    def columns(n_pseudo, body_order, order_budgets):
+        n_centre = n_pseudo if model["centre_weights"] == "compressed" else len(species)
+        return n_centre * count_features(radial.n_radial, n_pseudo, body_order, eigenvalues, order_budgets, limits) + extra
+
+    groups = []
+    n_pseudo = basis.n_pseudo
+    if n_pseudo > 1:
+        groups.append([(f"model.compression: {k}", columns(k, model["body_order"], budgets)) for k in range(n_pseudo - 1, 0, -1)])
+    if model["body_order"] >= 3:
+        scaled = []
+        for factor in (0.9, 0.8, 0.7, 0.6, 0.5):
+            smaller = {order: round(factor * value, 1) for order, value in budgets.items() if order <= model["body_order"]}
+            scaled.append((f"model.budgets: {smaller}", columns(n_pseudo, model["body_order"], smaller)))
+        groups.append(scaled)
+        groups.append([("model.body_order: 2", columns(n_pseudo, 2, budgets))])
+    return groups

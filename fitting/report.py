@@ -1,4 +1,4 @@
-"""Fit reports: markdown text and a parity plot (PNG), both written atomically."""
+"""Fit reports: markdown text with the summary lines of every stage, a parity plot and an embedding plot (PNG)."""
 
 import io
 
@@ -14,6 +14,58 @@ def report_text(title, summary_lines, tables, config_text):
     lines += [f"- {line}" for line in summary_lines]
     lines += ["", "## Errors", "", format_tables(tables), "", "## Fit configuration", "", "```yaml", config_text.rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def pruning_lines(pruning):
+    """Report line on the cost-aware pruning rounds (lepot.fitting.pruning); none without pruning."""
+    if pruning is None:
+        return []
+    with_validation = pruning.rounds[0]["validation_rms"] is not None
+    return [
+        "pruned body order >= 3 by importance per coupling term (features, terms of body order >= 3, "
+        f"{pruning.solution.method} criterion{', weighted validation RMS' if with_validation else ''}): "
+        + "; ".join(
+            f"{r['features']}, {r['terms']}, {r['criterion']:.4g}"
+            + (f", {r['validation_rms']:.4g}" if with_validation else "")
+            for r in pruning.rounds
+        )
+    ]
+
+
+def embedding_lines(centre_weights, embedding, learned, builder, n_validation):
+    """Report lines on the compression: the learning run, accuracy against K, centre weights and u."""
+    if embedding is None:
+        return []
+    lines = []
+    if learned is not None:
+        lines.append(
+            f"embedding learned by variable projection on {learned.n_structures} training structures "
+            f"({learned.n_rows} rows): regularised loss {learned.losses[0]:.4g} -> {learned.losses[-1]:.4g} "
+            f"in {len(learned.losses) - 1} L-BFGS iterations ({learned.seconds:.1f} s; {learned.message}); "
+            "loss per iteration: " + ", ".join(f"{x:.4g}" for x in learned.losses)
+        )
+        if learned.accuracy_against_k:
+            lines.append(
+                "accuracy against K (ridge fits on the same sample, MAE on the first "
+                f"{min(learned.n_structures, n_validation)} validation structures): "
+                + "; ".join(
+                    f"K = {row['K']} ({row['embedding']}, {row['features']} features): "
+                    f"{_format_mae(row['energy_meV_per_atom'], 2)} meV/atom, {_format_mae(row['forces_eV_per_A'], 3)} eV/Å"
+                    for row in learned.accuracy_against_k
+                )
+            )
+    u = embedding if embedding.ndim == 2 else embedding.mean(axis=1)
+    lines.append(
+        f"centre weights: {centre_weights} ({builder.n_weight_columns} weight columns); "
+        f"embedding u (rows: pseudo-elements, columns: {', '.join(builder.basis.symbols)}"
+        f"{'; averaged over n' if embedding.ndim == 3 else ''}): "
+        + np.array2string(np.asarray(u), precision=4, separator=", ").replace("\n", "")
+    )
+    return lines
+
+
+def _format_mae(value, digits):
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def parity_plot_png(groups_by_split):
