@@ -1,120 +1,256 @@
 """Fit configuration: a YAML file or the same nested dict from Python, validated strictly.
 
-Unknown keys anywhere are errors. Relative paths are relative to the config file's folder (for a dict,
-to ``base_directory``). Annotated examples: examples/fit_Mo_fast.yaml (the defaults below) and
-examples/fit_Si.yaml (the recommended accurate settings). Every key and default:
+The top-level ``species`` (required: the elements of the model) and five sections, each a dataclass
+below whose fields are its keys — with each default and its meaning written once, there:
 
-    species: [Mo]                       # required: the elements of the model
-    data:
-      train: path or glob or list       # required
-      test: path/glob/list or null      # reported, never fitted
-      validation: path/glob/list/null   # if null: validation_fraction of train, chosen by seed
-      validation_fraction: 0.1
-      energy_key / forces_key / stress_key: null   # null: the calculator results in the files
-      config_type_key: config_type
-    model:
-      cutoff: 5.0                       # Å
-      cutoff_width: 1.0                 # Å, shifted-cosine switching width
-      n_max: 8                          # LE size (see docs/descriptors.md)
-      l_max: 6
-      body_order: 2
-      budgets: null                     # {3: Σε, 4: Σε, 5: Σε}, truncation of body orders 3-5 (see couplings)
-      l_max_by_order: null              # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5
-      compression: null                 # pseudo-elements K (alchemical compression); null: one per element
-      compression_per_channel: false    # a separate embedding for each radial index n (tensor-reduced)
-      learn_embedding: null             # or {structures: 200, iterations: 30}: optimise the embedding
-                                        #   jointly with the weights (fitting/embedding_learning.py)
-      centre_weights: species           # species: weights per centre species; compressed: through the
-                                        #   embedding (weight columns independent of the species count)
-      minimal_basis: null               # or {neighbours: 30, environments: 2, seed: 0}: keep only the
-                                        #   functionally independent invariants (calculator/minimal_basis.py)
-      prune: null                       # or {max_terms: 60000, step: 0.12}: after the fit, drop body-order >= 3
-                                        #   invariants by importance per cost and refit (fitting/pruning.py)
-      reference_energies: fit           # "fit" (one E0 per species), or {El: E0 in eV}
-      core_repulsion: auto              # auto: every species pair handed over to ZBL below its shortest
-                                        #   training distance (fitting/core_radii.py); null: none; or
-                                        #   {r_inner: Å, r_outer: Å} for all pairs, optionally
-                                        #   pairs: {"Mo-W": {r_inner: .., r_outer: ..}} overriding it
-    weights:                            # multiply rows; an absent target needs weight 0
-      energy: 100.0                     # per (eV/atom)
-      forces: 1.0                       # per (eV/Å)
-      stress: 1.0                       # per (eV/atom of virial)
-      config_types: {}                  # {type: {energy: factor, forces: factor, stress: factor}}
-    solver:
-      regularisation: gcv               # gcv | validation | a fixed number (relative ridge strength)
-      tolerance: 0.01                   # take the largest λ whose criterion is within this of its minimum
-      chunk_size: 32                    # structures per design-matrix block (bounds memory)
-      memory_limit: null                # GiB the fit may use on this node, shared by its MPI ranks; null: what
-                                        #   the machine has available. The peak is estimated first (fitting/memory.py)
-      seed: 0
-    output:
-      model: model.json                 # required
-      report: null                      # markdown report; default <model>.md
-      parity_plot: null                 # PNG; default <model>_parity.png
+    data:     DataSettings       the structure files and where the targets are
+    model:    ModelSettings      the basis, compression, pruning, reference energies, core repulsion
+    weights:  RowWeights         the weights of energy, force and stress rows
+    solver:   SolverSettings     the ridge strength, chunk size, memory limit, seed
+    output:   OutputSettings     where the parameter file, report and parity plot go
+
+Unknown keys anywhere are errors, and every section checks its own values (``check``), naming the key.
+Relative paths are relative to the config file's folder (for a dict, to ``base_directory``). Sections
+read both as attributes and as items (``config.model.n_max`` or ``config["model"]["n_max"]``), and
+``to_dict()`` gives the plain nested dict (recorded in the parameter file's metadata). Annotated
+examples: examples/fit_Mo_fast.yaml (the defaults) and examples/fit_Si.yaml (the recommended accurate
+settings).
 """
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 PRUNE_STEP = 0.12  # fraction of the remaining body-order >= 3 invariants dropped per pruning round
-
-DEFAULTS = {
-    "species": None,
-    "data": {
-        "train": None,
-        "test": None,
-        "validation": None,
-        "validation_fraction": 0.1,
-        "energy_key": None,
-        "forces_key": None,
-        "stress_key": None,
-        "config_type_key": "config_type",
-    },
-    "model": {
-        "cutoff": 5.0,
-        "cutoff_width": 1.0,
-        "n_max": 8,
-        "l_max": 6,
-        "body_order": 2,
-        "budgets": None,
-        "l_max_by_order": None,
-        "compression": None,
-        "compression_per_channel": False,
-        "learn_embedding": None,
-        "centre_weights": "species",
-        "minimal_basis": None,
-        "prune": None,
-        "reference_energies": "fit",
-        "core_repulsion": "auto",
-    },
-    "weights": {"energy": 100.0, "forces": 1.0, "stress": 1.0, "config_types": {}},
-    "solver": {"regularisation": "gcv", "tolerance": 0.01, "chunk_size": 32, "memory_limit": None, "seed": 0},
-    "output": {"model": None, "report": None, "parity_plot": None},
-}
-REQUIRED = (("species",), ("data", "train"), ("output", "model"))
 
 
 class ConfigError(ValueError):
     """An invalid fit configuration; the message names the key."""
 
 
+class Section:
+    """A config section: item access by key, the plain-dict form, and construction from a user mapping."""
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def to_dict(self):
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_mapping(cls, values, name, source):
+        """The section with ``values`` (a mapping) over its defaults."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: '{name}' must be a mapping")
+        known = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key '{name}.{key}' (known here: {', '.join(sorted(known))})")
+        return cls(**copy.deepcopy(values))
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass
+class DataSettings(Section):
+    train: object = None  # required: a path, a glob, or a list of them (anything ase.io reads)
+    test: object = None  # path/glob/list or null: reported, never fitted
+    validation: object = None  # path/glob/list or null: then validation_fraction of train, chosen with solver.seed
+    validation_fraction: float = 0.1
+    energy_key: str = None  # null: energies from the files' calculator results; else atoms.info[key]
+    forces_key: str = None  # null: the calculator's forces; else atoms.arrays[key]
+    stress_key: str = None  # null: the calculator's stress; else atoms.info[key]
+    config_type_key: str = "config_type"  # atoms.info key grouping structures in reports and weights
+
+    def check(self, fail, config):
+        fraction = self.validation_fraction
+        if not _number(fraction) or not 0 <= fraction < 1:
+            fail("data.validation_fraction", f"must be in [0, 1), got {fraction!r}")
+
+
+@dataclass
+class ModelSettings(Section):
+    cutoff: float = 5.0  # Å
+    cutoff_width: float = 1.0  # Å, shifted-cosine switching width below the cutoff
+    n_max: int = 8  # LE size: every (n, l) with z_nl² <= (n_max π)² and l <= l_max (docs/descriptors.md)
+    l_max: int = 6
+    body_order: int = 2  # highest ν of the invariants, 1..5
+    budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5 (calculator/couplings.py)
+    l_max_by_order: dict = None  # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5
+    compression: int = None  # pseudo-elements K (alchemical compression); null: one per element
+    compression_per_channel: bool = False  # a separate embedding for each radial index n (tensor-reduced)
+    learn_embedding: dict = None  # or {structures: 200, iterations: 30}: optimise the embedding jointly
+    centre_weights: str = "species"  # species: weights per centre species; compressed: through the embedding
+    minimal_basis: dict = None  # or {neighbours: 30, environments: 2, seed: 0}: functionally independent only
+    prune: dict = None  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit
+    reference_energies: object = "fit"  # "fit" (one E0 per species), or {El: E0 in eV}
+    core_repulsion: object = "auto"  # auto: ZBL below each pair's shortest distance in the data
+    #                                  (fitting/core_radii.py); null: none; or {r_inner, r_outer[, pairs]}
+
+    def check(self, fail, config):
+        self._check_sizes(fail)
+        self._check_compression(fail, config.species)
+        self._check_pruning(fail)
+        reference = self.reference_energies
+        if reference != "fit":
+            if not isinstance(reference, dict) or set(reference) != set(config.species):
+                fail("model.reference_energies",
+                     f"must be 'fit' or a mapping with one energy (eV) per species {config.species}")
+            if not all(_number(v) for v in reference.values()):
+                fail("model.reference_energies", "must map each species to a number (eV)")
+        core = self.core_repulsion
+        if core is not None and core != "auto":
+            if not isinstance(core, dict) or not set(core) <= {"r_inner", "r_outer", "pairs"}:
+                fail("model.core_repulsion", "must be 'auto', null or {r_inner, r_outer[, pairs]}")
+
+    def _check_sizes(self, fail):
+        for key in ("cutoff", "cutoff_width"):
+            if not _number(self[key]) or self[key] <= 0:
+                fail(f"model.{key}", f"must be a positive number of Å, got {self[key]!r}")
+        for key, minimum in (("n_max", 1), ("l_max", 0), ("body_order", 1)):
+            if not isinstance(self[key], int) or self[key] < minimum:
+                fail(f"model.{key}", f"must be an integer >= {minimum}, got {self[key]!r}")
+        if self.body_order > 5:
+            fail("model.body_order", f"must be at most 5, got {self.body_order}")
+        budgets = self.budgets
+        if budgets is not None and (
+            not isinstance(budgets, dict)
+            or not all(int(k) in (3, 4, 5) and _number(v) and v > 0 for k, v in budgets.items())
+        ):
+            fail("model.budgets", "must be null or a mapping {3|4|5: positive number}")
+        limits = self.l_max_by_order
+        if limits is not None and (
+            not isinstance(limits, dict)
+            or not all(str(k) in ("3", "4", "5") and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= self.l_max
+                       for k, v in limits.items())
+        ):
+            fail("model.l_max_by_order", f"must be null or a mapping {{3|4|5: integer from 0 to l_max ({self.l_max})}}")
+        minimal = self.minimal_basis
+        if minimal is not None and (not isinstance(minimal, dict) or not set(minimal) <= {"neighbours", "environments", "seed"}):
+            fail("model.minimal_basis", "must be null or a mapping with keys among neighbours, environments, seed")
+
+    def _check_compression(self, fail, species):
+        if self.compression is not None and (not isinstance(self.compression, int) or not 1 <= self.compression <= len(species)):
+            fail("model.compression",
+                 f"must be null or an integer from 1 to {len(species)} (the species), got {self.compression!r}")
+        if not isinstance(self.compression_per_channel, bool):
+            fail("model.compression_per_channel", "must be true or false")
+        learn = self.learn_embedding
+        if learn is not None:
+            if not isinstance(learn, dict) or not set(learn) <= {"structures", "iterations"}:
+                fail("model.learn_embedding", "must be null or a mapping with keys among structures, iterations")
+            for key, value in learn.items():
+                if not isinstance(value, int) or value < 1:
+                    fail(f"model.learn_embedding.{key}", f"must be a positive integer, got {value!r}")
+            if self.compression is None:
+                fail("model.learn_embedding", "needs model.compression (the number of pseudo-elements K)")
+        if self.centre_weights not in ("species", "compressed"):
+            fail("model.centre_weights", f"must be 'species' or 'compressed', got {self.centre_weights!r}")
+        if self.centre_weights == "compressed" and self.compression is None:
+            fail("model.centre_weights", "'compressed' needs model.compression (the number of pseudo-elements K)")
+
+    def _check_pruning(self, fail):
+        prune = self.prune
+        if prune is None:
+            return
+        if not isinstance(prune, dict) or "max_terms" not in prune or not set(prune) <= {"max_terms", "step"}:
+            fail("model.prune", "must be null or a mapping {max_terms: integer, step: fraction (default 0.12)}")
+        if not isinstance(prune["max_terms"], int) or isinstance(prune["max_terms"], bool) or prune["max_terms"] < 0:
+            fail("model.prune.max_terms", f"must be a non-negative integer, got {prune['max_terms']!r}")
+        step = prune.setdefault("step", PRUNE_STEP)
+        if not _number(step) or not 0 < step < 1:
+            fail("model.prune.step", f"must be a fraction between 0 and 1, got {step!r}")
+        if self.body_order < 3:
+            fail("model.prune", "prunes body order >= 3 invariants; needs model.body_order >= 3")
+
+
+@dataclass
+class RowWeights(Section):
+    """Multipliers of the rows (1 / the error you accept); a target absent from the data needs weight 0."""
+
+    energy: float = 100.0  # per eV/atom
+    forces: float = 1.0  # per eV/Å
+    stress: float = 1.0  # per eV/atom of virial (σV/N)
+    config_types: dict = field(default_factory=dict)  # {type: {energy: factor, forces: factor, stress: factor}}
+
+    def check(self, fail, config):
+        for key in ("energy", "forces", "stress"):
+            if not _number(self[key]) or self[key] < 0:
+                fail(f"weights.{key}", f"must be a number >= 0, got {self[key]!r}")
+        if not isinstance(self.config_types, dict):
+            fail("weights.config_types", "must be a mapping {config_type: {energy, forces, stress}}")
+        for name, factors in self.config_types.items():
+            if not isinstance(factors, dict) or not set(factors) <= {"energy", "forces", "stress"}:
+                fail(f"weights.config_types.{name}", "must be a mapping with keys among energy, forces, stress")
+            for key, value in factors.items():
+                if not _number(value) or value < 0:
+                    fail(f"weights.config_types.{name}.{key}", f"must be a number >= 0, got {value!r}")
+
+
+@dataclass
+class SolverSettings(Section):
+    regularisation: object = "gcv"  # gcv | validation | a fixed number (relative ridge strength)
+    tolerance: float = 0.01  # take the largest λ whose criterion is within this of its minimum
+    chunk_size: int = 32  # structures per design-matrix block (bounds the rows' memory)
+    memory_limit: float = None  # GiB the fit may use on this node, shared by its MPI ranks; null: what the
+    #                             machine has available. The peak is estimated first (fitting/memory.py)
+    seed: int = 0  # validation split and embedding-learning sample
+
+    def check(self, fail, config):
+        regularisation = self.regularisation
+        if regularisation not in ("gcv", "validation") and not (_number(regularisation) and regularisation >= 0):
+            fail("solver.regularisation", f"must be 'gcv', 'validation' or a number >= 0, got {regularisation!r}")
+        if not _number(self.tolerance) or self.tolerance < 0:
+            fail("solver.tolerance", f"must be a number >= 0, got {self.tolerance!r}")
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            fail("solver.chunk_size", f"must be a positive integer, got {self.chunk_size!r}")
+        if self.memory_limit is not None and (not _number(self.memory_limit) or not self.memory_limit > 0):
+            fail("solver.memory_limit", f"must be null or a positive number of GiB, got {self.memory_limit!r}")
+        if not isinstance(self.seed, int):
+            fail("solver.seed", f"must be an integer, got {self.seed!r}")
+        data = config.data
+        if regularisation == "validation" and data.validation is None and data.validation_fraction == 0:
+            fail("solver.regularisation", "is 'validation' but there is no validation data")
+
+
+@dataclass
+class OutputSettings(Section):
+    model: str = None  # required: the parameter file
+    report: str = None  # markdown report; default <model>.md
+    parity_plot: str = None  # PNG; default <model>_parity.png
+
+    def check(self, fail, config):
+        pass
+
+
+SECTIONS = {"data": DataSettings, "model": ModelSettings, "weights": RowWeights, "solver": SolverSettings,
+            "output": OutputSettings}
+
+
 @dataclass
 class FitConfig:
-    """A validated configuration (nested dict ``values``) and the folder relative paths refer to."""
+    """A validated configuration and the folder relative paths refer to."""
 
-    values: dict
+    species: list
+    data: DataSettings
+    model: ModelSettings
+    weights: RowWeights
+    solver: SolverSettings
+    output: OutputSettings
     base_directory: str
 
     def __getitem__(self, key):
-        return self.values[key]
+        return getattr(self, key)
 
     def path(self, value):
         """Absolute path of a config path value."""
         return os.path.normpath(os.path.join(self.base_directory, os.path.expanduser(str(value))))
 
     def to_dict(self):
-        return copy.deepcopy(self.values)
+        """The plain nested dict: species, then every section's keys in order."""
+        return {"species": copy.deepcopy(self.species), **{name: self[name].to_dict() for name in SECTIONS}}
 
 
 def load_config(path):
@@ -132,139 +268,30 @@ def load_config(path):
 
 
 def make_config(values, base_directory=".", source="config"):
-    """Validate a nested dict against DEFAULTS and fill in defaults."""
+    """Validate a nested dict (the YAML's content) and fill in the defaults of every section."""
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: the config must be a mapping of sections")
-    merged = _merge(DEFAULTS, values, source, ())
-    for key_path in REQUIRED:
-        value = merged
-        for key in key_path:
+    for key in values:
+        if key != "species" and key not in SECTIONS:
+            raise ConfigError(f"{source}: unknown key '{key}' (known here: {', '.join(sorted(['species', *SECTIONS]))})")
+    sections = {name: cls.from_mapping(values[name], name, source) if name in values else cls()
+                for name, cls in SECTIONS.items()}
+    config = FitConfig(species=copy.deepcopy(values.get("species")), base_directory=os.path.abspath(base_directory),
+                       **sections)
+    for required in ("species", "data.train", "output.model"):
+        value = config
+        for key in required.split("."):
             value = value[key]
         if value is None:
-            raise ConfigError(f"{source}: '{'.'.join(key_path)}' is required")
-    _check_values(merged, source)
-    return FitConfig(merged, os.path.abspath(base_directory))
+            raise ConfigError(f"{source}: '{required}' is required")
 
-
-def _merge(defaults, values, source, where):
-    result = copy.deepcopy(defaults)
-    for key, value in values.items():
-        if key not in defaults:
-            dotted = ".".join(where + (str(key),))
-            known = ", ".join(sorted(defaults))
-            raise ConfigError(f"{source}: unknown key '{dotted}' (known here: {known})")
-        if isinstance(defaults[key], dict) and defaults[key] and key != "config_types":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{source}: '{'.'.join(where + (key,))}' must be a mapping")
-            result[key] = _merge(defaults[key], value, source, where + (key,))
-        else:
-            result[key] = value
-    return result
-
-
-def _check_values(config, source):
     def fail(key, message):
         raise ConfigError(f"{source}: '{key}' {message}")
 
-    species = config["species"]
-    if isinstance(species, str):
-        species = config["species"] = [species]
-    if not isinstance(species, list) or not all(isinstance(s, str) for s in species) or not species:
+    if isinstance(config.species, str):
+        config.species = [config.species]
+    if not isinstance(config.species, list) or not config.species or not all(isinstance(s, str) for s in config.species):
         fail("species", "must be a list of element symbols")
-    model = config["model"]
-    for key in ("cutoff", "cutoff_width"):
-        if not isinstance(model[key], (int, float)) or model[key] <= 0:
-            fail(f"model.{key}", f"must be a positive number of Å, got {model[key]!r}")
-    for key, minimum in (("n_max", 1), ("l_max", 0), ("body_order", 1)):
-        if not isinstance(model[key], int) or model[key] < minimum:
-            fail(f"model.{key}", f"must be an integer >= {minimum}, got {model[key]!r}")
-    budgets = model["budgets"]
-    if budgets is not None and (
-        not isinstance(budgets, dict)
-        or not all(int(k) in (3, 4, 5) and isinstance(v, (int, float)) and v > 0 for k, v in budgets.items())
-    ):
-        fail("model.budgets", "must be null or a mapping {3|4|5: positive number}")
-    l_max_by_order = model["l_max_by_order"]
-    if l_max_by_order is not None and (
-        not isinstance(l_max_by_order, dict)
-        or not all(
-            str(k) in ("3", "4", "5") and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= model["l_max"]
-            for k, v in l_max_by_order.items()
-        )
-    ):
-        fail("model.l_max_by_order", f"must be null or a mapping {{3|4|5: integer from 0 to l_max ({model['l_max']})}}")
-    if model["body_order"] > 5:
-        fail("model.body_order", f"must be at most 5, got {model['body_order']}")
-    if model["compression"] is not None and (
-        not isinstance(model["compression"], int) or not 1 <= model["compression"] <= len(species)
-    ):
-        fail("model.compression", f"must be null or an integer from 1 to {len(species)} (the species), got {model['compression']!r}")
-    minimal = model["minimal_basis"]
-    if minimal is not None and (not isinstance(minimal, dict) or not set(minimal) <= {"neighbours", "environments", "seed"}):
-        fail("model.minimal_basis", "must be null or a mapping with keys among neighbours, environments, seed")
-    prune = model["prune"]
-    if prune is not None:
-        if not isinstance(prune, dict) or "max_terms" not in prune or not set(prune) <= {"max_terms", "step"}:
-            fail("model.prune", "must be null or a mapping {max_terms: integer, step: fraction (default 0.12)}")
-        if not isinstance(prune["max_terms"], int) or isinstance(prune["max_terms"], bool) or prune["max_terms"] < 0:
-            fail("model.prune.max_terms", f"must be a non-negative integer, got {prune['max_terms']!r}")
-        step = prune.setdefault("step", PRUNE_STEP)
-        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step < 1:
-            fail("model.prune.step", f"must be a fraction between 0 and 1, got {step!r}")
-        if model["body_order"] < 3:
-            fail("model.prune", "prunes body order >= 3 invariants; needs model.body_order >= 3")
-    if not isinstance(model["compression_per_channel"], bool):
-        fail("model.compression_per_channel", "must be true or false")
-    learn = model["learn_embedding"]
-    if learn is not None:
-        if not isinstance(learn, dict) or not set(learn) <= {"structures", "iterations"}:
-            fail("model.learn_embedding", "must be null or a mapping with keys among structures, iterations")
-        for key, value in learn.items():
-            if not isinstance(value, int) or value < 1:
-                fail(f"model.learn_embedding.{key}", f"must be a positive integer, got {value!r}")
-        if model["compression"] is None:
-            fail("model.learn_embedding", "needs model.compression (the number of pseudo-elements K)")
-    if model["centre_weights"] not in ("species", "compressed"):
-        fail("model.centre_weights", f"must be 'species' or 'compressed', got {model['centre_weights']!r}")
-    if model["centre_weights"] == "compressed" and model["compression"] is None:
-        fail("model.centre_weights", "'compressed' needs model.compression (the number of pseudo-elements K)")
-    reference = model["reference_energies"]
-    if reference != "fit":
-        if not isinstance(reference, dict) or set(reference) != set(species):
-            fail("model.reference_energies", f"must be 'fit' or a mapping with one energy (eV) per species {species}")
-        if not all(isinstance(v, (int, float)) for v in reference.values()):
-            fail("model.reference_energies", "must map each species to a number (eV)")
-    core = model["core_repulsion"]
-    if core is not None and core != "auto":
-        if not isinstance(core, dict) or not set(core) <= {"r_inner", "r_outer", "pairs"}:
-            fail("model.core_repulsion", "must be 'auto', null or {r_inner, r_outer[, pairs]}")
-    weights = config["weights"]
-    for key in ("energy", "forces", "stress"):
-        if not isinstance(weights[key], (int, float)) or weights[key] < 0:
-            fail(f"weights.{key}", f"must be a number >= 0, got {weights[key]!r}")
-    if not isinstance(weights["config_types"], dict):
-        fail("weights.config_types", "must be a mapping {config_type: {energy, forces, stress}}")
-    for name, factors in weights["config_types"].items():
-        if not isinstance(factors, dict) or not set(factors) <= {"energy", "forces", "stress"}:
-            fail(f"weights.config_types.{name}", "must be a mapping with keys among energy, forces, stress")
-        for key, value in factors.items():
-            if not isinstance(value, (int, float)) or value < 0:
-                fail(f"weights.config_types.{name}.{key}", f"must be a number >= 0, got {value!r}")
-    solver = config["solver"]
-    regularisation = solver["regularisation"]
-    if regularisation not in ("gcv", "validation") and not (isinstance(regularisation, (int, float)) and regularisation >= 0):
-        fail("solver.regularisation", f"must be 'gcv', 'validation' or a number >= 0, got {regularisation!r}")
-    if not isinstance(solver["tolerance"], (int, float)) or solver["tolerance"] < 0:
-        fail("solver.tolerance", f"must be a number >= 0, got {solver['tolerance']!r}")
-    if not isinstance(solver["chunk_size"], int) or solver["chunk_size"] < 1:
-        fail("solver.chunk_size", f"must be a positive integer, got {solver['chunk_size']!r}")
-    limit = solver["memory_limit"]
-    if limit is not None and (not isinstance(limit, (int, float)) or isinstance(limit, bool) or not limit > 0):
-        fail("solver.memory_limit", f"must be null or a positive number of GiB, got {limit!r}")
-    if not isinstance(solver["seed"], int):
-        fail("solver.seed", f"must be an integer, got {solver['seed']!r}")
-    fraction = config["data"]["validation_fraction"]
-    if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        fail("data.validation_fraction", f"must be in [0, 1), got {fraction!r}")
-    if regularisation == "validation" and config["data"]["validation"] is None and fraction == 0:
-        fail("solver.regularisation", "is 'validation' but there is no validation data")
+    for name in ("model", "weights", "solver", "data", "output"):
+        config[name].check(fail, config)
+    return config
