@@ -114,7 +114,7 @@ cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
     cdef cppclass ModelParameters:
         BasisParameters basis
         vector[int] atomic_numbers
-        vector[double] weights
+        vector[double] coefficients
         vector[double] reference_energies
 
 
@@ -195,7 +195,7 @@ cdef BasisParameters basis_parameters(basis) except *:
     parameters.term_factor_offsets = as_ints(couplings.term_factor_offsets)
     parameters.factors = as_ints(couplings.factors)
     if basis.core_repulsion is not None:
-        index = {symbol: i for i, symbol in enumerate(basis.symbols)}
+        index = {symbol: i for i, symbol in enumerate(basis.species)}
         pairs = list(basis.core_repulsion.pairs.items())
         parameters.core_pair_species = as_ints([[index[a], index[b]] for (a, b), _ in pairs])
         parameters.core_pair_radii = as_doubles([list(radii) for _, radii in pairs])
@@ -207,8 +207,8 @@ cdef ModelParameters model_parameters(model) except *:
     cdef ModelParameters parameters
     basis = model.basis
     parameters.basis = basis_parameters(basis)
-    parameters.atomic_numbers = as_ints(basis.species)
-    parameters.weights = as_doubles(model.weights)
+    parameters.atomic_numbers = as_ints(basis.atomic_numbers)
+    parameters.coefficients = as_doubles(model.coefficients)
     parameters.reference_energies = as_doubles(model.reference_energies)
     return parameters
 
@@ -239,7 +239,7 @@ cdef dict parameter_file_dict(ParameterFile& parsed):
         "term_coefficient": np.array(basis.term_coefficient, dtype=np.float64),
         "term_factor_offsets": np.array(basis.term_factor_offsets, dtype=np.int32),
         "factors": np.array(basis.factors, dtype=np.int32),
-        "weights": np.array(parsed.model.weights, dtype=np.float64).reshape(n_species, basis.n_features),
+        "coefficients": np.array(parsed.model.coefficients, dtype=np.float64).reshape(n_species, basis.n_features),
         "reference_energies": np.array(parsed.model.reference_energies, dtype=np.float64),
         "core_pair_species": np.array(basis.core_pair_species, dtype=np.int64).reshape(n_pairs, 2),
         "core_pair_radii": np.array(basis.core_pair_radii, dtype=np.float64).reshape(n_pairs, 2),
@@ -480,7 +480,7 @@ cdef class DescriptorEvaluator:
 
 
 cdef class PotentialEvaluator:
-    """The compiled energy/force kernel of one lepot.calculator.model.Model (weights contracted into the
+    """The compiled energy/force kernel of one lepot.calculator.model.Model (coefficients contracted into the
     couplings). Construct it through :class:`lepot.calculator.potential.Potential`.
     """
 

@@ -9,7 +9,7 @@ A_{k, nlm}(i) = Σ_j u_{k n}(a_j) R_nl(r_ij) Y_lm(r̂_ij) with k = 0..n_pseudo-1
 is the uncompressed, element-resolved density (u one-hot: k = element index). A matrix of shape
 [n_pseudo][n_species] gives u_k(a), the same for every radial channel; shape
 [n_pseudo][n_radial_max][n_species] gives the radial-channel-dependent u_{k n}(a) of tensor-reduced
-ACE. Species are indexed in the order of ``Basis.species``.
+ACE. Species are indexed in the order of ``Basis.species`` (symbols; ``Basis.atomic_numbers`` their Z).
 """
 
 from dataclasses import dataclass
@@ -37,7 +37,7 @@ class CoreRepulsion:
 class Basis:
     """A complete descriptor basis.
 
-    species : tuple of int, atomic numbers, in index order
+    atomic_numbers : tuple of int, Z of each species, in species-index order
     radial : RadialBasis
     spline : SplineTable, tables of the smooth LE functions
     embedding : float64 [n_species][n_pseudo][n_radial_max], u_{k n}(a) in the core's layout
@@ -47,7 +47,7 @@ class Basis:
         descriptors' definition: their density contributions fade out below r_outer)
     """
 
-    species: tuple
+    atomic_numbers: tuple
     radial: RadialBasis
     spline: SplineTable
     embedding: np.ndarray
@@ -61,7 +61,7 @@ class Basis:
 
     @property
     def n_species(self):
-        return len(self.species)
+        return len(self.atomic_numbers)
 
     @property
     def n_pseudo(self):
@@ -72,19 +72,20 @@ class Basis:
         return self.couplings.n_features
 
     @property
-    def symbols(self):
-        return tuple(chemical_symbols[z] for z in self.species)
+    def species(self):
+        """Element symbols, in species-index order."""
+        return tuple(chemical_symbols[z] for z in self.atomic_numbers)
 
     def species_index(self, numbers):
         """Map atomic numbers [n] to species indices [n] (int32); unknown elements raise ValueError."""
         numbers = np.asarray(numbers, dtype=np.int64)
-        lookup = np.full(max(int(numbers.max(initial=0)), max(self.species)) + 1, -1, dtype=np.int32)
-        lookup[list(self.species)] = np.arange(self.n_species, dtype=np.int32)
+        lookup = np.full(max(int(numbers.max(initial=0)), max(self.atomic_numbers)) + 1, -1, dtype=np.int32)
+        lookup[list(self.atomic_numbers)] = np.arange(self.n_species, dtype=np.int32)
         indices = lookup[numbers] if numbers.size else np.zeros(0, dtype=np.int32)
         unknown = np.unique(numbers[indices < 0])
         if unknown.size:
             names = ", ".join(chemical_symbols[z] if 0 < z < len(chemical_symbols) else f"Z={z}" for z in unknown)
-            raise ValueError(f"element(s) {names} not in this basis (species: {', '.join(self.symbols)})")
+            raise ValueError(f"element(s) {names} not in this basis (species: {', '.join(self.species)})")
         return indices
 
 
@@ -108,7 +109,7 @@ def parse_species(species):
     return tuple(numbers)
 
 
-def embedding_weights(embedding, n_species, n_radial_max):
+def core_layout_embedding(embedding, n_species, n_radial_max):
     """Core-layout embedding [n_species][n_pseudo][n_radial_max] from the user forms (see module docstring)."""
     if embedding is None:
         return np.repeat(np.eye(n_species)[:, :, None], n_radial_max, axis=2)
@@ -178,15 +179,15 @@ def build_basis(
         raise ValueError(f"body_order must be one of {SUPPORTED_BODY_ORDERS}, got {body_order}")
     radial = make_radial_basis(cutoff, n_max, l_max, cutoff_width)
     spline = radial.tabulate(spline_tolerance)
-    weights = embedding_weights(embedding, len(numbers), radial.n_radial[0])
+    embedding = core_layout_embedding(embedding, len(numbers), radial.n_radial[0])
     eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
-    couplings = build_couplings(radial.n_radial, weights.shape[1], body_order, eigenvalues, budgets, l_max_by_order)
+    couplings = build_couplings(radial.n_radial, embedding.shape[1], body_order, eigenvalues, budgets, l_max_by_order)
     if core_repulsion is not None:
         symbols = {chemical_symbols[z] for z in numbers}
         unknown = sorted({s for pair in core_repulsion.pairs for s in pair} - symbols)
         if unknown:
             raise ValueError(f"core repulsion names {unknown}, not among the species {sorted(symbols)}")
-    return Basis(numbers, radial, spline, weights, couplings, body_order, core_repulsion)
+    return Basis(numbers, radial, spline, embedding, couplings, body_order, core_repulsion)
 
 
 __all__ = ["Basis", "CoreRepulsion", "Couplings", "RadialBasis", "SplineTable", "build_basis", "parse_species"]

@@ -58,15 +58,15 @@ class DescriptorCalculator:
 
     def _pairs(self, atoms):
         numbers = np.asarray(atoms.numbers)
-        species = self.basis.species_index(numbers)
+        species_index = self.basis.species_index(numbers)
         pairs = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, self.basis.cutoff)
-        return numbers, species, pairs
+        return numbers, species_index, pairs
 
     def density(self, atoms):
         """Density coefficients A, shape [n_atoms][n_pseudo * n_nlm] (layout in lepot.calculator.couplings)."""
-        _, species, pairs = self._pairs(atoms)
+        _, species_index, pairs = self._pairs(atoms)
         return self._evaluator.density(
-            pairs.vectors, np.ascontiguousarray(species[pairs.neighbours]), species, pairs.centre_offsets
+            pairs.vectors, np.ascontiguousarray(species_index[pairs.neighbours]), species_index, pairs.centre_offsets
         )
 
     def compute(self, atoms, gradients=()):
@@ -74,10 +74,10 @@ class DescriptorCalculator:
         unknown = set(gradients) - set(GRADIENT_KINDS)
         if unknown:
             raise ValueError(f"unknown gradient kind(s) {sorted(unknown)}; choose from {GRADIENT_KINDS}")
-        numbers, species, pairs = self._pairs(atoms)
+        numbers, species_index, pairs = self._pairs(atoms)
         n_atoms, n_features = len(numbers), self.basis.n_features
         result = Descriptors(values=np.zeros((n_atoms, n_features)), numbers=numbers)
-        neighbour_species = np.ascontiguousarray(species[pairs.neighbours])
+        neighbour_species = np.ascontiguousarray(species_index[pairs.neighbours])
         kwargs = {}
         if "positions" in gradients:
             samples, pair_rows, centre_rows = _gradient_samples(pairs)
@@ -88,7 +88,7 @@ class DescriptorCalculator:
             result.strain_gradients = np.zeros((n_atoms, 3, 3, n_features))
             kwargs.update(strain=result.strain_gradients)
         self._evaluator.compute(
-            pairs.vectors, neighbour_species, species, pairs.centre_offsets, result.values, n_threads=self.n_threads,
+            pairs.vectors, neighbour_species, species_index, pairs.centre_offsets, result.values, n_threads=self.n_threads,
             **kwargs,
         )
         return result

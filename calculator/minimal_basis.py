@@ -56,7 +56,7 @@ def select_functionally_independent(basis, n_neighbours=30, n_environments=2, se
     """
     rng = np.random.default_rng(seed)
     calculator = DescriptorCalculator(basis)
-    symbols = list(basis.symbols)
+    symbols = list(basis.species)
     jacobians = []
     for _ in range(n_environments):
         jacobian = centre_jacobian(calculator, random_environment(symbols, n_neighbours, basis.cutoff, rng))

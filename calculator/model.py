@@ -51,32 +51,33 @@ class ModelFileError(ValueError):
 
 @dataclass
 class Model:
-    """A complete potential: descriptor basis (with its core repulsion), per-species weights and reference
-    energies.
+    """A complete potential: descriptor basis (with its core repulsion), per-species coefficients and
+    reference energies.
 
-    weights : float64 [n_species][n_features], eV per unit of B_q, for centres of each species
+    coefficients : float64 [n_species][n_features], w_q(a) in eV per unit of B_q, for centres of each
+        species (the parameter file's "weights")
     reference_energies : float64 [n_species], E0 in eV per atom
     """
 
     basis: Basis
-    weights: np.ndarray
+    coefficients: np.ndarray
     reference_energies: np.ndarray
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.weights = np.ascontiguousarray(self.weights, dtype=np.float64)
+        self.coefficients = np.ascontiguousarray(self.coefficients, dtype=np.float64)
         self.reference_energies = np.ascontiguousarray(self.reference_energies, dtype=np.float64)
         expected = (self.basis.n_species, self.basis.n_features)
-        if self.weights.shape != expected:
-            raise ValueError(f"weights must have shape {expected} (species, features), got {self.weights.shape}")
+        if self.coefficients.shape != expected:
+            raise ValueError(f"coefficients must have shape {expected} (species, features), got {self.coefficients.shape}")
         if self.reference_energies.shape != (self.basis.n_species,):
             raise ValueError(f"reference_energies must have {self.basis.n_species} entries")
-        if not np.all(np.isfinite(self.weights)) or not np.all(np.isfinite(self.reference_energies)):
-            raise ValueError("weights and reference energies must be finite")
+        if not np.all(np.isfinite(self.coefficients)) or not np.all(np.isfinite(self.reference_energies)):
+            raise ValueError("coefficients and reference energies must be finite")
 
     @property
     def species(self):
-        return self.basis.symbols
+        return self.basis.species
 
     @property
     def core_repulsion(self):
@@ -85,7 +86,7 @@ class Model:
 
     @classmethod
     def core_repulsion_only(cls, basis):
-        """The model of ``basis`` with zero weights and zero E0: only its core repulsion (None without one).
+        """The model of ``basis`` with zero coefficients and zero E0: only its core repulsion (None without one).
         The fit subtracts its energies, forces and stresses from the targets."""
         if basis.core_repulsion is None:
             return None
@@ -104,7 +105,7 @@ class Model:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "units": dict(UNITS),
-            "species": list(basis.symbols),
+            "species": list(basis.species),
             "cutoff": {"radius": basis.cutoff, "function": "shifted_cosine", "width": basis.radial.cutoff_width},
             "radial": {
                 "basis": "laplacian_eigenstate",
@@ -128,8 +129,8 @@ class Model:
                     "factors": couplings.factors.tolist(),
                 },
             },
-            "weights": {s: self.weights[i].tolist() for i, s in enumerate(basis.symbols)},
-            "reference_energies": {s: float(self.reference_energies[i]) for i, s in enumerate(basis.symbols)},
+            "weights": {s: self.coefficients[i].tolist() for i, s in enumerate(basis.species)},
+            "reference_energies": {s: float(self.reference_energies[i]) for i, s in enumerate(basis.species)},
             "core_repulsion": None
             if self.core_repulsion is None
             else {
@@ -256,7 +257,7 @@ def _model(content):
         core_repulsion = CoreRepulsion(pairs)
     basis = Basis(numbers, radial, spline, np.ascontiguousarray(content["embedding"]), couplings, content["body_order"],
                   core_repulsion)
-    return Model(basis, content["weights"], content["reference_energies"], content["metadata"])
+    return Model(basis, content["coefficients"], content["reference_energies"], content["metadata"])
 
 
 __all__ = ["CoreRepulsion", "Model", "ModelFileError", "load_model", "write_file_atomically", "write_json_atomically"]

@@ -44,12 +44,12 @@ class Potential:
 
     @property
     def n_monomials(self):
-        """Distinct monomials of A left after contracting the weights into the couplings."""
+        """Distinct monomials of A left after contracting the coefficients into the couplings."""
         return self._evaluator.n_monomials
 
     def compute(self, atoms):
         basis = self.model.basis
-        species = basis.species_index(atoms.numbers)
+        species_index = basis.species_index(atoms.numbers)
         pairs = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, basis.cutoff)
         n_atoms = len(atoms)
         energies = np.zeros(n_atoms)
@@ -58,8 +58,8 @@ class Potential:
         atom_virials = np.zeros((n_atoms, 3, 3))
         self._evaluator.compute(
             pairs.vectors,
-            np.ascontiguousarray(species[pairs.neighbours]),
-            species,
+            np.ascontiguousarray(species_index[pairs.neighbours]),
+            species_index,
             pairs.centre_offsets,
             pairs.centres,
             pairs.neighbours,

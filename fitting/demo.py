@@ -28,7 +28,7 @@ def run_demo(n_threads=None):
 
     from lepot.calculator import LepotCalculator
 
-    from .errors import format_tables
+    from .metrics import format_tables
     from .fit import fit
 
     if not os.path.exists(CONFIG):

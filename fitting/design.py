@@ -1,11 +1,11 @@
 """Weighted least-squares rows of the linear model, and their streamed QR reduction.
 
-Columns (n_columns = n_centre · n_features [+ n_species]): the weights W_q(κ) of centre channel κ,
+Columns (n_columns = n_centre · n_features [+ n_species]): the coefficients W_q(κ) of centre channel κ,
 channel-major, then — when reference energies are fitted — one E0 per species. A centre of species s
 has the weights w_q(s) = Σ_κ v_κ(s) W_q(κ); the centre embedding v [n_centre][n_species] is one-hot by
 default (one weight vector per species, v = identity) or a compressed centre embedding.
 
-Rows of one structure with N atoms (each multiplied by its weight, see lepot.fitting.config):
+Rows of one structure with N atoms (each multiplied by its row weight, lepot.fitting.config RowWeights):
   energy  1 row    x = [Σ_i v_κ(a_i) B(i)]_κ / N,   E0 columns: count_s / N;  y = (E - E_core - Σ given E0) / N   eV/atom
   forces  3N rows  x = -[Σ_i v_κ(a_i) ∂B(i)/∂r_j,α]_κ,                       y = F_j,α - F_core                   eV/Å
   stress  6 rows   x = [Σ_i v_κ(a_i) ∂B(i)/∂ε_v]_κ / N  (Voigt v, ASE order), y = (σ V)_v / N - core               eV/atom
@@ -29,10 +29,10 @@ class RowBuilder:
     """Builds the weighted rows of structures for one basis and fit setting."""
 
     def __init__(
-        self, basis, weights, fit_reference_energies, given_reference_energies=None, core_model=None, centre_embedding=None
+        self, basis, row_weights, fit_reference_energies, given_reference_energies=None, core_model=None, centre_embedding=None
     ):
         """weights: the config's 'weights' section; given_reference_energies: [n_species] eV or None;
-        core_model: a Model holding only the core repulsion (zero weights, zero E0) or None;
+        core_model: a Model holding only the core repulsion (zero coefficients, zero E0) or None;
         centre_embedding: v [n_centre][n_species], or None for one weight vector per species."""
         self.basis = basis
         self.centre_embedding = (
@@ -42,7 +42,7 @@ class RowBuilder:
             raise ValueError(
                 f"centre embedding of shape {self.centre_embedding.shape} must be [n_centre][{basis.n_species}]"
             )
-        self.weights = weights
+        self.row_weights = row_weights
         self.fit_reference_energies = fit_reference_energies
         self.given_reference_energies = given_reference_energies
         self.descriptors = DescriptorCalculator(basis)
@@ -51,52 +51,53 @@ class RowBuilder:
         self.n_columns = n + (basis.n_species if fit_reference_energies else 0)
 
     @property
-    def n_weight_columns(self):
+    def n_coefficient_columns(self):
         return self.centre_embedding.shape[0] * self.basis.n_features
 
-    def species_weights(self, coefficients):
+    def species_coefficients(self, coefficients):
         """w_q(s) = Σ_κ v_κ(s) W_q(κ), shape [n_species][n_features], from solved coefficients [n_columns]."""
-        channels = np.asarray(coefficients)[: self.n_weight_columns].reshape(-1, self.basis.n_features)
+        channels = np.asarray(coefficients)[: self.n_coefficient_columns].reshape(-1, self.basis.n_features)
         return self.centre_embedding.T @ channels
 
     def reference_energies(self, coefficients):
         """Fitted E0 [n_species] (eV) from solved coefficients (only when reference energies are fitted)."""
-        return np.asarray(coefficients)[self.n_weight_columns :]
+        return np.asarray(coefficients)[self.n_coefficient_columns :]
 
-    def row_weights(self, structure):
-        factors = self.weights["config_types"].get(structure.config_type, {})
-        return {key: self.weights[key] * factors.get(key, 1.0) for key in ("energy", "forces", "stress")}
+    def structure_row_weights(self, structure):
+        """{energy, forces, stress}: the row weights of one structure (its config_type's factors applied)."""
+        factors = self.row_weights["config_types"].get(structure.config_type, {})
+        return {key: self.row_weights[key] * factors.get(key, 1.0) for key in ("energy", "forces", "stress")}
 
     def rows(self, structure):
         """(X [n_rows][n_columns], y [n_rows]) of one structure, already weighted."""
-        weight = self.row_weights(structure)
+        row_weight = self.structure_row_weights(structure)
         atoms = structure.atoms
         n_atoms = len(atoms)
         n_species, n_features = self.basis.n_species, self.basis.n_features
-        n_weights = self.centre_embedding.shape[0] * n_features
+        n_coefficients = self.centre_embedding.shape[0] * n_features
         species = self.basis.species_index(atoms.numbers)
         centre_weights = self.centre_embedding[:, species]  # [n_centre][n_atoms], v_κ(a_i)
         gradients = []
-        if weight["forces"] > 0:
+        if row_weight["forces"] > 0:
             gradients.append("positions")
-        if weight["stress"] > 0:
+        if row_weight["stress"] > 0:
             gradients.append("strain")
         result = self.descriptors.compute(atoms, gradients=tuple(gradients))
         core = self.core.compute(atoms) if self.core is not None else None
         blocks, targets = [], []
 
-        if weight["energy"] > 0:
+        if row_weight["energy"] > 0:
             row = np.zeros((1, self.n_columns))
-            row[0, :n_weights] = (centre_weights @ result.values).reshape(-1)
+            row[0, :n_coefficients] = (centre_weights @ result.values).reshape(-1)
             if self.fit_reference_energies:
-                row[0, n_weights:] = np.bincount(species, minlength=n_species)
+                row[0, n_coefficients:] = np.bincount(species, minlength=n_species)
             target = structure.energy - (core.energy if core else 0.0)
             if self.given_reference_energies is not None:
                 target -= self.given_reference_energies[species].sum()
-            blocks.append(row * (weight["energy"] / n_atoms))
-            targets.append(np.array([target]) * (weight["energy"] / n_atoms))
+            blocks.append(row * (row_weight["energy"] / n_atoms))
+            targets.append(np.array([target]) * (row_weight["energy"] / n_atoms))
 
-        if weight["forces"] > 0:
+        if row_weight["forces"] > 0:
             rows = np.zeros((n_atoms, 3, self.n_columns))
             sample_weights = centre_weights[:, result.gradient_samples[:, 0]]  # [n_centre][n_samples]
             for kappa, weight_of_sample in enumerate(sample_weights):
@@ -109,10 +110,10 @@ class RowBuilder:
                 )
                 rows[:, :, kappa * n_features : (kappa + 1) * n_features] = -summed
             target = structure.forces - (core.forces if core else 0.0)
-            blocks.append(rows.reshape(3 * n_atoms, -1) * weight["forces"])
-            targets.append(target.reshape(-1) * weight["forces"])
+            blocks.append(rows.reshape(3 * n_atoms, -1) * row_weight["forces"])
+            targets.append(target.reshape(-1) * row_weight["forces"])
 
-        if weight["stress"] > 0:
+        if row_weight["stress"] > 0:
             rows = np.zeros((6, self.n_columns))
             for kappa, weight_of_atom in enumerate(centre_weights):
                 strain = np.einsum("i,iabq->abq", weight_of_atom, result.strain_gradients)  # [3][3][F]
@@ -124,8 +125,8 @@ class RowBuilder:
             if core:
                 virial = virial - core.stress * volume
             target = np.array([virial[a, b] for a, b in ASE_VOIGT])
-            blocks.append(rows * (weight["stress"] / n_atoms))
-            targets.append(target * (weight["stress"] / n_atoms))
+            blocks.append(rows * (row_weight["stress"] / n_atoms))
+            targets.append(target * (row_weight["stress"] / n_atoms))
 
         if not blocks:
             return np.zeros((0, self.n_columns)), np.zeros(0)

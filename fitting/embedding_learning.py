@@ -42,7 +42,7 @@ from lepot.calculator.couplings import Couplings
 
 from .design import RowBuilder, TriangularFactor
 from .embedding import principal_embedding
-from .errors import error_table, predict
+from .metrics import error_table, predict
 from .progress import progress_bar
 from .solver import RidgeProblem, select_relative_lambda
 
@@ -60,10 +60,10 @@ class LearnedEmbedding:
     message: str = ""
 
 
-def embedding_derivative_basis(basis, species_weights, per_channel):
+def embedding_derivative_basis(basis, species_coefficients, per_channel):
     """The derivative basis described in the module docstring.
 
-    species_weights: w_q(σ) [S][n_features]. Features are ordered (σ, p) with p = (k, s) or (k, n, s),
+    species_coefficients: w_q(σ) [S][n_features]. Features are ordered (σ, p) with p = (k, s) or (k, n, s),
     s fastest, so feature σ · n_parameters + p is Σ_q w_q(σ) ∂B_q/∂θ_p.
     """
     couplings = basis.couplings
@@ -81,7 +81,7 @@ def embedding_derivative_basis(basis, species_weights, per_channel):
         selected = np.flatnonzero(degrees == degree)  # terms of this degree
         starts = couplings.term_factor_offsets[selected]
         factors = couplings.factors[starts[:, None] + np.arange(degree)]  # [n_terms_d][degree]
-        term_weights = species_weights[:, couplings.term_feature[selected]] * couplings.term_coefficient[selected]
+        term_weights = species_coefficients[:, couplings.term_feature[selected]] * couplings.term_coefficient[selected]
         for slot in range(degree):
             a = factors[:, slot]
             k, nlm = a // n_nlm, a % n_nlm
@@ -119,12 +119,12 @@ class EmbeddingProblem:
     Call calibrate() once before loss() or loss_and_gradient().
     """
 
-    def __init__(self, species, basis_options, structures, weights, n_pseudo, per_channel, centre,
+    def __init__(self, species, basis_options, structures, row_weights, n_pseudo, per_channel, centre,
                  fit_reference_energies, given_reference_energies=None, core_model=None):
         if centre not in ("species", "compressed"):
             raise ValueError(f"centre must be 'species' or 'compressed', got {centre!r}")
         self.species, self.basis_options, self.structures = species, basis_options, structures
-        self.weights, self.n_pseudo, self.per_channel, self.centre = weights, n_pseudo, per_channel, centre
+        self.row_weights, self.n_pseudo, self.per_channel, self.centre = row_weights, n_pseudo, per_channel, centre
         self.fit_e0, self.given_e0, self.core_model = fit_reference_energies, given_reference_energies, core_model
         self.n_species = len(species)
         self.n_channels = build_basis(species, **dict(basis_options, body_order=1)).radial.n_radial[0] if per_channel else 1
@@ -146,7 +146,7 @@ class EmbeddingProblem:
 
     def _builder(self, basis, centre_embedding, targets=True):
         core_model = self.core_model if targets else None  # derivative rows: only X is used
-        return RowBuilder(basis, self.weights, self.fit_e0, self.given_e0, core_model, centre_embedding)
+        return RowBuilder(basis, self.row_weights, self.fit_e0, self.given_e0, core_model, centre_embedding)
 
     def design(self, theta):
         """(X, y) of the sample at θ."""
@@ -177,7 +177,7 @@ class EmbeddingProblem:
         """The linear model of the sample's ridge solution at θ (a lepot.calculator.Model)."""
         _, w, _, builder = self._inner_fit(np.asarray(theta, dtype=float))
         reference = builder.reference_energies(w) if self.fit_e0 else self.given_e0
-        return Model(builder.basis, builder.species_weights(w), reference)
+        return Model(builder.basis, builder.species_coefficients(w), reference)
 
     def _inner_fit(self, theta):
         """(L(θ), w* [n_columns], residual X w* - y [n_rows], the row builder) at θ."""
@@ -196,14 +196,14 @@ class EmbeddingProblem:
         basis = self.basis(theta)
         loss, w, residual, builder = self._inner_fit(theta)
         n_rows = len(residual)
-        species_weights = builder.species_weights(w)
-        derivative_basis, n_parameters = embedding_derivative_basis(basis, species_weights, self.per_channel)
+        species_coefficients = builder.species_coefficients(w)
+        derivative_basis, n_parameters = embedding_derivative_basis(basis, species_coefficients, self.per_channel)
         derivative_rows = self._builder(derivative_basis, None, targets=False)
         n_features = derivative_basis.n_features
         jacobian = np.zeros((n_rows, n_parameters))  # [n_rows][n_parameters]
         start = 0
         per_species = self._builder(basis, None, targets=False) if self.centre == "compressed" else None
-        channel_weights = w[: builder.n_weight_columns].reshape(-1, basis.n_features)  # W [n_centre][F]
+        channel_weights = w[: builder.n_coefficient_columns].reshape(-1, basis.n_features)  # W [n_centre][F]
         for structure in self.structures:
             rows, _ = derivative_rows.rows(structure)
             count = rows.shape[0]

@@ -3,7 +3,7 @@
 from lepot.calculator.ase import resolve_model
 
 from .data import TargetKeys, check_species, expand_paths, read_structures
-from .errors import error_table, format_tables, predict
+from .metrics import error_table, format_tables, predict
 
 
 def evaluate(model, patterns, keys=None):

@@ -41,7 +41,7 @@ from .data import TargetKeys, check_species, check_targets, digest, read_structu
 from .design import RowBuilder, mpi_reduce, reduce_structures
 from .embedding import principal_embedding
 from .embedding_learning import learn_fit_embedding
-from .errors import error_table, predict
+from .metrics import error_table, predict
 from .memory import check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
 from .progress import progress_bar
 from .pruning import prune_features
@@ -304,13 +304,13 @@ def assemble_model(config, data, fitted, design, solved):
     the metadata (config, data digests, compression, selection, pruning, solver)."""
     builder, solution, pruning = design.builder, solved.solution, solved.pruning
     basis = fitted.basis
-    weights = builder.species_weights(solved.coefficients)
+    coefficients = builder.species_coefficients(solved.coefficients)
     reference_energies = (
         builder.reference_energies(solved.coefficients) if fitted.fit_reference_energies else fitted.reference_energies
     )
     if pruning is not None:
         basis = subset_basis(basis, pruning.kept)
-        weights = weights[:, pruning.kept]
+        coefficients = coefficients[:, pruning.kept]
     learned = fitted.learned
     metadata = {"fit": {
         "config": config.to_dict(),
@@ -335,7 +335,7 @@ def assemble_model(config, data, fitted, design, solved):
             "n_columns": builder.n_columns if pruning is None else int(len(pruning.columns)),
         },
     }}
-    return Model(basis, weights, reference_energies, metadata)
+    return Model(basis, coefficients, reference_energies, metadata)
 
 
 def evaluate_and_write(config, data, fitted, design, solved, model, outputs, context=None):
@@ -353,7 +353,7 @@ def evaluate_and_write(config, data, fitted, design, solved, model, outputs, con
     files = {"model": model.to_text(outputs["model"]), "report": report, "parity_plot": parity_plot_png(groups)}
     if fitted.embedding is not None:
         outputs["embedding_plot"] = os.path.splitext(outputs["model"])[0] + "_embedding.png"
-        files["embedding_plot"] = embedding_plot_png(fitted.embedding, model.basis.symbols,
+        files["embedding_plot"] = embedding_plot_png(fitted.embedding, model.basis.species,
                                                      None if fitted.learned is None else fitted.learned.losses)
     for name, content in files.items():
         write_file_atomically(content, outputs[name])
@@ -365,12 +365,12 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
     """The report's summary: basis, solver, reference energies, core repulsion, compression, pruning, timing."""
     basis, solution, factor = model.basis, solved.solution, design.factor
     return [
-        f"species {', '.join(basis.symbols)}; cutoff {basis.cutoff} Å; LE n_l = {list(basis.radial.n_radial)}; "
+        f"species {', '.join(basis.species)}; cutoff {basis.cutoff} Å; LE n_l = {list(basis.radial.n_radial)}; "
         f"body order {basis.body_order}; {basis.n_pseudo} density channels "
         f"({'compressed' if fitted.embedding is not None else 'one per element'}); {basis.n_features} features per species",
         f"rows {factor.n_rows}; solver {solution.method}: relative ridge {solution.regularisation:.3g}, "
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
-        "reference energies (eV): " + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.symbols, model.reference_energies)),
+        "reference energies (eV): " + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.species, model.reference_energies)),
         summary_line(basis.core_repulsion, fitted.shortest_distances, config["model"]["core_repulsion"]),
         *embedding_lines(config["model"]["centre_weights"], fitted.embedding, fitted.learned, design.builder,
                          len(data.splits.get("validation", []))),

@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 
-from .errors import format_tables
+from .metrics import format_tables
 
 SPLIT_COLOURS = {"train": "tab:blue", "validation": "tab:orange", "test": "tab:green"}
 
@@ -56,8 +56,8 @@ def embedding_lines(centre_weights, embedding, learned, builder, n_validation):
             )
     u = embedding if embedding.ndim == 2 else embedding.mean(axis=1)
     lines.append(
-        f"centre weights: {centre_weights} ({builder.n_weight_columns} weight columns); "
-        f"embedding u (rows: pseudo-elements, columns: {', '.join(builder.basis.symbols)}"
+        f"centre weights: {centre_weights} ({builder.n_coefficient_columns} weight columns); "
+        f"embedding u (rows: pseudo-elements, columns: {', '.join(builder.basis.species)}"
         f"{'; averaged over n' if embedding.ndim == 3 else ''}): "
         + np.array2string(np.asarray(u), precision=4, separator=", ").replace("\n", "")
     )

@@ -61,7 +61,7 @@ class RidgeProblem:
         active = s2 > 0
         return np.where(active, s2 / np.where(active, s2 + lam, 1.0), 0.0)
 
-    def weights(self, relative_lambda):
+    def coefficients(self, relative_lambda):
         s = self.singular
         inverse = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), 0.0)
         return (self.vt.T @ (self._filter(relative_lambda) * inverse * self.projected)) / self.scale
@@ -88,7 +88,7 @@ def residual_sum_of_squares(factor, coefficients):
 
 def validation_residual(problem, validation_factor):
     def residual(relative_lambda):
-        return residual_sum_of_squares(validation_factor, problem.weights(relative_lambda))
+        return residual_sum_of_squares(validation_factor, problem.coefficients(relative_lambda))
 
     return residual
 
@@ -125,7 +125,7 @@ def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAUL
         relative_lambda = float(regularisation)
         criterion = problem.gcv(relative_lambda)
     return Solution(
-        coefficients=problem.weights(relative_lambda),
+        coefficients=problem.coefficients(relative_lambda),
         regularisation=relative_lambda,
         effective_parameters=problem.effective_parameters(relative_lambda),
         condition_number=problem.condition_number(),

@@ -156,8 +156,8 @@ def test_adjoint_equals_descriptor_path_and_finite_differences(body_order, budge
     result = Potential(model).compute(atoms)
     descriptors = DescriptorCalculator(model.basis).compute(atoms, gradients=("positions",))
     species = model.basis.species_index(atoms.numbers)
-    energies = model.reference_energies[species] + np.einsum("iq,iq->i", model.weights[species], descriptors.values)
-    forces = -np.einsum("iq,ijaq->ja", model.weights[species], descriptors.dense_position_gradients())
+    energies = model.reference_energies[species] + np.einsum("iq,iq->i", model.coefficients[species], descriptors.values)
+    forces = -np.einsum("iq,ijaq->ja", model.coefficients[species], descriptors.dense_position_gradients())
     np.testing.assert_allclose(result.energies, energies, rtol=1e-12, atol=1e-12 * np.abs(energies).max())
     assert relative_error(result.forces, forces) <= 1e-12
     numerical = position_derivatives(lambda a: Potential(model).compute(a).energy, atoms)

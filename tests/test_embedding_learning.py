@@ -86,7 +86,7 @@ def test_fit_with_learned_embedding_has_a_size_independent_of_the_species(tmp_pa
         models[len(species)] = load_model(result.outputs["model"])
     assert models[2].basis.n_features == models[5].basis.n_features
     # centre weights through the embedding: w(a) = Σ_k u_k(a) W(k), rank K across the species
-    assert np.linalg.matrix_rank(models[5].weights, tol=1e-10 * np.abs(models[5].weights).max()) == 2
+    assert np.linalg.matrix_rank(models[5].coefficients, tol=1e-10 * np.abs(models[5].coefficients).max()) == 2
     atoms = emt_alloy_structures(["Al", "Ni", "Cu", "Pd", "Ag"], 1, seed=4, repeat=1)[0].atoms
     assert np.all(np.isfinite(DescriptorCalculator(models[5].basis).compute(atoms).values))
 
@@ -124,5 +124,5 @@ def test_mpi_two_ranks_equal_serial_with_a_learned_embedding(tmp_path):
     parallel = load_model(tmp_path / "mpi.json")
     # rank 0 learns and broadcasts; serial and parallel differ only by BLAS round-off (thread counts differ)
     np.testing.assert_allclose(parallel.basis.embedding, serial.basis.embedding, rtol=1e-8, atol=1e-12)
-    np.testing.assert_allclose(parallel.weights, serial.weights, rtol=1e-8, atol=1e-10 * np.abs(serial.weights).max())
+    np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8, atol=1e-10 * np.abs(serial.coefficients).max())
     np.testing.assert_allclose(parallel.reference_energies, serial.reference_energies, rtol=1e-8)

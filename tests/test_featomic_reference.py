@@ -44,7 +44,7 @@ def test_density_matches_featomic(atoms):
     compared = 0
     for key, block in featomic_expansion(atoms, cutoff, n_max, l_max, width).items():
         l, neighbour = int(key["o3_lambda"]), int(key["neighbor_type"])
-        k = basis.species.index(neighbour)
+        k = basis.atomic_numbers.index(neighbour)
         centres = block.samples.column("atom")
         start = k * n_nlm + nlm_offset[l]
         expected = ours[centres, start : start + n_radial[l] * (2 * l + 1)].reshape(len(centres), n_radial[l], 2 * l + 1)

@@ -57,8 +57,8 @@ def test_fit_recovers_the_weights_of_a_known_model(tmp_path):
     ase.io.write(tmp_path / "synthetic.extxyz", labelled(truth, structures))
     result = fit(small_config(tmp_path / "synthetic.extxyz", tmp_path / "fit.json", solver={"regularisation": 0.0}),
                  progress=False)
-    scale = np.abs(truth.weights).max()
-    assert np.abs(result.model.weights - truth.weights).max() <= 1e-6 * scale
+    scale = np.abs(truth.coefficients).max()
+    assert np.abs(result.model.coefficients - truth.coefficients).max() <= 1e-6 * scale
     assert result.model.reference_energies[0] == pytest.approx(truth.reference_energies[0], rel=1e-8)
 
 
@@ -88,7 +88,7 @@ def real_config(tmp_path, **solver):
 def test_chunked_equals_unchunked(tmp_path):
     one = fit(real_config(tmp_path, chunk_size=1), progress=False).model
     all_at_once = fit(real_config(tmp_path, chunk_size=1000), progress=False).model
-    np.testing.assert_allclose(one.weights, all_at_once.weights, rtol=1e-8, atol=1e-10 * np.abs(one.weights).max())
+    np.testing.assert_allclose(one.coefficients, all_at_once.coefficients, rtol=1e-8, atol=1e-10 * np.abs(one.coefficients).max())
 
 
 def test_same_data_config_and_seed_give_the_same_file(tmp_path, monkeypatch):
@@ -113,7 +113,7 @@ def test_mpi_two_ranks_equal_serial(tmp_path):
     parallel = load_model(tmp_path / "mpi.json")
     serial = fit(real_config(tmp_path), progress=False).model
     assert parallel.metadata["fit"]["solver"]["n_rows"] == serial.metadata["fit"]["solver"]["n_rows"]
-    np.testing.assert_allclose(parallel.weights, serial.weights, rtol=1e-8, atol=1e-10 * np.abs(serial.weights).max())
+    np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8, atol=1e-10 * np.abs(serial.coefficients).max())
     np.testing.assert_allclose(parallel.reference_energies, serial.reference_energies, rtol=1e-10)
 
 

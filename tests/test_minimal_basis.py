@@ -24,7 +24,7 @@ def basis():
 @pytest.mark.parametrize("n_neighbours", [4, 12])
 def test_greedy_count_equals_the_jacobian_rank(basis, n_neighbours):
     selection = select_functionally_independent(basis, n_neighbours=n_neighbours, n_environments=1, seed=3)
-    jacobian = centre_jacobian(DescriptorCalculator(basis), random_environment(list(basis.symbols), n_neighbours,
+    jacobian = centre_jacobian(DescriptorCalculator(basis), random_environment(list(basis.species), n_neighbours,
                                                                                basis.cutoff, np.random.default_rng(3)))
     jacobian /= np.linalg.norm(jacobian, axis=1, keepdims=True)
     singular = np.linalg.svd(jacobian, compute_uv=False)

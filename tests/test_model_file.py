@@ -32,7 +32,7 @@ def test_round_trip_is_exact(fixture, request, tmp_path):
     original.save(path)
     loaded = load_model(path)
     assert loaded.to_dict() == original.to_dict() | {"metadata": loaded.metadata}
-    np.testing.assert_array_equal(loaded.weights, original.weights)
+    np.testing.assert_array_equal(loaded.coefficients, original.coefficients)
     np.testing.assert_array_equal(loaded.reference_energies, original.reference_energies)
     np.testing.assert_array_equal(loaded.basis.embedding, original.basis.embedding)
     np.testing.assert_array_equal(loaded.basis.spline.node_values, original.basis.spline.node_values)
@@ -85,7 +85,7 @@ def test_save_refuses_a_model_the_reader_would_refuse(model, tmp_path):
     reaches past the cutoff is not written, and the previous file stays."""
     path = tmp_path / "model.json"
     path.write_text("previous content")
-    broken = Model(replace(model.basis, core_repulsion=CoreRepulsion({("Mo", "W"): (1.0, 9.0)})), model.weights,
+    broken = Model(replace(model.basis, core_repulsion=CoreRepulsion({("Mo", "W"): (1.0, 9.0)})), model.coefficients,
                    model.reference_energies)
     with pytest.raises(ModelFileError, match=r"'core_repulsion.pairs\[0\]' needs 0 <= r_inner < r_outer <= cutoff.radius"):
         broken.save(path)
@@ -101,7 +101,7 @@ def test_from_dict_uses_the_same_reader(model):
 
 
 def test_model_constructor_checks_shapes(model):
-    with pytest.raises(ValueError, match="weights must have shape"):
-        Model(model.basis, model.weights[:, :-1], model.reference_energies)
+    with pytest.raises(ValueError, match="coefficients must have shape"):
+        Model(model.basis, model.coefficients[:, :-1], model.reference_energies)
     with pytest.raises(ValueError, match="finite"):
-        Model(model.basis, model.weights * np.nan, model.reference_energies)
+        Model(model.basis, model.coefficients * np.nan, model.reference_energies)

@@ -49,7 +49,7 @@ def test_adjoint_equals_descriptor_path(model_name, structure):
     result = Potential(model).compute(atoms)
     descriptors = DescriptorCalculator(model.basis).compute(atoms, gradients=("positions", "strain"))
     species = model.basis.species_index(atoms.numbers)
-    weights = model.weights[species]  # [i][q]
+    weights = model.coefficients[species]  # [i][q]
     energies = model.reference_energies[species] + np.einsum("iq,iq->i", weights, descriptors.values)
     forces = -np.einsum("iq,ijaq->ja", weights, descriptors.dense_position_gradients())
     strain = np.einsum("iq,iabq->ab", weights, descriptors.strain_gradients)

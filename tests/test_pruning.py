@@ -68,7 +68,7 @@ def test_pruned_fit_equals_a_fit_of_the_kept_basis(tmp_path):
     builder = RowBuilder(basis, result.model.metadata["fit"]["config"]["weights"], True)
     factor = reduce_structures(builder, read_structures([str(SAMPLE)]), 32)
     direct = solve(factor, 1e-9)
-    np.testing.assert_allclose(pruned.weights[0], direct.coefficients[: basis.n_features], rtol=1e-7,
+    np.testing.assert_allclose(pruned.coefficients[0], direct.coefficients[: basis.n_features], rtol=1e-7,
                                atol=1e-7 * np.abs(direct.coefficients[: basis.n_features]).max())
     assert pruned.reference_energies[0] == pytest.approx(direct.coefficients[-1], rel=1e-9)
 
@@ -95,7 +95,7 @@ def test_pruned_fit_under_mpi_equals_serial(tmp_path):
     serial = fit(pruned_config(tmp_path, 300), progress=False).model
     assert len(serial.metadata["fit"]["pruning"]) > 1
     assert parallel.basis.couplings.labels == serial.basis.couplings.labels
-    np.testing.assert_allclose(parallel.weights, serial.weights, rtol=1e-8, atol=1e-10 * np.abs(serial.weights).max())
+    np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8, atol=1e-10 * np.abs(serial.coefficients).max())
 
 
 def test_pruning_with_the_ridge_chosen_on_validation_data(tmp_path):

@@ -105,7 +105,7 @@ public:
     // spline columns must follow the radial layout above; embedding shape [n_species][n_pseudo][n_radial_max];
     // handover: the core-repulsion pairs (s_ab), or an empty switch for none
     DensityExpansion(RadialSpline spline, CutoffFunction cutoff_function, DensityLayout layout, int n_species,
-                     int n_pseudo, const double* embedding_weights, PairSwitch handover = PairSwitch())
+                     int n_pseudo, const double* embedding_table, PairSwitch handover = PairSwitch())
         : spline_(std::move(spline)), cutoff_function_(cutoff_function), layout_(std::move(layout)),
           harmonics_(layout_.l_max()), n_species_(n_species), n_pseudo_(n_pseudo), handover_(std::move(handover)) {
         if (spline_.r_max() != cutoff_function_.cutoff())
@@ -119,7 +119,7 @@ public:
         if (handover_.max_range() > cutoff_function_.cutoff())
             throw std::invalid_argument("density expansion: core repulsion range exceeds the cutoff radius");
         const size_t size = static_cast<size_t>(n_species) * n_pseudo * layout_.n_radial_max();
-        embedding_.assign(embedding_weights, embedding_weights + size);
+        embedding_.assign(embedding_table, embedding_table + size);
         for (double w : embedding_)
             if (!std::isfinite(w)) throw std::invalid_argument("density expansion: non-finite embedding weight");
         contributes_.assign(static_cast<size_t>(n_species) * n_pseudo, 0);

@@ -29,13 +29,13 @@ namespace lepot {
 
 class EnergyPolynomial {
 public:
-    // weights: [n_species][n_features], w_q for centres of each species (eV per unit of B_q)
-    EnergyPolynomial(const CouplingSet& couplings, int n_species, const double* weights)
+    // coefficients: [n_species][n_features], w_q for centres of each species (eV per unit of B_q)
+    EnergyPolynomial(const CouplingSet& couplings, int n_species, const double* coefficients)
         : n_species_(n_species), n_density_(couplings.n_density()) {
         if (n_species < 1) throw std::invalid_argument("energy polynomial: n_species must be >= 1");
         const int n_features = couplings.n_features();
         for (size_t i = 0; i < static_cast<size_t>(n_species) * n_features; ++i)
-            if (!std::isfinite(weights[i])) throw std::invalid_argument("energy polynomial: non-finite weight");
+            if (!std::isfinite(coefficients[i])) throw std::invalid_argument("energy polynomial: non-finite coefficient");
         std::map<std::vector<int>, std::vector<double>> merged;  // sorted factors -> coefficient per species
         for (int q = 0; q < n_features; ++q) {
             for (int t = couplings.feature_term_begin(q); t < couplings.feature_term_end(q); ++t) {
@@ -46,7 +46,7 @@ public:
                 std::vector<double>& coefficient = merged[key];
                 coefficient.resize(n_species, 0.0);
                 for (int s = 0; s < n_species; ++s)
-                    coefficient[s] += weights[static_cast<size_t>(s) * n_features + q] * couplings.coefficient(t);
+                    coefficient[s] += coefficients[static_cast<size_t>(s) * n_features + q] * couplings.coefficient(t);
             }
         }
         factor_offsets_.push_back(0);

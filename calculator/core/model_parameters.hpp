@@ -48,7 +48,7 @@ struct BasisParameters {
 struct ModelParameters {
     BasisParameters basis;
     std::vector<int> atomic_numbers;         // shape [n_species]
-    std::vector<double> weights;             // shape [n_species][n_features], eV per unit of B_q
+    std::vector<double> coefficients;        // shape [n_species][n_features], w_q(a): eV per unit of B_q
     std::vector<double> reference_energies;  // shape [n_species], E0 in eV
 };
 
@@ -100,12 +100,12 @@ inline PotentialKernel make_potential_kernel(const ModelParameters& model) {
     const BasisParameters& basis = model.basis;
     const size_t n_species = basis.n_species;
     require_size(model.atomic_numbers.size(), n_species, "atomic_numbers");
-    require_size(model.weights.size(), n_species * basis.n_features, "weights");
+    require_size(model.coefficients.size(), n_species * basis.n_features, "coefficients");
     require_size(model.reference_energies.size(), n_species, "reference_energies");
     DensityExpansion expansion = make_density_expansion(basis);
     const CouplingSet couplings = make_coupling_set(basis, expansion.n_density());
     CoreRepulsion repulsion(basis.n_species, model.atomic_numbers.data(), expansion.handover());
-    return PotentialKernel(std::move(expansion), couplings, model.weights.data(), model.reference_energies.data(),
+    return PotentialKernel(std::move(expansion), couplings, model.coefficients.data(), model.reference_energies.data(),
                            std::move(repulsion));
 }
 

@@ -593,7 +593,7 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
     const size_t n_features = model.basis.n_features;
     check.object(data["weights"], "weights", file.species);
     for (const auto& symbol : file.species)
-        check.numbers(data["weights"][symbol], "weights." + symbol, {n_features}, model.weights);
+        check.numbers(data["weights"][symbol], "weights." + symbol, {n_features}, model.coefficients);
     check.object(data["reference_energies"], "reference_energies", file.species);
     for (const auto& symbol : file.species)
         model.reference_energies.push_back(

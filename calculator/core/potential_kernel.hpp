@@ -33,12 +33,12 @@ struct PotentialWorkspace {
 
 class PotentialKernel {
 public:
-    // weights: [n_species][n_features] (eV); reference_energies: [n_species] (eV)
+    // coefficients: [n_species][n_features] (eV); reference_energies: [n_species] (eV)
     // core_repulsion: ZBL of the same pairs the expansion hands over (the same PairSwitch)
-    PotentialKernel(DensityExpansion expansion, const CouplingSet& couplings, const double* weights,
+    PotentialKernel(DensityExpansion expansion, const CouplingSet& couplings, const double* coefficients,
                     const double* reference_energies, CoreRepulsion core_repulsion)
         : expansion_(std::move(expansion)),
-          polynomial_(couplings, expansion_.n_species(), weights),
+          polynomial_(couplings, expansion_.n_species(), coefficients),
           reference_energies_(reference_energies, reference_energies + expansion_.n_species()),
           core_repulsion_(std::move(core_repulsion)) {
         if (couplings.n_density() != expansion_.n_density())

@@ -1,6 +1,6 @@
 // energy_polynomial.hpp: the contracted polynomial equals Σ_q w_q B_q and its adjoint equals finite
 // differences, for degrees 1-5 mixed, for a polynomial with no terms (which once read past the end of its
-// degree table) and for one with a single term; non-finite weights are refused.
+// degree table) and for one with a single term; non-finite coefficients are refused.
 #include "energy_polynomial.hpp"
 
 #include <random>
@@ -11,14 +11,14 @@
 using namespace native_test;
 
 namespace {
-void check_against_features(const lepot::CouplingSet& set, int n_species, const std::vector<double>& weights,
+void check_against_features(const lepot::CouplingSet& set, int n_species, const std::vector<double>& coefficients,
                             std::vector<double> density, const std::string& name) {
-    const lepot::EnergyPolynomial polynomial(set, n_species, weights.data());
+    const lepot::EnergyPolynomial polynomial(set, n_species, coefficients.data());
     std::vector<double> features(set.n_features()), adjoint(set.n_density());
     set.evaluate(density.data(), features.data());
     for (int s = 0; s < n_species; ++s) {
         double expected = 0.0;
-        for (int q = 0; q < set.n_features(); ++q) expected += weights[s * set.n_features() + q] * features[q];
+        for (int q = 0; q < set.n_features(); ++q) expected += coefficients[s * set.n_features() + q] * features[q];
         const double energy = polynomial.evaluate(s, density.data(), adjoint.data());
         check_close(energy, expected, 1e-12, name + ": energy = Σ w B");
         for (int a = 0; a < set.n_density(); ++a) {
@@ -51,31 +51,31 @@ int main() {
     const int n_features = feature.back() + 1;
     const lepot::CouplingSet set(n_features, n_density, static_cast<int>(terms.size()), feature.data(),
                                  coefficient.data(), offsets.data(), factors.data());
-    std::vector<double> weights(n_species * n_features), density(n_density);
-    for (double& w : weights) w = uniform(generator);
+    std::vector<double> coefficients(n_species * n_features), density(n_density);
+    for (double& w : coefficients) w = uniform(generator);
     for (double& a : density) a = uniform(generator);
-    check_against_features(set, n_species, weights, density, "degrees 1-5");
+    check_against_features(set, n_species, coefficients, density, "degrees 1-5");
 
     // no terms: energy 0, adjoint 0 (the degree table must cover degree 1 even when empty)
     const std::vector<int> no_offsets = {0};
     const lepot::CouplingSet empty(3, n_density, 0, nullptr, nullptr, no_offsets.data(), nullptr);
-    const std::vector<double> empty_weights(n_species * 3, 1.0);
-    const lepot::EnergyPolynomial none(empty, n_species, empty_weights.data());
+    const std::vector<double> empty_coefficients(n_species * 3, 1.0);
+    const lepot::EnergyPolynomial none(empty, n_species, empty_coefficients.data());
     std::vector<double> adjoint(n_density, 9.0);
     check(none.evaluate(1, density.data(), adjoint.data()) == 0.0 && none.n_monomials() == 0, "no terms: zero energy");
     for (double g : adjoint) check(g == 0.0, "no terms: zero adjoint");
 
-    // a single cubic term, and zero weights (every monomial dropped)
+    // a single cubic term, and zero coefficients (every monomial dropped)
     const std::vector<int> one_feature = {0}, one_offsets = {0, 3}, one_factors = {4, 1, 4};
     const std::vector<double> one_coefficient = {0.5};
     const lepot::CouplingSet single(1, n_density, 1, one_feature.data(), one_coefficient.data(), one_offsets.data(),
                                     one_factors.data());
     check_against_features(single, 1, {1.7}, density, "a single term");
-    check_against_features(single, 1, {0.0}, density, "zero weights");
+    check_against_features(single, 1, {0.0}, density, "zero coefficients");
 
-    std::vector<double> bad = weights;
+    std::vector<double> bad = coefficients;
     bad[3] = std::nan("");
-    check_throws<std::invalid_argument>([&] { lepot::EnergyPolynomial(set, n_species, bad.data()); }, "non-finite weight",
-                                        "NaN weight");
+    check_throws<std::invalid_argument>([&] { lepot::EnergyPolynomial(set, n_species, bad.data()); }, "non-finite coefficient",
+                                        "NaN coefficient");
     return finish("energy_polynomial");
 }

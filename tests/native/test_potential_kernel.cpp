@@ -19,8 +19,8 @@ lepot::ModelParameters small_model(int n_pseudo) {
     model.atomic_numbers = {42, 74};
     std::mt19937 generator(3);
     std::normal_distribution<double> normal(0.0, 0.05);
-    model.weights.resize(2 * model.basis.n_features);
-    for (double& w : model.weights) w = normal(generator);
+    model.coefficients.resize(2 * model.basis.n_features);
+    for (double& w : model.coefficients) w = normal(generator);
     model.reference_energies = {-4.5, -7.25};
     return model;
 }
@@ -64,8 +64,8 @@ int main() {
     }
 
     lepot::ModelParameters bad = small_model(0);
-    bad.weights.pop_back();
-    check_throws<std::invalid_argument>([&] { lepot::make_potential_kernel(bad); }, "weights has", "short weights");
+    bad.coefficients.pop_back();
+    check_throws<std::invalid_argument>([&] { lepot::make_potential_kernel(bad); }, "coefficients has", "short coefficients");
     bad = small_model(0);
     bad.basis.core_pair_radii = {0.8, 9.0, 1.0, 1.9};
     check_throws<std::invalid_argument>([&] { lepot::make_potential_kernel(bad); }, "core repulsion range exceeds",

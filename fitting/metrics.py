@@ -1,4 +1,6 @@
-"""Prediction errors of a model on structures: the tables of `lepot fit` reports and `lepot eval`.
+"""Error metrics of a model's predictions on structures (RMSE, MAE): the tables of `lepot fit` reports and
+`lepot eval`. (The exceptions of lepot are the classes named *Error: ConfigError, DataError,
+FitMemoryError, ModelFileError.)
 
 Units: energy errors in meV/atom (per-atom energies), forces in eV/Å (per Cartesian component),
 stress in GPa (per Voigt component, ASE sign). RMSE and MAE per group: "all" and each config_type.
