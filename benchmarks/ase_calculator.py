@@ -8,7 +8,7 @@ time is the best of several full evaluations through the ASE calculator interfac
 (``calculate(atoms, ["energy", "forces", "stress"], all_changes)``, so no cache is involved),
 neighbour list included.
 
-- lepot: LepotCalculator on linear ν ≤ 2 models with random weights, cutoff 5 Å, at two sizes:
+- lepot: LepotCalculator on linear ν ≤ 2 models with random coefficients, cutoff 5 Å, at two sizes:
   the default (n_max 6, l_max 4: 77 features) and n_max 8, l_max 6 (172 features).
 - PACE: python-ace's PyACECalculator, a linear-embedding (FinnisSinclair [1, 1]) ACE of rank ≤ 2
   (the same body order as lepot's ν ≤ 2), spherical-Bessel radial basis, cutoff 5 Å,
@@ -50,8 +50,8 @@ def lepot_worker():
     rows = []
     for n_max, l_max in ((6, 4), (8, 6)):
         basis = build_basis(["Mo"], cutoff=CUTOFF, n_max=n_max, l_max=l_max, cutoff_width=1.0)
-        weights = np.random.default_rng(0).normal(size=(1, basis.n_features))
-        calculator = LepotCalculator(Model(basis, weights, [-10.0]))
+        coefficients = np.random.default_rng(0).normal(size=(1, basis.n_features))
+        calculator = LepotCalculator(Model(basis, coefficients, [-10.0]))
         atoms = structure()
         rows.append(dict(label=f"lepot n_max={n_max} l_max={l_max}", size=basis.n_features,
                          seconds=time_calculator(calculator, atoms), atoms=len(atoms)))

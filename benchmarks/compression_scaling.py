@@ -85,7 +85,7 @@ def main():
     print(machine_line())
     print(f"EMT fcc solid solutions, {N_STRUCTURES} structures of 32 atoms per S ({TEST_FRACTION:.0%} test); "
           f"basis {BASIS}\n")
-    print("| S | model | features | columns (weights + E0) | fit time (s) | peak memory (MiB) | test E MAE (meV/atom) "
+    print("| S | model | features | columns (coefficients + E0) | fit time (s) | peak memory (MiB) | test E MAE (meV/atom) "
           "| test F MAE (eV/Å) |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as temporary:

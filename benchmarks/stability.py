@@ -123,7 +123,7 @@ def run_one(element, potential, pair, label, ensemble, steps, folder):
 
 
 def lepot_without_repulsion(element, folder):
-    """potentials/<El>.json with core_repulsion: null (the same weights: the fit is the same without it)."""
+    """potentials/<El>.json with core_repulsion: null (the same coefficients: the fit is the same without it)."""
     data = json.loads((ROOT / "potentials" / f"{element}.json").read_text())
     data["core_repulsion"] = None
     path = Path(folder) / f"{element}_no_repulsion.json"
