@@ -2,8 +2,8 @@
 
 Columns (n_columns = n_centre · n_features [+ n_species]): the coefficients W_q(κ) of centre channel κ,
 channel-major, then — when reference energies are fitted — one E0 per species. A centre of species s
-has the weights w_q(s) = Σ_κ v_κ(s) W_q(κ); the centre embedding v [n_centre][n_species] is one-hot by
-default (one weight vector per species, v = identity) or a compressed centre embedding.
+has the coefficients w_q(s) = Σ_κ v_κ(s) W_q(κ); the centre embedding v [n_centre][n_species] is one-hot
+by default (one coefficient vector per species, v = identity) or a compressed centre embedding.
 
 Rows of one structure with N atoms (each multiplied by its row weight, lepot.fitting.config RowWeights):
   energy  1 row    x = [Σ_i v_κ(a_i) B(i)]_κ / N,   E0 columns: count_s / N;  y = (E - E_core - Σ given E0) / N   eV/atom
@@ -33,7 +33,7 @@ class RowBuilder:
     ):
         """weights: the config's 'weights' section; given_reference_energies: [n_species] eV or None;
         core_model: a Model holding only the core repulsion (zero coefficients, zero E0) or None;
-        centre_embedding: v [n_centre][n_species], or None for one weight vector per species."""
+        centre_embedding: v [n_centre][n_species], or None for one coefficient vector per species."""
         self.basis = basis
         self.centre_embedding = (
             np.eye(basis.n_species) if centre_embedding is None else np.asarray(centre_embedding, dtype=float)

@@ -55,7 +55,7 @@ class PruningResult:
 def prune_features(factor, basis, n_centre, max_terms, step, regularisation, validation_factor, tolerance):
     """Drop ν ≥ 3 invariants until their coupling terms number at most ``max_terms`` (see module doc).
 
-    factor: TriangularFactor of the full design (columns: n_centre blocks of basis.n_features weight
+    factor: TriangularFactor of the full design (columns: n_centre blocks of basis.n_features coefficient
     columns, then any E0 columns); the other arguments are those of lepot.fitting.solver.solve.
     """
     if not 0.0 < step < 1.0:
@@ -85,9 +85,9 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
         candidates = kept[prunable[kept]]
         if kept_terms <= max_terms or len(candidates) == 0:
             return PruningResult(kept, columns, solution, rounds)
-        weights = np.zeros(factor.r.shape[1])
-        weights[columns] = solution.coefficients
-        contribution = np.abs(weights[: n_centre * n_features] * column_norms[: n_centre * n_features])
+        coefficients = np.zeros(factor.r.shape[1])
+        coefficients[columns] = solution.coefficients
+        contribution = np.abs(coefficients[: n_centre * n_features] * column_norms[: n_centre * n_features])
         importance = contribution.reshape(n_centre, n_features).sum(axis=0) / np.maximum(terms, 1)
         n_drop = max(1, int(step * len(candidates)))
         dropped = candidates[np.argsort(importance[candidates], kind="stable")[:n_drop]]

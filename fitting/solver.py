@@ -10,7 +10,7 @@ R D⁻¹ = U S Vᵀ, z' = Uᵀ z:
 
 λ is searched as λ = 10^t S_max², t in [-20, 0]. The criterion (GCV, or with ``validation`` the
 residual on a validation factor) is minimised on a grid refined by Brent's method; then, because the
-criterion of a linear potential is typically flat over many decades while the weights grow by orders
+criterion of a linear potential is typically flat over many decades while the coefficients grow by orders
 of magnitude as λ falls, the chosen λ is the largest one whose criterion is within ``tolerance``
 (default 1 %) of the minimum — the simplest model that fits as well, in the spirit of the
 one-standard-error rule. That point is found by root-finding between grid points, so it moves
@@ -47,7 +47,7 @@ class RidgeProblem:
         self.scale = np.where(norms > 0, norms, 1.0)
         u, s, vt = np.linalg.svd(r / self.scale, full_matrices=False)
         # directions with S below max(n_rows, n_columns)·ε·S_max are numerically null (exactly dependent
-        # columns, e.g. pair terms seen from either species): they get no weight, as in numpy.linalg.lstsq
+        # columns, e.g. pair terms seen from either species): they get no coefficient, as in numpy.linalg.lstsq
         cutoff = max(self.n_rows, r.shape[1]) * np.finfo(float).eps * (s[0] if s.size else 0.0)
         s = np.where(s > cutoff, s, 0.0)
         self.singular, self.vt = s, vt
@@ -82,7 +82,7 @@ class RidgeProblem:
 
 
 def residual_sum_of_squares(factor, coefficients):
-    """|X w - y|² of the rows reduced into ``factor`` (R, z, ρ²) for weights ``coefficients``."""
+    """|X w - y|² of the rows reduced into ``factor`` (R, z, ρ²) for the coefficients w."""
     return float(np.sum((factor.r @ coefficients - factor.z) ** 2) + factor.residual_outside)
 
 
