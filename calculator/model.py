@@ -93,7 +93,7 @@ class Model:
         return cls(basis, np.zeros((basis.n_species, basis.n_features)), np.zeros(basis.n_species))
 
     def to_dict(self):
-        """The parameter-file content (format_version 1) as plain JSON types."""
+        """The parameter-file content (format_version FORMAT_VERSION) as plain JSON types."""
         basis = self.basis
         couplings = basis.couplings
         is_one_hot = basis.n_pseudo == basis.n_species and np.array_equal(
