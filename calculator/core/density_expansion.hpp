@@ -5,10 +5,15 @@
 // r_outer of the pair, 0 at and below r_inner (then the neighbour contributes nothing); h = 1 for pairs
 // without core repulsion. Every method therefore takes the centre's species.
 //
-// Layout of the radial-angular channel index "nlm" (size n_nlm):
+// Public layout of the radial-angular channel index "nlm" (size n_nlm), used by the couplings:
 //   for l in 0..l_max, for n in 0..n_radial(l)-1, for m in -l..l  ->  nlm_offset[l] + n (2l+1) + (l + m)
-// Layout of radial functions (spline columns): for l, for n -> radial_offset[l] + n.
 // Density index a = k * n_nlm + nlm, with k the pseudo-element (k = element when uncompressed).
+//
+// Kernel layout (docs/design-notes.md "Density kernel"): the pairs that add to the density ("inside
+// pairs") are cached structure-of-arrays, pairs fastest, sorted by neighbour species, each species' run
+// padded with zero-weight pairs to a multiple of simd_block. Every loop over pairs (harmonics,
+// accumulation of A, force back-projection) is then a multiply-add over consecutive pairs with
+// broadcast coefficients, without gathers.
 //
 // The embedding u has shape [n_species][n_pseudo][n_radial_max] (n_radial_max = n_radial(0)):
 // a species-to-pseudo-element weight, optionally different for each radial index n (tensor-reduced
@@ -17,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,6 +55,28 @@ inline void project_on_harmonics(int count, const double* value_coefficients, co
     gradient[2] = gz;
 }
 
+// Pairs per vector block of the kernels (8 doubles: one AVX-512 or two AVX2 registers).
+constexpr int simd_block = 8;
+
+// Allocator of 64-byte aligned storage: every row of the kernel-layout buffers (a multiple of simd_block
+// doubles long) then starts on a cache line, and vector loads and stores never split one (measured:
+// split stores made the harmonics 1.4x slower).
+template <class T>
+struct CacheLineAllocator {
+    using value_type = T;
+    static constexpr std::align_val_t alignment{64};
+    CacheLineAllocator() = default;
+    template <class U>
+    CacheLineAllocator(const CacheLineAllocator<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
+    void deallocate(T* pointer, size_t) { ::operator delete(pointer, alignment); }
+    template <class U>
+    bool operator==(const CacheLineAllocator<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const CacheLineAllocator<U>&) const { return false; }
+};
+using AlignedDoubles = std::vector<double, CacheLineAllocator<double>>;
+
 class DensityLayout {
 public:
     DensityLayout(int l_max, const int* n_radial_per_l /* shape [l_max+1] */) : l_max_(l_max) {
@@ -68,6 +96,7 @@ public:
     }
 
     int l_max() const { return l_max_; }
+    int n_lm() const { return (l_max_ + 1) * (l_max_ + 1); }
     int n_radial(int l) const { return n_radial_[l]; }
     int n_radial_max() const { return n_radial_[0]; }
     int n_radial_functions() const { return radial_offset_[l_max_ + 1]; }
@@ -82,22 +111,32 @@ private:
     std::vector<int> nlm_offset_;     // shape [l_max+2]
 };
 
-// Per-thread scratch for one pair at a time; buffers are sized once and reused.
+// Per-thread scratch; buffers are sized on first use and reused.
+// Inside pairs are the pairs that add to the density (inside the cutoff and not handed over entirely to
+// the core repulsion); slot i indexes them in the kernel layout (sorted by species, runs padded).
 struct DensityWorkspace {
+    // one pair at a time
     std::vector<double> radial;        // shape [n_radial_functions], R_nl(r)
     std::vector<double> radial_deriv;  // shape [n_radial_functions], dR_nl/dr
     std::vector<double> ylm;           // shape [(l_max+1)^2]
     std::vector<double> ylm_grad;      // shape [(l_max+1)^2][3]
-    std::vector<double> ylm_scratch;   // shape [SphericalHarmonics::scratch_size()]
+    AlignedDoubles ylm_scratch;   // shape [SphericalHarmonics::scratch_size(simd_block)]
     std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm} of the current centre
-    std::vector<double> contracted;        // shape [(l_max+1)^2], contract_cached_gradient() scratch H_lm
-    std::vector<double> contracted_deriv;  // shape [(l_max+1)^2], H'_lm
-    // expand_with_pair_cache(): per-pair values kept for the force pass
-    std::vector<double> pair_radial;        // shape [n_neigh][n_radial_functions], R_nl
-    std::vector<double> pair_radial_deriv;  // shape [n_neigh][n_radial_functions], dR_nl/dr
-    std::vector<double> pair_ylm;           // shape [n_neigh][(l_max+1)^2]
-    std::vector<double> pair_ylm_grad;      // shape [n_neigh][(l_max+1)^2][3]
-    std::vector<char> pair_inside;          // shape [n_neigh], |r| < cutoff
+    // the inside pairs of the last expand / expand_with_pair_cache
+    int n_slots = 0;                        // inside pairs plus padding
+    std::vector<int> inside_index;          // shape [n_neigh], slot i of pair p, or -1 if it adds nothing
+    std::vector<int> inside_pair;           // shape [n_slots], pair p in slot i, or -1 for padding
+    std::vector<int> species_begin;         // shape [n_species+1], slots of species s: [begin[s], begin[s+1])
+    std::vector<int> species_fill;          // shape [n_species], counting-sort positions
+    std::vector<double> pair_weight;        // shape [n_neigh], f_c h (during the sort)
+    std::vector<double> pair_weight_deriv;  // shape [n_neigh], d(f_c h)/dr
+    AlignedDoubles pair_unit;          // shape [3][n_slots], r̂_ij (padding: ẑ)
+    AlignedDoubles pair_inverse_distance;  // shape [n_slots], 1/|r_ij| (padding: 0)
+    AlignedDoubles pair_radial;        // shape [n_radial_functions][n_slots], R_nl (padding: 0)
+    AlignedDoubles pair_radial_deriv;  // shape [n_radial_functions][n_slots], dR_nl/dr (with gradients)
+    AlignedDoubles pair_ylm;           // shape [(l_max+1)^2][n_slots]
+    AlignedDoubles pair_ylm_grad;      // shape [(l_max+1)^2][3][n_slots], ∇F_lm (with gradients; ∇Y_lm =
+                                            //   SphericalHarmonics::tangential_gradient of it)
 };
 
 class DensityExpansion {
@@ -148,34 +187,95 @@ public:
     // neighbour_species: shape [n_neigh], species index in [0, n_species)
     void expand(int centre_species, int n_neigh, const double* neighbour_vectors, const int* neighbour_species,
                 DensityWorkspace& ws) const {
-        prepare(ws);
-        ws.density.assign(n_density(), 0.0);
-        for (int p = 0; p < n_neigh; ++p) {
-            if (!radial_angular<false>(neighbour_vectors + 3 * p, centre_species, neighbour_species[p], ws)) continue;
-            accumulate(neighbour_species[p], ws.radial.data(), ws.ylm.data(), ws.density.data());
+        cache_pairs<false>(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws);
+        accumulate(ws);
+    }
+
+    // As expand(), and keeps every inside pair's R, dR/dr, Y and ∇Y in ws.pair_* (kernel layout) for
+    // project_adjoint() and the descriptor gradients.
+    void expand_with_pair_cache(int centre_species, int n_neigh, const double* neighbour_vectors,
+                                const int* neighbour_species, DensityWorkspace& ws) const {
+        cache_pairs<true>(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws);
+        accumulate(ws);
+    }
+
+    // ∂E/∂r_ij = Σ_{nlm} h_{a_j}[nlm] ∇(h R_nl Y_lm)(r_ij) into pair_gradients [n_neigh][3] for every pair of
+    // the last expand_with_pair_cache(); zero for pairs that add nothing.
+    // species_adjoint: [n_species][n_nlm], h_s = Σ_k u_{kn}(s) ∂E/∂A_{k,nlm}
+    // For a block of simd_block pairs and each lm: H = Σ_n h_nlm R_nl, H' = Σ_n h_nlm R'_nl (one multiply-add
+    // per n over the block), then Σ_lm H' Y_lm r̂ + H ∇Y_lm, the tangential projection of ∇F applied once per pair.
+    void project_adjoint(int n_neigh, const double* species_adjoint, DensityWorkspace& ws,
+                         double* pair_gradients) const {
+        std::fill(pair_gradients, pair_gradients + 3 * static_cast<size_t>(n_neigh), 0.0);
+        const size_t stride = ws.n_slots;
+        for (int s = 0; s < n_species_; ++s) {
+            const double* h = species_adjoint + static_cast<size_t>(s) * layout_.n_nlm();
+            for (int begin = ws.species_begin[s]; begin < ws.species_begin[s + 1]; begin += simd_block) {
+                double radial_sum[simd_block] = {}, gradient_x[simd_block] = {}, gradient_y[simd_block] = {},
+                       gradient_z[simd_block] = {};
+                for (int l = 0; l <= layout_.l_max(); ++l) {
+                    const int width = 2 * l + 1;
+                    for (int mm = 0; mm < width; ++mm) {
+                        const int lm = l * l + mm;
+                        double weighted[simd_block] = {}, weighted_deriv[simd_block] = {};
+                        for (int n = 0; n < layout_.n_radial(l); ++n) {
+                            const double coefficient = h[layout_.nlm_offset(l) + n * width + mm];
+                            const size_t f = layout_.radial_offset(l) + n;
+                            const double* r = ws.pair_radial.data() + f * stride + begin;
+                            const double* dr = ws.pair_radial_deriv.data() + f * stride + begin;
+#pragma omp simd
+                            for (int b = 0; b < simd_block; ++b) {
+                                weighted[b] += coefficient * r[b];
+                                weighted_deriv[b] += coefficient * dr[b];
+                            }
+                        }
+                        const double* y = ws.pair_ylm.data() + lm * stride + begin;
+                        const double* g = ws.pair_ylm_grad.data() + 3 * lm * stride + begin;
+#pragma omp simd
+                        for (int b = 0; b < simd_block; ++b) {
+                            radial_sum[b] += weighted_deriv[b] * y[b];
+                            gradient_x[b] += weighted[b] * g[b];
+                            gradient_y[b] += weighted[b] * g[stride + b];
+                            gradient_z[b] += weighted[b] * g[2 * stride + b];
+                        }
+                    }
+                }
+                for (int b = 0; b < simd_block; ++b) {
+                    const int p = ws.inside_pair[begin + b];
+                    if (p < 0) continue;
+                    const double u[3] = {ws.pair_unit[begin + b], ws.pair_unit[stride + begin + b],
+                                         ws.pair_unit[2 * stride + begin + b]};
+                    double* out = pair_gradients + 3 * static_cast<size_t>(p);
+                    out[0] = gradient_x[b];
+                    out[1] = gradient_y[b];
+                    out[2] = gradient_z[b];
+                    SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[begin + b], out);
+                    for (int alpha = 0; alpha < 3; ++alpha) out[alpha] += radial_sum[b] * u[alpha];
+                }
+            }
         }
     }
 
-    // As expand(), and keeps every pair's R, dR/dr, Y and ∇Y in ws.pair_* for contract_cached_gradient().
-    void expand_with_pair_cache(int centre_species, int n_neigh, const double* neighbour_vectors,
-                                const int* neighbour_species, DensityWorkspace& ws) const {
-        prepare(ws);
-        ws.density.assign(n_density(), 0.0);
-        const size_t n_radial = layout_.n_radial_functions(), n_lm = harmonics_.size();
-        ws.pair_radial.resize(n_neigh * n_radial);
-        ws.pair_radial_deriv.resize(n_neigh * n_radial);
-        ws.pair_ylm.resize(n_neigh * n_lm);
-        ws.pair_ylm_grad.resize(3 * n_neigh * n_lm);
-        ws.pair_inside.assign(n_neigh, 0);
-        for (int p = 0; p < n_neigh; ++p) {
-            if (!radial_angular<true>(neighbour_vectors + 3 * p, centre_species, neighbour_species[p], ws)) continue;
-            ws.pair_inside[p] = 1;
-            std::copy(ws.radial.begin(), ws.radial.end(), ws.pair_radial.begin() + p * n_radial);
-            std::copy(ws.radial_deriv.begin(), ws.radial_deriv.end(), ws.pair_radial_deriv.begin() + p * n_radial);
-            std::copy(ws.ylm.begin(), ws.ylm.end(), ws.pair_ylm.begin() + p * n_lm);
-            std::copy(ws.ylm_grad.begin(), ws.ylm_grad.end(), ws.pair_ylm_grad.begin() + 3 * p * n_lm);
-            accumulate(neighbour_species[p], ws.radial.data(), ws.ylm.data(), ws.density.data());
+    // R_nl, dR_nl/dr (in the radial layout), Y_lm and ∇Y_lm ([(l_max+1)^2][3]) of pair p of the last
+    // expand_with_pair_cache() into the single-pair buffers ws.radial, ws.radial_deriv, ws.ylm, ws.ylm_grad;
+    // false (buffers untouched) if the pair adds nothing.
+    bool cached_pair(int p, DensityWorkspace& ws) const {
+        const int i = ws.inside_index[p];
+        if (i < 0) return false;
+        prepare_single_pair(ws);
+        const size_t stride = ws.n_slots;
+        for (int f = 0; f < layout_.n_radial_functions(); ++f) {
+            ws.radial[f] = ws.pair_radial[f * stride + i];
+            ws.radial_deriv[f] = ws.pair_radial_deriv[f * stride + i];
         }
+        const double u[3] = {ws.pair_unit[i], ws.pair_unit[stride + i], ws.pair_unit[2 * stride + i]};
+        for (int lm = 0; lm < layout_.n_lm(); ++lm) {
+            ws.ylm[lm] = ws.pair_ylm[lm * stride + i];
+            for (int alpha = 0; alpha < 3; ++alpha)
+                ws.ylm_grad[3 * lm + alpha] = ws.pair_ylm_grad[(3 * lm + alpha) * stride + i];
+            SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[i], &ws.ylm_grad[3 * lm]);
+        }
+        return true;
     }
 
     // ∇_{r_ij}(h R_nl Y_lm) (1/Å times the units of R) for `count` pairs of one centre species and one
@@ -183,15 +283,19 @@ public:
     // [n_nlm][3][block_width] with pairs fastest. Pairs at or beyond the cutoff give zeros.
     void gradient_block(int centre_species, int neighbour_species, int count, const double* vectors /* [count][3] */,
                         int block_width, DensityWorkspace& ws, double* block) const {
-        prepare(ws);
+        prepare_single_pair(ws);
         const int n_nlm = layout_.n_nlm();
         for (int i = 0; i < count; ++i) {
             double* column = block + i;
             const double* v = vectors + 3 * i;
-            if (!radial_angular<true>(v, centre_species, neighbour_species, ws)) {
+            double weight, weight_deriv;
+            if (!pair_weight(v, centre_species, neighbour_species, weight, weight_deriv)) {
                 for (int c = 0; c < 3 * n_nlm; ++c) column[c * block_width] = 0.0;
                 continue;
             }
+            radial_values<true>(std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), weight, weight_deriv,
+                                ws.radial.data(), ws.radial_deriv.data());
+            harmonics_.compute<true>(v, ws.ylm.data(), ws.ylm_grad.data(), ws.ylm_scratch.data());
             const double inv_r = 1.0 / std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
             const double ux = v[0] * inv_r, uy = v[1] * inv_r, uz = v[2] * inv_r;
             for (int l = 0; l <= layout_.l_max(); ++l) {
@@ -213,98 +317,143 @@ public:
         }
     }
 
-    // Σ_{nlm} h[nlm] ∇_{r}(R_nl Y_lm)(r_p) into gradient[3] for pair p of the last expand_with_pair_cache();
-    // zero beyond the cutoff. h: [n_nlm], e.g. ∂E/∂A contracted with the neighbour's embedding weights.
-    // Evaluated as Σ_lm [H'_lm Y_lm r̂ + H_lm ∇Y_lm] with H_lm = Σ_n R_nl h_nlm, H'_lm = Σ_n R'_nl h_nlm.
-    void contract_cached_gradient(int p, const double* vector, const double* h, DensityWorkspace& ws,
-                                  double gradient[3]) const {
-        gradient[0] = gradient[1] = gradient[2] = 0.0;
-        if (!ws.pair_inside[p]) return;
-        const size_t n_radial = layout_.n_radial_functions(), n_lm = harmonics_.size();
-        const double* radial_values = &ws.pair_radial[p * n_radial];
-        const double* radial_derivs = &ws.pair_radial_deriv[p * n_radial];
-        const double* ylm = &ws.pair_ylm[p * n_lm];
-        const double* ylm_grad = &ws.pair_ylm_grad[3 * p * n_lm];
-        const double inv_r = 1.0 / std::sqrt(vector[0] * vector[0] + vector[1] * vector[1] + vector[2] * vector[2]);
-        double* contracted = ws.contracted.data();              // H_lm
-        double* contracted_deriv = ws.contracted_deriv.data();  // H'_lm
-        for (int l = 0; l <= layout_.l_max(); ++l) {
-            const int width = 2 * l + 1;
-            double* H = contracted + l * l;
-            double* Hd = contracted_deriv + l * l;
-            for (int mm = 0; mm < width; ++mm) H[mm] = Hd[mm] = 0.0;
-            for (int n = 0; n < layout_.n_radial(l); ++n) {
-                const double* hn = h + layout_.nlm_offset(l) + n * width;
-                const double radial = radial_values[layout_.radial_offset(l) + n];
-                const double radial_deriv = radial_derivs[layout_.radial_offset(l) + n];
-                for (int mm = 0; mm < width; ++mm) {
-                    H[mm] += radial * hn[mm];
-                    Hd[mm] += radial_deriv * hn[mm];
-                }
-            }
-        }
-        double radial_part, angular[3];  // Σ H'_lm Y_lm and Σ H_lm ∇Y_lm
-        project_on_harmonics(static_cast<int>(n_lm), contracted_deriv, contracted, ylm, ylm_grad, radial_part, angular);
-        gradient[0] = angular[0] + radial_part * vector[0] * inv_r;
-        gradient[1] = angular[1] + radial_part * vector[1] * inv_r;
-        gradient[2] = angular[2] + radial_part * vector[2] * inv_r;
-    }
-
 private:
-    // A_{k,nlm} += u_{kn}(species) R_nl Y_lm for one neighbour; radial: [n_radial_functions], ylm: [(l_max+1)^2]
-    void accumulate(int species, const double* radial, const double* ylm_all, double* density) const {
-        const int n_nlm = layout_.n_nlm();
-        for (int k = 0; k < n_pseudo_; ++k) {
-            if (!contributes(species, k)) continue;
-            double* a_k = density + static_cast<size_t>(k) * n_nlm;
-            for (int l = 0; l <= layout_.l_max(); ++l) {
-                const int width = 2 * l + 1;
-                const double* ylm = ylm_all + l * l;
-                for (int n = 0; n < layout_.n_radial(l); ++n) {
-                    const double weighted = embedding(species, k, n) * radial[layout_.radial_offset(l) + n];
-                    double* out = a_k + layout_.nlm_offset(l) + n * width;
-                    for (int mm = 0; mm < width; ++mm) out[mm] += weighted * ylm[mm];
-                }
-            }
-        }
-    }
-
-    void prepare(DensityWorkspace& ws) const {
+    void prepare_single_pair(DensityWorkspace& ws) const {
         ws.radial.resize(layout_.n_radial_functions());
         ws.radial_deriv.resize(layout_.n_radial_functions());
         ws.ylm.resize(harmonics_.size());
         ws.ylm_grad.resize(3 * harmonics_.size());
-        ws.ylm_scratch.resize(harmonics_.scratch_size());
-        ws.contracted.resize(harmonics_.size());
-        ws.contracted_deriv.resize(harmonics_.size());
+        if (static_cast<int>(ws.ylm_scratch.size()) < harmonics_.scratch_size())
+            ws.ylm_scratch.resize(harmonics_.scratch_size());
     }
 
-    // h R_nl(r) (and its r-derivative), Y_lm (and ∇Y_lm) of one vector into ws; false if the pair adds
-    // nothing (|r| >= cutoff, or handed over to the core repulsion entirely).
+    // Cutoff and handover weight f_c h of a pair and its r-derivative; false if the pair adds nothing
+    // (|r| >= cutoff, or handed over to the core repulsion entirely).
     // Throws std::domain_error for |r| < min_pair_distance (coincident atoms) or a non-finite vector.
-    template <bool with_gradients>
-    bool radial_angular(const double* v, int centre_species, int neighbour_species, DensityWorkspace& ws) const {
+    bool pair_weight(const double* v, int centre_species, int neighbour_species, double& weight,
+                     double& weight_deriv) const {
         const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         if (!(r >= min_pair_distance))
             throw std::domain_error("density expansion: a neighbour at distance " + std::to_string(r) +
                                     " Å (atoms closer than 1e-4 Å overlap, non-finite positions are refused)");
         if (!(r < cutoff())) return false;
-        double fc_deriv;
-        double weight = cutoff_function_.evaluate(r, fc_deriv);  // f_c h
+        weight = cutoff_function_.evaluate(r, weight_deriv);
         if (handover_.enabled()) {
             double ds;
             const double s = handover_.value(centre_species, neighbour_species, r, ds);
             if (s >= 1.0) return false;
-            fc_deriv = fc_deriv * (1.0 - s) - weight * ds;
+            weight_deriv = weight_deriv * (1.0 - s) - weight * ds;
             weight *= 1.0 - s;
         }
-        spline_.evaluate<with_gradients>(r, ws.radial.data(), ws.radial_deriv.data());
-        for (int f = 0; f < layout_.n_radial_functions(); ++f) {
-            if (with_gradients) ws.radial_deriv[f] = weight * ws.radial_deriv[f] + fc_deriv * ws.radial[f];
-            ws.radial[f] *= weight;
-        }
-        harmonics_.compute<with_gradients>(v, ws.ylm.data(), ws.ylm_grad.data(), ws.ylm_scratch.data());
         return true;
+    }
+
+    // R = w S and R' = w S' + w' S of one distance r: radial, radial_deriv shape [n_radial_functions]
+    template <bool with_gradients>
+    void radial_values(double r, double weight, double weight_deriv, double* radial, double* radial_deriv) const {
+        spline_.evaluate<with_gradients>(r, radial, radial_deriv);
+        const int n_functions = layout_.n_radial_functions();
+#pragma omp simd
+        for (int f = 0; f < n_functions; ++f) {
+            if (with_gradients) radial_deriv[f] = weight * radial_deriv[f] + weight_deriv * radial[f];
+            radial[f] *= weight;
+        }
+    }
+
+    // The inside pairs of one centre in the kernel layout (ws.pair_*): sorted by species, padded runs.
+    template <bool with_gradients>
+    void cache_pairs(int centre_species, int n_neigh, const double* vectors, const int* species,
+                     DensityWorkspace& ws) const {
+        ws.inside_index.assign(n_neigh, -1);
+        ws.pair_weight.resize(n_neigh);
+        ws.pair_weight_deriv.resize(n_neigh);
+        ws.species_begin.assign(n_species_ + 1, 0);
+        for (int p = 0; p < n_neigh; ++p) {
+            if (!pair_weight(vectors + 3 * p, centre_species, species[p], ws.pair_weight[p], ws.pair_weight_deriv[p]))
+                continue;
+            ws.inside_index[p] = 0;
+            ws.species_begin[species[p] + 1] += 1;
+        }
+        for (int s = 0; s < n_species_; ++s)
+            ws.species_begin[s + 1] =
+                ws.species_begin[s] + (ws.species_begin[s + 1] + simd_block - 1) / simd_block * simd_block;
+        const int stride = ws.n_slots = ws.species_begin[n_species_];
+        ws.inside_pair.assign(stride, -1);
+        ws.species_fill.assign(ws.species_begin.begin(), ws.species_begin.end() - 1);
+        for (int p = 0; p < n_neigh; ++p) {
+            if (ws.inside_index[p] < 0) continue;
+            const int i = ws.species_fill[species[p]]++;
+            ws.inside_index[p] = i;
+            ws.inside_pair[i] = p;
+        }
+        const int n_functions = layout_.n_radial_functions(), n_lm = harmonics_.size();
+        ws.pair_unit.assign(3 * static_cast<size_t>(stride), 0.0);
+        ws.pair_inverse_distance.assign(stride, 0.0);
+        ws.pair_radial.resize(static_cast<size_t>(n_functions) * stride);
+        ws.pair_ylm.resize(static_cast<size_t>(n_lm) * stride);
+        if (with_gradients) {
+            ws.pair_radial_deriv.resize(static_cast<size_t>(n_functions) * stride);
+            ws.pair_ylm_grad.resize(3 * static_cast<size_t>(n_lm) * stride);
+        }
+        prepare_single_pair(ws);
+        for (int i = 0; i < stride; ++i) {
+            const int p = ws.inside_pair[i];
+            if (p < 0) {  // padding: no weight, any unit vector
+                ws.pair_unit[2 * static_cast<size_t>(stride) + i] = 1.0;
+                for (int f = 0; f < n_functions; ++f) {
+                    ws.pair_radial[static_cast<size_t>(f) * stride + i] = 0.0;
+                    if (with_gradients) ws.pair_radial_deriv[static_cast<size_t>(f) * stride + i] = 0.0;
+                }
+                continue;
+            }
+            const double* v = vectors + 3 * p;
+            const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+            ws.pair_inverse_distance[i] = 1.0 / r;
+            for (int alpha = 0; alpha < 3; ++alpha) ws.pair_unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] / r;
+            radial_values<with_gradients>(r, ws.pair_weight[p], ws.pair_weight_deriv[p], ws.radial.data(),
+                                          ws.radial_deriv.data());
+            for (int f = 0; f < n_functions; ++f) {
+                ws.pair_radial[static_cast<size_t>(f) * stride + i] = ws.radial[f];
+                if (with_gradients) ws.pair_radial_deriv[static_cast<size_t>(f) * stride + i] = ws.radial_deriv[f];
+            }
+        }
+        ws.ylm_scratch.resize(harmonics_.scratch_size(simd_block));
+        const double* unit = ws.pair_unit.data();
+        for (int begin = 0; begin < stride; begin += simd_block)
+            harmonics_.compute_block<with_gradients, simd_block>(
+                stride, unit + begin, unit + stride + begin, unit + 2 * static_cast<size_t>(stride) + begin,
+                ws.pair_ylm.data() + begin,
+                with_gradients ? ws.pair_ylm_grad.data() + begin : nullptr, ws.ylm_scratch.data());
+    }
+
+    // A_{k,nlm} = Σ_s u_{kn}(s) Σ_{inside pairs i of species s} R_nl(i) Y_lm(i) into ws.density, the pair sums
+    // as multiply-adds over the species' padded run.
+    void accumulate(DensityWorkspace& ws) const {
+        const int n_nlm = layout_.n_nlm();
+        const size_t stride = ws.n_slots;
+        ws.density.assign(n_density(), 0.0);
+        for (int s = 0; s < n_species_; ++s) {
+            const int begin = ws.species_begin[s], end = ws.species_begin[s + 1];
+            if (begin == end) continue;
+            for (int l = 0; l <= layout_.l_max(); ++l) {
+                const int width = 2 * l + 1;
+                for (int n = 0; n < layout_.n_radial(l); ++n) {
+                    const double* r = ws.pair_radial.data() + (layout_.radial_offset(l) + n) * stride;
+                    for (int mm = 0; mm < width; ++mm) {
+                        const double* y = ws.pair_ylm.data() + (l * l + mm) * stride;
+                        double partial[simd_block] = {};
+                        for (int block = begin; block < end; block += simd_block)
+#pragma omp simd
+                            for (int b = 0; b < simd_block; ++b) partial[b] += r[block + b] * y[block + b];
+                        double sum = 0.0;
+                        for (int b = 0; b < simd_block; ++b) sum += partial[b];
+                        const int nlm = layout_.nlm_offset(l) + n * width + mm;
+                        for (int k = 0; k < n_pseudo_; ++k)
+                            if (contributes(s, k)) ws.density[static_cast<size_t>(k) * n_nlm + nlm] += embedding(s, k, n) * sum;
+                    }
+                }
+            }
+        }
     }
 
     RadialSpline spline_;

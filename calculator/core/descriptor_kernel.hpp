@@ -100,7 +100,7 @@ public:
         if (!factorised_feature_.empty()) {
             prepare_channel_buffers(ws);
             for (int p = 0; p < n_neigh; ++p) {
-                if (!ws.density.pair_inside[p]) continue;
+                if (ws.density.inside_index[p] < 0) continue;
                 double* row = gradients ? gradients + pair_rows[p] * 3 * n_features() : nullptr;
                 factorised_pair_contribution(p, neighbour_vectors + 3 * p, neighbour_species[p], ws, row, centre,
                                              strain);
@@ -270,12 +270,11 @@ private:
     void factorised_pair_contribution(int p, const double* v, int s, DescriptorWorkspace& ws, double* row,
                                       double* centre, double* strain) const {
         const DensityWorkspace& d = ws.density;
-        const size_t n_radial = expansion_.layout().n_radial_functions();
-        const size_t n_lm = static_cast<size_t>(expansion_.layout().l_max() + 1) * (expansion_.layout().l_max() + 1);
-        const double* radial = &d.pair_radial[p * n_radial];
-        const double* radial_deriv = &d.pair_radial_deriv[p * n_radial];
-        const double* ylm = &d.pair_ylm[p * n_lm];
-        const double* ylm_grad = &d.pair_ylm_grad[3 * p * n_lm];
+        expansion_.cached_pair(p, ws.density);
+        const double* radial = d.radial.data();
+        const double* radial_deriv = d.radial_deriv.data();
+        const double* ylm = d.ylm.data();
+        const double* ylm_grad = d.ylm_grad.data();
         const double* density = d.density.data();
         const int stride = n_channels_ + 1;
         double* P = ws.channel_projection.data();

@@ -84,12 +84,11 @@ public:
             }
         }
 
-        for (int p = 0; p < n_neigh; ++p) {
-            const double* v = neighbour_vectors + 3 * p;
-            double* out = pair_gradients + 3 * p;
-            expansion_.contract_cached_gradient(p, v, &ws.species_adjoint[static_cast<size_t>(neighbour_species[p]) * n_nlm],
-                                                ws.density, out);
-            if (core_repulsion_.enabled()) {
+        expansion_.project_adjoint(n_neigh, ws.species_adjoint.data(), ws.density, pair_gradients);
+        if (core_repulsion_.enabled()) {
+            for (int p = 0; p < n_neigh; ++p) {
+                const double* v = neighbour_vectors + 3 * p;
+                double* out = pair_gradients + 3 * p;
                 const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
                 double derivative;
                 energy += 0.5 * core_repulsion_.pair_energy(centre_species, neighbour_species[p], r, derivative);

@@ -31,18 +31,18 @@ public:
                 throw std::invalid_argument("radial spline: non-finite table entry at node " +
                                             std::to_string(i / n_functions) + ", function " +
                                             std::to_string(i % n_functions));
-        coefficients_.resize(static_cast<size_t>(n_nodes - 1) * n_functions * 4);
+        coefficients_.resize(static_cast<size_t>(n_nodes - 1) * 4 * n_functions);
         for (int k = 0; k + 1 < n_nodes; ++k) {
             for (int p = 0; p < n_functions; ++p) {
                 const double y0 = node_values[k * n_functions + p];
                 const double y1 = node_values[(k + 1) * n_functions + p];
                 const double d0 = node_derivatives[k * n_functions + p] * spacing_;
                 const double d1 = node_derivatives[(k + 1) * n_functions + p] * spacing_;
-                double* c = &coefficients_[(static_cast<size_t>(k) * n_functions + p) * 4];
+                double* c = &coefficients_[static_cast<size_t>(k) * 4 * n_functions + p];
                 c[0] = y0;
-                c[1] = d0;
-                c[2] = 3.0 * (y1 - y0) - 2.0 * d0 - d1;
-                c[3] = 2.0 * (y0 - y1) + d0 + d1;
+                c[n_functions] = d0;
+                c[2 * n_functions] = 3.0 * (y1 - y0) - 2.0 * d0 - d1;
+                c[3 * n_functions] = 2.0 * (y0 - y1) + d0 + d1;
             }
         }
     }
@@ -65,11 +65,17 @@ public:
         int k = static_cast<int>(x);
         if (k > n_nodes_ - 2) k = n_nodes_ - 2;
         const double t = x - k;
-        const double* c = &coefficients_[static_cast<size_t>(k) * n_functions_ * 4];
-        for (int p = 0; p < n_functions_; ++p, c += 4) {
-            values[p] = c[0] + t * (c[1] + t * (c[2] + t * c[3]));
-            if (with_derivatives)
-                derivatives[p] = (c[1] + t * (2.0 * c[2] + t * 3.0 * c[3])) * inverse_spacing_;
+        const size_t width = n_functions_;
+        const double* c0 = &coefficients_[static_cast<size_t>(k) * 4 * width];
+        const double* c1 = c0 + width;
+        const double* c2 = c1 + width;
+        const double* c3 = c2 + width;
+#pragma omp simd
+        for (int p = 0; p < n_functions_; ++p) values[p] = c0[p] + t * (c1[p] + t * (c2[p] + t * c3[p]));
+        if (with_derivatives) {
+#pragma omp simd
+            for (int p = 0; p < n_functions_; ++p)
+                derivatives[p] = (c1[p] + t * (2.0 * c2[p] + t * 3.0 * c3[p])) * inverse_spacing_;
         }
     }
 
@@ -79,7 +85,7 @@ private:
     double r_max_;
     double spacing_;
     double inverse_spacing_;
-    // shape [n_nodes - 1][n_functions][4]: value = c0 + c1 t + c2 t^2 + c3 t^3, t = (r - r_k) / spacing
+    // shape [n_nodes - 1][4][n_functions]: value = c0 + c1 t + c2 t^2 + c3 t^3, t = (r - r_k) / spacing
     std::vector<double> coefficients_;
 };
 

@@ -3,6 +3,7 @@
 // channel, and coincident atoms (refused).
 #include "density_expansion.hpp"
 
+#include <random>
 #include <vector>
 
 #include "check.hpp"
@@ -44,6 +45,29 @@ int main() {
                         }
         }
 
+    // the force back-projection equals ∂A/∂r contracted with h, for one radial block (n_max 4) and for two
+    // (n_max 11: n_pad = 16), several species, a dense embedding and the handover
+    for (int n_max : {4, 11}) {
+        const lepot::DensityExpansion dense = lepot::make_density_expansion(small_basis(4.0, n_max, 3, 2, false, 3, true));
+        const int nlm_count = dense.layout().n_nlm();
+        std::vector<double> h(2 * static_cast<size_t>(nlm_count));  // shape [n_species][n_nlm]
+        std::mt19937 generator(5);
+        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+        for (double& value : h) value = uniform(generator);
+        std::vector<double> gradients(3 * n_neigh), expected_block(static_cast<size_t>(nlm_count) * 3 * n_neigh);
+        for (int p = 0; p < n_neigh; ++p)
+            dense.gradient_block(centre, species[p], 1, &vectors[3 * p], n_neigh, ws, expected_block.data() + p);
+        dense.expand_with_pair_cache(centre, n_neigh, vectors.data(), species.data(), ws);
+        dense.project_adjoint(n_neigh, h.data(), ws, gradients.data());
+        for (int p = 0; p < n_neigh; ++p)
+            for (int alpha = 0; alpha < 3; ++alpha) {
+                double expected = 0.0;
+                for (int nlm = 0; nlm < nlm_count; ++nlm)
+                    expected += h[species[p] * nlm_count + nlm] * expected_block[(3 * nlm + alpha) * n_neigh + p];
+                check_close(gradients[3 * p + alpha], expected, 1e-12, "project_adjoint = h · ∂(R Y)/∂r");
+            }
+    }
+
     // a pair inside r_inner of its handover adds nothing; the same vector for an unlisted pair does
     const std::vector<double> close_pair = {0.3, 0.4, 0.2};
     const std::vector<int> one_species = {1}, zero_species = {0};
@@ -62,10 +86,10 @@ int main() {
     const std::vector<int> far_species = {0, 0};
     expansion.expand_with_pair_cache(0, 2, far.data(), far_species.data(), ws);
     for (double a : ws.density) check(a == 0.0, "images beyond the cutoff add nothing");
-    std::vector<double> h(n_nlm, 1.0);
-    double gradient[3] = {1.0, 1.0, 1.0};
-    expansion.contract_cached_gradient(0, far.data(), h.data(), ws, gradient);
-    check(gradient[0] == 0.0 && gradient[1] == 0.0 && gradient[2] == 0.0, "no gradient beyond the cutoff");
+    std::vector<double> h(static_cast<size_t>(expansion.n_species()) * n_nlm, 1.0);
+    double gradient[6] = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+    expansion.project_adjoint(2, h.data(), ws, gradient);
+    for (double g : gradient) check(g == 0.0, "no gradient beyond the cutoff");
 
     // one radial channel (n_max = 1, l_max = 0), one species
     const lepot::DensityExpansion single = lepot::make_density_expansion(small_basis(3.0, 1, 0, 1, false));
