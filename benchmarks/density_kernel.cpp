@@ -141,14 +141,14 @@ int main(int argc, char** argv) {
     lepot::PotentialWorkspace workspace;
     double checksum = 0.0;
 
-    const double density_ns = best_ns_per_atom(count, 7, [&](int e) {
+    const double density_ns = best_ns_per_atom(count, 41, [&](int e) {
         const int n = static_cast<int>(environments.species[e].size());
         expansion.expand_with_pair_cache(0, n, environments.vectors[e].data(), environments.species[e].data(),
                                          workspace.density);
         expansion.project_adjoint(n, adjoint.data(), workspace.density, pair_gradients.data());
         checksum += pair_gradients[0];
     });
-    const double atom_ns = best_ns_per_atom(count, 7, [&](int e) {
+    const double atom_ns = best_ns_per_atom(count, 41, [&](int e) {
         const int n = static_cast<int>(environments.species[e].size());
         checksum += kernel.compute_atom(0, n, environments.vectors[e].data(), environments.species[e].data(), workspace,
                                         pair_gradients.data());

@@ -9,13 +9,14 @@ Public entry points:
 """
 
 from .ase import LepotCalculator
-from .basis import Basis, CoreRepulsion, build_basis
+from .basis import Basis, Contraction, CoreRepulsion, build_basis
 from .descriptors import DescriptorCalculator, Descriptors
 from .model import Model, ModelFileError, load_model
 from .potential import Potential
 
 __all__ = [
     "Basis",
+    "Contraction",
     "CoreRepulsion",
     "DescriptorCalculator",
     "Descriptors",

@@ -108,6 +108,8 @@ cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
         vector[double] term_coefficient
         vector[int] term_factor_offsets
         vector[int] factors
+        vector[int] contraction_channels
+        vector[double] contraction_weights
         vector[int] core_pair_species
         vector[double] core_pair_radii
 
@@ -194,6 +196,9 @@ cdef BasisParameters basis_parameters(basis) except *:
     parameters.term_coefficient = as_doubles(couplings.term_coefficient)
     parameters.term_factor_offsets = as_ints(couplings.term_factor_offsets)
     parameters.factors = as_ints(couplings.factors)
+    if basis.contraction is not None:
+        parameters.contraction_channels = as_ints(basis.contraction.channels)
+        parameters.contraction_weights = as_doubles(basis.contraction.flat_weights())
     if basis.core_repulsion is not None:
         index = {symbol: i for i, symbol in enumerate(basis.species)}
         pairs = list(basis.core_repulsion.pairs.items())
@@ -241,6 +246,8 @@ cdef dict parameter_file_dict(ParameterFile& parsed):
         "factors": np.array(basis.factors, dtype=np.int32),
         "coefficients": np.array(parsed.model.coefficients, dtype=np.float64).reshape(n_species, basis.n_features),
         "reference_energies": np.array(parsed.model.reference_energies, dtype=np.float64),
+        "contraction_channels": list(basis.contraction_channels),
+        "contraction_weights": np.array(basis.contraction_weights, dtype=np.float64),
         "core_pair_species": np.array(basis.core_pair_species, dtype=np.int64).reshape(n_pairs, 2),
         "core_pair_radii": np.array(basis.core_pair_radii, dtype=np.float64).reshape(n_pairs, 2),
         "metadata": json.loads(parsed.metadata.decode()),

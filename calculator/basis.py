@@ -34,6 +34,25 @@ class CoreRepulsion:
 
 
 @dataclass(frozen=True)
+class Contraction:
+    """Tensor-reduced density channels (core/density_contraction.hpp): for each l, K_l linear combinations
+    Ã_{k,lm} = Σ_{p,n} W_l[k][p][n] A_{p,nlm} of the (pseudo-element, radial) channels of the density.
+
+    channels : tuple of int, K_l for l = 0..l_max
+    weights : tuple of float64 arrays, W_l of shape [K_l][n_pseudo][n_l] for l = 0..l_max
+    from_body_order : int, the lowest body order ν whose invariants are products of the Ã (lower orders use A)
+    """
+
+    channels: tuple
+    weights: tuple
+    from_body_order: int = 3
+
+    def flat_weights(self):
+        """W_0, W_1, ... flattened in the core's order."""
+        return np.concatenate([np.asarray(w, dtype=np.float64).reshape(-1) for w in self.weights])
+
+
+@dataclass(frozen=True)
 class Basis:
     """A complete descriptor basis.
 
@@ -45,6 +64,8 @@ class Basis:
     body_order : int, highest ν
     core_repulsion : CoreRepulsion or None, the pairs handed over to ZBL at short range (part of the
         descriptors' definition: their density contributions fade out below r_outer)
+    contraction : Contraction or None, tensor-reduced channels used by the invariants of body order
+        >= contraction.from_body_order
     """
 
     atomic_numbers: tuple
@@ -54,6 +75,7 @@ class Basis:
     couplings: Couplings
     body_order: int
     core_repulsion: CoreRepulsion = None
+    contraction: Contraction = None
 
     @property
     def cutoff(self):
@@ -145,6 +167,7 @@ def build_basis(
     budgets=None,
     l_max_by_order=None,
     core_repulsion=None,
+    contraction=None,
 ):
     """Build a descriptor basis.
 
@@ -173,6 +196,9 @@ def build_basis(
     core_repulsion : CoreRepulsion or None
         Species pairs handed over to ZBL at short range (see CoreRepulsion); their radii are checked
         against the cutoff when a kernel is built.
+    contraction : Contraction or None
+        Tensor-reduced channels: the invariants of body order >= contraction.from_body_order become
+        products of them (docs/compression.md); W_l must have shape [K_l][n_pseudo][n_l].
     """
     numbers = parse_species(species)
     if body_order not in SUPPORTED_BODY_ORDERS:
@@ -181,13 +207,35 @@ def build_basis(
     spline = radial.tabulate(spline_tolerance)
     embedding = core_layout_embedding(embedding, len(numbers), radial.n_radial[0])
     eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
-    couplings = build_couplings(radial.n_radial, embedding.shape[1], body_order, eigenvalues, budgets, l_max_by_order)
+    if contraction is not None:
+        _check_contraction(contraction, radial.n_radial, embedding.shape[1])
+    couplings = build_couplings(
+        radial.n_radial, embedding.shape[1], body_order, eigenvalues, budgets, l_max_by_order,
+        None if contraction is None else contraction.channels,
+        3 if contraction is None else contraction.from_body_order,
+    )
     if core_repulsion is not None:
         symbols = {chemical_symbols[z] for z in numbers}
         unknown = sorted({s for pair in core_repulsion.pairs for s in pair} - symbols)
         if unknown:
             raise ValueError(f"core repulsion names {unknown}, not among the species {sorted(symbols)}")
-    return Basis(numbers, radial, spline, embedding, couplings, body_order, core_repulsion)
+    return Basis(numbers, radial, spline, embedding, couplings, body_order, core_repulsion, contraction)
 
 
-__all__ = ["Basis", "CoreRepulsion", "Couplings", "RadialBasis", "SplineTable", "build_basis", "parse_species"]
+def _check_contraction(contraction, n_radial, n_pseudo):
+    """ValueError naming the problem if the contraction does not fit the density layout."""
+    if len(contraction.channels) != len(n_radial) or len(contraction.weights) != len(n_radial):
+        raise ValueError(f"contraction needs channel counts and weights for each of the {len(n_radial)} angular orders")
+    for l, (k_l, w) in enumerate(zip(contraction.channels, contraction.weights)):
+        if np.shape(w) != (k_l, n_pseudo, n_radial[l]):
+            raise ValueError(f"contraction weights of l = {l} have shape {np.shape(w)}, expected "
+                             f"[{k_l}][{n_pseudo}][{n_radial[l]}] (K_l, pseudo-elements, radial functions)")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"contraction weights of l = {l} contain NaN or inf")
+    if not any(contraction.channels):
+        raise ValueError("a contraction needs K_l > 0 for some l")
+    if contraction.from_body_order < 2:
+        raise ValueError(f"contracted channels are for body orders >= 2, got from {contraction.from_body_order}")
+
+
+__all__ = ["Basis", "Contraction", "CoreRepulsion", "Couplings", "RadialBasis", "SplineTable", "build_basis", "parse_species"]

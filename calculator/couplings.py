@@ -32,25 +32,47 @@ import numpy as np
 
 
 class DensityIndex:
-    """Flat indexing of A_{k, n l m} for a radial layout ``n_radial`` (n_l per l) and ``n_pseudo`` channels."""
+    """Flat indexing of A_{k, n l m} for a radial layout ``n_radial`` (n_l per l) and ``n_pseudo`` channels,
+    and of the tensor-reduced channels Ã_{k,lm} (``contracted``: K_l per l, or None) after them: the
+    channel (n_pseudo + k, 0) at l is Ã_k (core/density_contraction.hpp), index
+    n_pseudo n_nlm + Σ_{j<l} K_j (2j+1) + k (2l+1) + l + m."""
 
-    def __init__(self, n_radial, n_pseudo):
+    def __init__(self, n_radial, n_pseudo, contracted=None):
         self.n_radial = tuple(int(n) for n in n_radial)
         self.n_pseudo = int(n_pseudo)
         self.nlm_offset = np.concatenate([[0], np.cumsum([n * (2 * l + 1) for l, n in enumerate(self.n_radial)])])
         self.n_nlm = int(self.nlm_offset[-1])
         self.size = self.n_pseudo * self.n_nlm
+        self.contracted = tuple(int(k) for k in contracted) if contracted is not None else (0,) * len(self.n_radial)
+        if len(self.contracted) != len(self.n_radial):
+            raise ValueError(f"{len(self.contracted)} contracted channel counts for {len(self.n_radial)} angular orders")
+        self.contracted_offset = np.concatenate(
+            [[0], np.cumsum([k * (2 * l + 1) for l, k in enumerate(self.contracted)])]
+        )
 
     @property
     def l_max(self):
         return len(self.n_radial) - 1
 
     def index(self, k, n, l, m):
+        if k >= self.n_pseudo:
+            return int(self.size + self.contracted_offset[l] + (k - self.n_pseudo) * (2 * l + 1) + l + m)
         return int(k * self.n_nlm + self.nlm_offset[l] + n * (2 * l + 1) + l + m)
 
     def channels(self, l):
         """Density channels (k, n) present at angular order l, in canonical order."""
         return [(k, n) for k in range(self.n_pseudo) for n in range(self.n_radial[l])]
+
+    def contracted_channels(self, l):
+        """Tensor-reduced channels (n_pseudo + k, 0) at angular order l."""
+        return [(self.n_pseudo + k, 0) for k in range(self.contracted[l])]
+
+    def eigenvalue_key(self, k, n, l):
+        """The (n, l) whose LE eigenvalue ranks channel (k, n, l) in the budget: its own for A; the k-th
+        radial function's for the k-th contracted channel (principal components come smoothest first)."""
+        if k >= self.n_pseudo:
+            return (min(k - self.n_pseudo, self.n_radial[l] - 1), l)
+        return (n, l)
 
 
 @dataclass(frozen=True)
@@ -89,11 +111,12 @@ def radial_invariants(index):
     return [((1, 0, ((k, n),)), [(1.0, (index.index(k, n, 0, 0),))]) for k, n in index.channels(0)]
 
 
-def power_spectrum(index):
-    """ν = 2: Σ_m A_{c1 l m} A_{c2 l m} / sqrt(2l+1) for c1 <= c2, as (label, [(coefficient, factors)])."""
+def power_spectrum(index, contracted=False):
+    """ν = 2: Σ_m A_{c1 l m} A_{c2 l m} / sqrt(2l+1) for c1 <= c2, as (label, [(coefficient, factors)]);
+    with ``contracted`` over the tensor-reduced channels instead."""
     features = []
     for l in range(index.l_max + 1):
-        channels = index.channels(l)
+        channels = index.contracted_channels(l) if contracted else index.channels(l)
         coefficient = 1.0 / np.sqrt(2 * l + 1)
         for first in range(len(channels)):
             for second in range(first, len(channels)):
@@ -164,14 +187,16 @@ def invariant_tensors(ls, groups):
     return _INVARIANT_CACHE[key]
 
 
-def _factor_tuples(index, order, eigenvalues, budget, l_max=None):
+def _factor_tuples(index, order, eigenvalues, budget, l_max=None, contracted=False):
     """Sorted tuples of ``order`` density channels (k, n, l) within ``budget`` on Σ ε, all with l <= ``l_max``,
-    with the groups of identical factors of each (the canonical enumeration of the ν >= 3 invariants)."""
+    with the groups of identical factors of each (the canonical enumeration of the ν >= 3 invariants); with
+    ``contracted`` of the tensor-reduced channels instead."""
     l_top = index.l_max if l_max is None else min(int(l_max), index.l_max)
-    items = [(k, n, l) for l in range(l_top + 1) for k in range(index.n_pseudo) for n in range(index.n_radial[l])]
-    items = [item for item in items if eigenvalues[(item[1], item[2])] <= budget]
+    channels = index.contracted_channels if contracted else index.channels
+    items = [(k, n, l) for l in range(l_top + 1) for k, n in channels(l)]
+    items = [item for item in items if eigenvalues[index.eigenvalue_key(*item)] <= budget]
     items.sort(key=lambda item: (item[2], item[0], item[1]))
-    cost = [eigenvalues[(n, l)] for _, n, l in items]
+    cost = [eigenvalues[index.eigenvalue_key(*item)] for item in items]
     minimum = min(cost) if cost else 0.0
 
     def extend(chosen, start, spent):
@@ -187,11 +212,12 @@ def _factor_tuples(index, order, eigenvalues, budget, l_max=None):
     yield from extend([], 0, 0.0)
 
 
-def higher_order_invariants(index, order, eigenvalues, budget, l_max=None):
+def higher_order_invariants(index, order, eigenvalues, budget, l_max=None, contracted=False):
     """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l)) whose factors
-    all have l <= ``l_max`` (None: every l of the density)."""
+    all have l <= ``l_max`` (None: every l of the density); with ``contracted`` products of the
+    tensor-reduced channels."""
     features = []
-    for tuple_items, groups in _factor_tuples(index, order, eigenvalues, budget, l_max):
+    for tuple_items, groups in _factor_tuples(index, order, eigenvalues, budget, l_max, contracted):
         ls = [item[2] for item in tuple_items]
         for j, tensor in enumerate(invariant_tensors(ls, groups)):
             terms = {}
@@ -204,45 +230,54 @@ def higher_order_invariants(index, order, eigenvalues, budget, l_max=None):
     return features
 
 
-def count_features(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None):
+def count_features(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None,
+                   contracted=None, contracted_from=3):
     """Number of features ``build_couplings`` would build with these arguments, without building them
     (for estimating the size of a fit before it starts). An invariant tensor whose coupling terms all
     vanish would be dropped by the builder and is counted here, so this is an upper bound; for the
     orthonormal invariant tensors built here that does not happen."""
-    index = DensityIndex(n_radial, n_pseudo)
+    index = DensityIndex(n_radial, n_pseudo, contracted)
     count = len(index.channels(0))
     if body_order >= 2:
-        count += sum(len(index.channels(l)) * (len(index.channels(l)) + 1) // 2 for l in range(index.l_max + 1))
+        uses = index.contracted_channels if contracted is not None and contracted_from <= 2 else index.channels
+        count += sum(len(uses(l)) * (len(uses(l)) + 1) // 2 for l in range(index.l_max + 1))
     if body_order >= 3:
         budgets = {**DEFAULT_BUDGETS, **{int(order): float(value) for order, value in (budgets or {}).items()}}
         for order in range(3, body_order + 1):
             for tuple_items, groups in _factor_tuples(
-                index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order)
+                index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order),
+                contracted is not None and contracted_from <= order,
             ):
                 count += len(invariant_tensors([item[2] for item in tuple_items], groups))
     return count
 
 
-def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None):
+def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None,
+                    contracted=None, contracted_from=3):
     """Couplings for all invariants of body order 1..``body_order`` over the given density layout.
 
     eigenvalues: {(n, l): ε} of the radial functions (needed for body_order >= 3);
     budgets: {ν: maximum Σ ε} for ν >= 3 (defaults: DEFAULT_BUDGETS);
-    l_max_by_order: {ν: highest l of any factor} for ν >= 3 (default: the density's l_max).
+    l_max_by_order: {ν: highest l of any factor} for ν >= 3 (default: the density's l_max);
+    contracted: K_l per l of tensor-reduced channels (or None); the invariants of body order >=
+    ``contracted_from`` (2 or more) are then products of those channels only, in place of A's.
     """
     if body_order not in SUPPORTED_BODY_ORDERS:
         raise ValueError(f"body_order must be one of {SUPPORTED_BODY_ORDERS}, got {body_order}")
-    index = DensityIndex(n_radial, n_pseudo)
+    if contracted is not None and contracted_from < 2:
+        raise ValueError(f"contracted channels are for body orders >= 2, got from {contracted_from}")
+    index = DensityIndex(n_radial, n_pseudo, contracted)
     features = radial_invariants(index)
     if body_order >= 2:
-        features += power_spectrum(index)
+        features += power_spectrum(index, contracted is not None and contracted_from <= 2)
     if body_order >= 3:
         if eigenvalues is None:
             raise ValueError("body orders >= 3 need the LE eigenvalues of the radial functions")
         budgets = {**DEFAULT_BUDGETS, **{int(order): float(value) for order, value in (budgets or {}).items()}}
         for order in range(3, body_order + 1):
             features += higher_order_invariants(
-                index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order)
+                index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order),
+                contracted is not None and contracted_from <= order,
             )
     return assemble(features)
 

@@ -2,13 +2,14 @@
 
 The schema is documented, with an example, in docs/parameter-file.md. In short::
 
-    {"format": "lepot-potential", "format_version": 1,
+    {"format": "lepot-potential", "format_version": 3,
      "units": {"energy": "eV", "length": "Angstrom"},
      "species": ["Mo", "W"],
      "cutoff": {"radius": 5.0, "function": "shifted_cosine", "width": 1.0},
      "radial": {"basis": "laplacian_eigenstate", "n_max": 6, "l_max": 4, "n_radial": [6, 5, 5, 4, 4],
                 "spline": {"n_nodes": 513, "values": [[...]], "derivatives": [[...]]}},
      "embedding": null | {"n_pseudo": K, "weights": [[[u_{k n}(species)]]]},      # [species][k][n]
+     "contraction": null | {"channels": [K_l], "weights": [W_l, ...]},          # W_l: [K_l][n_pseudo][n_l]
      "basis": {"body_order": 2, "features": [[nu, l, [[k, n], ...]] or [nu, j, [[k, n, l], ...]], ...],
                "terms": {"feature": [...], "coefficient": [...], "factor_offsets": [...], "factors": [...]}},
      "weights": {"Mo": [...n_features], "W": [...]},                              # eV per unit B
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _evaluator
-from .basis import Basis, CoreRepulsion
+from .basis import Basis, Contraction, CoreRepulsion
 from .couplings import Couplings
 from .radial_basis import SplineTable, make_radial_basis
 
@@ -119,6 +120,12 @@ class Model:
                 },
             },
             "embedding": None if is_one_hot else {"n_pseudo": basis.n_pseudo, "weights": basis.embedding.tolist()},
+            "contraction": None
+            if basis.contraction is None
+            else {
+                "channels": [int(k) for k in basis.contraction.channels],
+                "weights": [np.asarray(w, dtype=np.float64).tolist() for w in basis.contraction.weights],
+            },
             "basis": {
                 "body_order": basis.body_order,
                 "features": [_label_to_json(label) for label in couplings.labels],
@@ -236,6 +243,22 @@ def _labels(content):
     return tuple(labels)
 
 
+def _contraction(content, couplings):
+    """The Contraction of the reader's content, or None; from_body_order is the lowest ν whose labels name
+    a contracted channel (pseudo-element index >= n_pseudo)."""
+    channels = content["contraction_channels"]
+    if not channels:
+        return None
+    n_pseudo, n_radial = content["embedding"].shape[1], content["n_radial"]
+    flat, weights, start = content["contraction_weights"], [], 0
+    for l, k_l in enumerate(channels):
+        size = k_l * n_pseudo * n_radial[l]
+        weights.append(flat[start : start + size].reshape(k_l, n_pseudo, n_radial[l]))
+        start += size
+    orders = [label[0] for label in couplings.labels if any(channel[0] >= n_pseudo for channel in label[2])]
+    return Contraction(tuple(int(k) for k in channels), tuple(weights), min(orders, default=3))
+
+
 def _model(content):
     """A Model from the content the core reader returned (already validated there)."""
     radial = make_radial_basis(content["cutoff_radius"], content["n_max"], content["l_max"], content["cutoff_width"])
@@ -256,7 +279,7 @@ def _model(content):
             pairs[(species[min(a, b)], species[max(a, b)])] = (inner, outer)
         core_repulsion = CoreRepulsion(pairs)
     basis = Basis(numbers, radial, spline, np.ascontiguousarray(content["embedding"]), couplings, content["body_order"],
-                  core_repulsion)
+                  core_repulsion, _contraction(content, couplings))
     return Model(basis, content["coefficients"], content["reference_energies"], content["metadata"])
 
 

@@ -15,7 +15,7 @@ from lammps_runner import compute, input_script, run_lmp, write_data
 from models import random_model
 from structures import random_triclinic, slab
 
-from lepot.calculator import CoreRepulsion, Potential
+from lepot.calculator import Contraction, CoreRepulsion, Potential
 from lepot.lammps_plugin import thermo_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,12 @@ def model_files(tmp_path_factory):
         "compressed-nu4": random_model(
             SPECIES, seed=77, n_max=3, l_max=2, body_order=4, budgets={3: 10, 4: 8},
             embedding=np.random.default_rng(77).normal(size=(2, 3)),
+        ),
+        # n_max 4, l_max 3: n_radial [4, 3, 3, 2]; products of ν >= 2 from the contracted channels
+        "tensor-reduced": random_model(
+            SPECIES, seed=78, body_order=3, budgets={3: 30}, core_repulsion=CORE,
+            contraction=Contraction((2, 2, 1, 1), tuple(np.random.default_rng(78).normal(size=(k, len(SPECIES), n))
+                                                        for k, n in zip((2, 2, 1, 1), (4, 3, 3, 2))), 2),
         ),
     }
     for name, model in models.items():
@@ -66,7 +72,7 @@ def assert_equal_to_ase(model, atoms, result):
     assert np.abs(result.virial - virial).max() <= 1e-10 * np.abs(virial).max()
 
 
-@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed", "compressed-nu4"])
+@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed", "compressed-nu4", "tensor-reduced"])
 @pytest.mark.parametrize("structure", STRUCTURES)
 def test_lammps_equals_ase(model_files, model_name, structure, tmp_path):
     model, path = model_files[model_name]
@@ -83,7 +89,7 @@ def test_shipped_potential_in_lammps_equals_ase(tmp_path):
     assert_equal_to_ase(load_model(path), atoms, compute(atoms, path, ["Mo"], tmp_path))
 
 
-@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed-nu4"])
+@pytest.mark.parametrize("model_name", ["core-repulsion", "compressed-nu4", "tensor-reduced"])
 def test_two_ranks_equal_serial(model_files, model_name, tmp_path):
     model, path = model_files[model_name]
     atoms = random_triclinic(SPECIES, 96, 11.0, seed=76)

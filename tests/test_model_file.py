@@ -9,7 +9,7 @@ import pytest
 from models import random_model
 from structures import random_triclinic
 
-from lepot.calculator import CoreRepulsion, Model, ModelFileError, Potential, load_model
+from lepot.calculator import Contraction, CoreRepulsion, Model, ModelFileError, Potential, load_model
 
 
 @pytest.fixture
@@ -25,7 +25,18 @@ def compressed_model():
     return random_model(["Mo", "W", "Nb"], seed=2, embedding=u)
 
 
-@pytest.mark.parametrize("fixture", ["model", "compressed_model"])
+@pytest.fixture
+def tensor_reduced_model():
+    """Tensor-reduced channels (n_max 4, l_max 3: n_radial [4, 3, 3, 2]) from body order 2, with ZBL."""
+    rng = np.random.default_rng(3)
+    channels = (2, 2, 1, 1)
+    weights = tuple(rng.normal(size=(k, 3, n)) for k, n in zip(channels, (4, 3, 3, 2)))
+    return random_model(["Mo", "W", "Nb"], seed=3, body_order=3, budgets={3: 30},
+                        contraction=Contraction(channels, weights, from_body_order=2),
+                        core_repulsion=CoreRepulsion({("Mo", "W"): (0.9, 1.8)}))
+
+
+@pytest.mark.parametrize("fixture", ["model", "compressed_model", "tensor_reduced_model"])
 def test_round_trip_is_exact(fixture, request, tmp_path):
     original = request.getfixturevalue(fixture)
     path = tmp_path / "model.json"
@@ -38,6 +49,11 @@ def test_round_trip_is_exact(fixture, request, tmp_path):
     np.testing.assert_array_equal(loaded.basis.spline.node_values, original.basis.spline.node_values)
     assert loaded.basis.couplings.labels == original.basis.couplings.labels
     assert loaded.core_repulsion == original.core_repulsion
+    if original.basis.contraction is not None:
+        assert loaded.basis.contraction.channels == original.basis.contraction.channels
+        assert loaded.basis.contraction.from_body_order == original.basis.contraction.from_body_order
+        for a, b in zip(loaded.basis.contraction.weights, original.basis.contraction.weights):
+            np.testing.assert_array_equal(a, b)
     # a second save of the loaded model writes the same bytes
     second = tmp_path / "again.json"
     loaded.save(second)

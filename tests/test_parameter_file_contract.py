@@ -19,7 +19,7 @@ from lammps_runner import run_lmp, write_data
 from models import random_model
 from structures import random_triclinic
 
-from lepot.calculator import CoreRepulsion, LepotCalculator, ModelFileError, load_model
+from lepot.calculator import Contraction, CoreRepulsion, LepotCalculator, ModelFileError, load_model
 
 SPECIES = ["Mo", "W", "Nb"]
 
@@ -88,10 +88,12 @@ CASES = {
     "not JSON": (lambda text: "format = lepot-potential\n" + text, "not valid JSON at line 1, column 2: syntax error"),
     "top level a list": (lambda text: f"[{text}]", "the top level must be a JSON object"),
     "not a lepot file": (set_path(["format"], "pace"), "not a lepot parameter file ('format' is \"pace\""),
-    "future format version": (set_path(["format_version"], 3),
-                              "unsupported format_version 3; this lepot reads versions 1 to 2"),
+    "future format version": (set_path(["format_version"], 4),
+                              "unsupported format_version 4; this lepot reads versions 1 to 3"),
+    "version 2 with a contraction key": (set_path(["format_version"], 2),
+                                         "'top level' has the unknown key 'contraction'"),
     "unknown format version": (set_path(["format_version"], 0), "unsupported format_version 0"),
-    "version 1 with core repulsion": (set_path(["format_version"], 1),
+    "version 1 with core repulsion": (edit(lambda d: [d.update(format_version=1), d.pop("contraction")]),
                                       "a format_version 1 file with core_repulsion pairs: from version 2"),
     "version as a string": (set_path(["format_version"], "1"), "unsupported format_version \"1\""),
     "missing key": (edit(lambda d: d.pop("weights")), "'top level' is missing the key 'weights'"),
@@ -162,6 +164,48 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def tensor_reduced_text():
+    """Three species, one-hot density (n_radial [4, 3, 3, 2]), K_l = (2, 2, 1, 1) contracted channels from ν = 2."""
+    rng = np.random.default_rng(6)
+    channels = (2, 2, 1, 1)
+    weights = tuple(rng.normal(size=(k, len(SPECIES), n)) for k, n in zip(channels, (4, 3, 3, 2)))
+    model = random_model(SPECIES, seed=6, n_max=4, l_max=3, body_order=3, budgets={3: 12},
+                         contraction=Contraction(channels, weights, from_body_order=2))
+    return model.to_text()
+
+
+def first_contracted_label(data):
+    return next(q for q, label in enumerate(data["basis"]["features"]) if label[0] == 2 and label[2][0][0] >= 3)
+
+
+# damage to the "contraction" block and to what refers to it, on tensor_reduced_text
+CONTRACTION_CASES = {
+    "contraction channels for too few l": (edit(lambda d: d["contraction"]["channels"].pop()),
+                                           "'contraction.channels' has 3 entries, expected 4"),
+    "more contracted channels than inputs": (set_path(["contraction", "channels"], [13, 2, 1, 1]),
+                                             "'contraction.channels[0]' must be in [0, 12], got 13"),
+    "negative contracted channels": (set_path(["contraction", "channels"], [2, -1, 1, 1]),
+                                     "'contraction.channels[1]' must be in [0, 9], got -1"),
+    "contraction weights of the wrong shape": (edit(lambda d: d["contraction"]["weights"][1][0][2].pop()),
+                                               "'contraction.weights[1][0][2]' has 2 entries, expected 3"),
+    "non-finite contraction weight": (replace_once('"contraction":{"channels":[2,2,1,1],"weights":[[[[',
+                                                   '"contraction":{"channels":[2,2,1,1],"weights":[[[[1e999,'),
+                                      "not valid JSON: number overflow"),
+    "contraction with no channels": (
+        edit(lambda d: d["contraction"].update(channels=[0, 0, 0, 0], weights=[[], [], [], []])),
+        "'contraction.channels' are all 0; write \"contraction\": null for no contraction"),
+    "unknown key in contraction": (set_path(["contraction", "rank"], 3), "'contraction' has the unknown key 'rank'"),
+    "label names a contracted channel that does not exist": (
+        edit(lambda d: d["basis"]["features"][first_contracted_label(d)][2][0].__setitem__(0, 6)),
+        "must be in [0, 4], got 6"),
+    "contracted channel with a radial index": (
+        edit(lambda d: d["basis"]["features"][first_contracted_label(d)][2][0].__setitem__(1, 1)),
+        "must be in [0, 0], got 1"),
+    "contracted factors without a contraction": (set_path(["contraction"], None), "[2][0][0]' must be in [0, 2], got 3"),
+}
+
+
 def lammps_outputs(folder, paths):
     """`lmp` output for each bad file, bcc Mo-W-Nb data, two files at a time."""
     atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
@@ -183,14 +227,17 @@ def test_at_least_thirty_bad_files():
     assert len(CASES) >= 30
 
 
-def test_both_front_ends_refuse_every_bad_file_with_the_same_message(base_text, tmp_path):
+@pytest.mark.parametrize("base, cases", [("base_text", CASES), ("tensor_reduced_text", CONTRACTION_CASES)],
+                         ids=["file", "contraction"])
+def test_both_front_ends_refuse_every_bad_file_with_the_same_message(base, cases, request, tmp_path):
+    base_text = request.getfixturevalue(base)
     paths = {}
-    for index, (name, (build, _)) in enumerate(CASES.items()):
+    for index, (name, (build, _)) in enumerate(cases.items()):
         paths[name] = tmp_path / f"case{index:02d}.json"
         paths[name].write_bytes(build(base_text).encode("utf-8", errors="surrogateescape"))
-    lammps = dict(zip(CASES, lammps_outputs(tmp_path, list(paths.values()))))
+    lammps = dict(zip(cases, lammps_outputs(tmp_path, list(paths.values()))))
     problems = []
-    for name, (_, expected) in CASES.items():
+    for name, (_, expected) in cases.items():
         with pytest.raises(ModelFileError) as refused:
             LepotCalculator(str(paths[name]))
         message = str(refused.value)
@@ -202,19 +249,33 @@ def test_both_front_ends_refuse_every_bad_file_with_the_same_message(base_text, 
     assert not problems, "\n".join(problems)
 
 
-def test_the_valid_file_is_accepted_by_both(base_text, tmp_path):
-    """The undamaged file loads in both (so the refusals above are the damage's doing)."""
+@pytest.mark.parametrize("base", ["base_text", "tensor_reduced_text"])
+def test_the_valid_file_is_accepted_by_both(base, request, tmp_path):
+    """The undamaged files load in both (so the refusals above are the damage's doing)."""
     path = tmp_path / "valid.json"
-    path.write_text(base_text)
+    path.write_text(request.getfixturevalue(base))
     (completed,) = lammps_outputs(tmp_path, [path])
     assert completed.returncode == 0, completed.stdout[-2000:]
     assert load_model(path).species == tuple(SPECIES)
+
+
+def test_a_version_2_file_is_read_by_both(base_text, tmp_path):
+    """Version 3 only added the "contraction" key: a version-2 file is one without it."""
+    data = json.loads(base_text)
+    data.pop("contraction")
+    data["format_version"] = 2
+    path = tmp_path / "version2.json"
+    path.write_text(json.dumps(data))
+    (completed,) = lammps_outputs(tmp_path, [path])
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert load_model(path).basis.contraction is None
 
 
 def test_a_version_1_file_without_core_repulsion_is_read_by_both(base_text, tmp_path):
     """Version 2 changed only what core_repulsion pairs mean, so version-1 files without them still load."""
     data = json.loads(base_text)
     data.update(format_version=1, core_repulsion=None)
+    data.pop("contraction")
     path = tmp_path / "version1.json"
     path.write_text(json.dumps(data))
     (completed,) = lammps_outputs(tmp_path, [path])

@@ -9,7 +9,7 @@ from models import random_model
 from scipy.spatial.transform import Rotation
 from structures import open_cluster, random_triclinic, slab
 
-from lepot.calculator import CoreRepulsion, DescriptorCalculator, Potential
+from lepot.calculator import Contraction, CoreRepulsion, DescriptorCalculator, Potential
 
 SPECIES = ["Mo", "Nb", "Ta", "W"]
 CORE = CoreRepulsion({("Mo", "W"): (0.8, 2.0), ("Mo", "Mo"): (1.0, 2.2), ("Nb", "Ta"): (0.5, 1.9), ("W", "W"): (0.0, 1.7)})
@@ -28,12 +28,29 @@ def slab_in_vacuum_cell():
     return atoms
 
 
+def random_contraction(channels, n_pseudo, n_radial, seed, from_body_order=3):
+    """Tensor-reduced channels with random weights W_l [K_l][n_pseudo][n_l]."""
+    rng = np.random.default_rng(seed)
+    weights = tuple(rng.normal(size=(k, n_pseudo, n)) for k, n in zip(channels, n_radial))
+    return Contraction(tuple(channels), weights, from_body_order)
+
+
 MODELS = {
     "uncompressed": lambda: random_model(SPECIES, seed=3),
     "compressed-per-channel": lambda: random_model(
         SPECIES, seed=4, embedding=np.random.default_rng(4).normal(size=(2, 4, 4))
     ),
     "with-core-repulsion": lambda: random_model(SPECIES, seed=5, core_repulsion=CORE),
+    # n_max 4, l_max 3: n_radial = [4, 3, 3, 2]; 4 species one-hot
+    "tensor-reduced": lambda: random_model(
+        SPECIES, seed=7, body_order=3, budgets={3: 40},
+        contraction=random_contraction((3, 2, 2, 1), len(SPECIES), (4, 3, 3, 2), seed=7),
+    ),
+    "tensor-reduced-compressed-from-nu2": lambda: random_model(
+        SPECIES, seed=8, body_order=3, budgets={3: 40},
+        embedding=np.random.default_rng(8).normal(size=(2, 4, 4)),
+        contraction=random_contraction((2, 2, 1, 1), 2, (4, 3, 3, 2), seed=8, from_body_order=2),
+    ),
     "compressed-nu4": lambda: random_model(
         SPECIES, seed=6, n_max=3, l_max=2, body_order=4, budgets={3: 10, 4: 8},
         embedding=np.random.default_rng(6).normal(size=(2, len(SPECIES))),
@@ -41,7 +58,8 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("model_name", ["uncompressed", "compressed-per-channel", "compressed-nu4"])
+@pytest.mark.parametrize("model_name", ["uncompressed", "compressed-per-channel", "compressed-nu4", "tensor-reduced",
+                                        "tensor-reduced-compressed-from-nu2"])
 @pytest.mark.parametrize("structure", ["triclinic", "cell-smaller-than-cutoff", "slab"])
 def test_adjoint_equals_descriptor_path(model_name, structure):
     model = MODELS[model_name]()

@@ -130,6 +130,8 @@ struct DensityWorkspace {
     std::vector<int> species_fill;          // shape [n_species], counting-sort positions
     std::vector<double> pair_weight;        // shape [n_neigh], f_c h (during the sort)
     std::vector<double> pair_weight_deriv;  // shape [n_neigh], d(f_c h)/dr
+    AlignedDoubles block_radial;        // shape [simd_block][n_radial_functions], R_nl of one block, pair-major
+    AlignedDoubles block_radial_deriv;  // shape [simd_block][n_radial_functions]
     AlignedDoubles pair_unit;          // shape [3][n_slots], r̂_ij (padding: ẑ)
     AlignedDoubles pair_inverse_distance;  // shape [n_slots], 1/|r_ij| (padding: 0)
     AlignedDoubles pair_radial;        // shape [n_radial_functions][n_slots], R_nl (padding: 0)
@@ -215,30 +217,11 @@ public:
                        gradient_z[simd_block] = {};
                 for (int l = 0; l <= layout_.l_max(); ++l) {
                     const int width = 2 * l + 1;
-                    for (int mm = 0; mm < width; ++mm) {
-                        const int lm = l * l + mm;
-                        double weighted[simd_block] = {}, weighted_deriv[simd_block] = {};
-                        for (int n = 0; n < layout_.n_radial(l); ++n) {
-                            const double coefficient = h[layout_.nlm_offset(l) + n * width + mm];
-                            const size_t f = layout_.radial_offset(l) + n;
-                            const double* r = ws.pair_radial.data() + f * stride + begin;
-                            const double* dr = ws.pair_radial_deriv.data() + f * stride + begin;
-#pragma omp simd
-                            for (int b = 0; b < simd_block; ++b) {
-                                weighted[b] += coefficient * r[b];
-                                weighted_deriv[b] += coefficient * dr[b];
-                            }
-                        }
-                        const double* y = ws.pair_ylm.data() + lm * stride + begin;
-                        const double* g = ws.pair_ylm_grad.data() + 3 * lm * stride + begin;
-#pragma omp simd
-                        for (int b = 0; b < simd_block; ++b) {
-                            radial_sum[b] += weighted_deriv[b] * y[b];
-                            gradient_x[b] += weighted[b] * g[b];
-                            gradient_y[b] += weighted[b] * g[stride + b];
-                            gradient_z[b] += weighted[b] * g[2 * stride + b];
-                        }
-                    }
+                    int mm = 0;
+                    for (; mm + 3 <= width; mm += 3)
+                        project_harmonics<3>(l, mm, h, begin, ws, radial_sum, gradient_x, gradient_y, gradient_z);
+                    for (; mm < width; ++mm)
+                        project_harmonics<1>(l, mm, h, begin, ws, radial_sum, gradient_x, gradient_y, gradient_z);
                 }
                 for (int b = 0; b < simd_block; ++b) {
                     const int p = ws.inside_pair[begin + b];
@@ -252,6 +235,41 @@ public:
                     SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[begin + b], out);
                     for (int alpha = 0; alpha < 3; ++alpha) out[alpha] += radial_sum[b] * u[alpha];
                 }
+            }
+        }
+    }
+
+    // The terms of `Tile` consecutive harmonics m0.. of degree l in project_adjoint(), for the block of
+    // pairs starting at slot `begin`: H_m = Σ_n h_nlm R_nl and H'_m likewise over the block (each radial row
+    // loaded once for the whole tile), then radial_sum += Σ_m H'_m Y_lm and gradient += Σ_m H_m ∇F_lm.
+    template <int Tile>
+    void project_harmonics(int l, int m0, const double* h, int begin, const DensityWorkspace& ws, double* radial_sum,
+                           double* gradient_x, double* gradient_y, double* gradient_z) const {
+        const size_t stride = ws.n_slots;
+        const int width = 2 * l + 1;
+        double weighted[Tile][simd_block] = {}, weighted_deriv[Tile][simd_block] = {};
+        for (int n = 0; n < layout_.n_radial(l); ++n) {
+            const size_t f = layout_.radial_offset(l) + n;
+            const double* r = ws.pair_radial.data() + f * stride + begin;
+            const double* dr = ws.pair_radial_deriv.data() + f * stride + begin;
+            const double* coefficients = h + layout_.nlm_offset(l) + n * width + m0;
+            for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+                for (int b = 0; b < simd_block; ++b) {
+                    weighted[t][b] += coefficients[t] * r[b];
+                    weighted_deriv[t][b] += coefficients[t] * dr[b];
+                }
+        }
+        for (int t = 0; t < Tile; ++t) {
+            const size_t lm = l * l + m0 + t;
+            const double* y = ws.pair_ylm.data() + lm * stride + begin;
+            const double* g = ws.pair_ylm_grad.data() + 3 * lm * stride + begin;
+#pragma omp simd
+            for (int b = 0; b < simd_block; ++b) {
+                radial_sum[b] += weighted_deriv[t][b] * y[b];
+                gradient_x[b] += weighted[t][b] * g[b];
+                gradient_y[b] += weighted[t][b] * g[stride + b];
+                gradient_z[b] += weighted[t][b] * g[2 * stride + b];
             }
         }
     }
@@ -396,34 +414,40 @@ private:
             ws.pair_ylm_grad.resize(3 * static_cast<size_t>(n_lm) * stride);
         }
         prepare_single_pair(ws);
-        for (int i = 0; i < stride; ++i) {
-            const int p = ws.inside_pair[i];
-            if (p < 0) {  // padding: no weight, any unit vector
-                ws.pair_unit[2 * static_cast<size_t>(stride) + i] = 1.0;
-                for (int f = 0; f < n_functions; ++f) {
-                    ws.pair_radial[static_cast<size_t>(f) * stride + i] = 0.0;
-                    if (with_gradients) ws.pair_radial_deriv[static_cast<size_t>(f) * stride + i] = 0.0;
-                }
-                continue;
-            }
-            const double* v = vectors + 3 * p;
-            const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-            ws.pair_inverse_distance[i] = 1.0 / r;
-            for (int alpha = 0; alpha < 3; ++alpha) ws.pair_unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] / r;
-            radial_values<with_gradients>(r, ws.pair_weight[p], ws.pair_weight_deriv[p], ws.radial.data(),
-                                          ws.radial_deriv.data());
-            for (int f = 0; f < n_functions; ++f) {
-                ws.pair_radial[static_cast<size_t>(f) * stride + i] = ws.radial[f];
-                if (with_gradients) ws.pair_radial_deriv[static_cast<size_t>(f) * stride + i] = ws.radial_deriv[f];
-            }
-        }
         ws.ylm_scratch.resize(harmonics_.scratch_size(simd_block));
-        const double* unit = ws.pair_unit.data();
-        for (int begin = 0; begin < stride; begin += simd_block)
+        ws.block_radial.resize(static_cast<size_t>(simd_block) * n_functions);
+        ws.block_radial_deriv.resize(static_cast<size_t>(simd_block) * n_functions);
+        double* unit = ws.pair_unit.data();
+        for (int begin = 0; begin < stride; begin += simd_block) {
+            for (int b = 0; b < simd_block; ++b) {
+                const int i = begin + b, p = ws.inside_pair[i];
+                double* radial = ws.block_radial.data() + b * n_functions;
+                double* radial_deriv = ws.block_radial_deriv.data() + b * n_functions;
+                if (p < 0) {  // padding: no weight, any unit vector
+                    unit[2 * static_cast<size_t>(stride) + i] = 1.0;
+                    std::fill(radial, radial + n_functions, 0.0);
+                    std::fill(radial_deriv, radial_deriv + n_functions, 0.0);
+                    continue;
+                }
+                const double* v = vectors + 3 * p;
+                const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+                ws.pair_inverse_distance[i] = 1.0 / r;
+                for (int alpha = 0; alpha < 3; ++alpha) unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] / r;
+                radial_values<with_gradients>(r, ws.pair_weight[p], ws.pair_weight_deriv[p], radial, radial_deriv);
+            }
+            // pair-major block [simd_block][n_functions] into the rows [n_functions][stride]
+            for (int f = 0; f < n_functions; ++f) {
+                double* row = ws.pair_radial.data() + static_cast<size_t>(f) * stride + begin;
+                for (int b = 0; b < simd_block; ++b) row[b] = ws.block_radial[b * n_functions + f];
+                if (!with_gradients) continue;
+                double* row_deriv = ws.pair_radial_deriv.data() + static_cast<size_t>(f) * stride + begin;
+                for (int b = 0; b < simd_block; ++b) row_deriv[b] = ws.block_radial_deriv[b * n_functions + f];
+            }
             harmonics_.compute_block<with_gradients, simd_block>(
                 stride, unit + begin, unit + stride + begin, unit + 2 * static_cast<size_t>(stride) + begin,
-                ws.pair_ylm.data() + begin,
-                with_gradients ? ws.pair_ylm_grad.data() + begin : nullptr, ws.ylm_scratch.data());
+                ws.pair_ylm.data() + begin, with_gradients ? ws.pair_ylm_grad.data() + begin : nullptr,
+                ws.ylm_scratch.data());
+        }
     }
 
     // A_{k,nlm} = Σ_s u_{kn}(s) Σ_{inside pairs i of species s} R_nl(i) Y_lm(i) into ws.density, the pair sums

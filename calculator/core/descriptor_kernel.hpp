@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "couplings.hpp"
+#include "density_contraction.hpp"
 #include "density_expansion.hpp"
 
 namespace lepot {
@@ -58,18 +59,21 @@ struct DescriptorWorkspace {
     std::vector<int> species_offsets;      // shape [n_species+1], sorted pairs of species s: [offsets[s], offsets[s+1])
     std::vector<double> block_vectors;     // shape [pair_block][3], r_ij of the current block (padding: beyond cutoff)
     std::vector<double> block_gradients;   // shape [n_nlm][3][pair_block], ∂(R Y)_{nlm}/∂r_ij,α of the block
+    std::vector<double> extended;          // shape [n_density + n_contracted], [A ; Ã] (with a contraction)
     std::vector<double> slot_derivatives;  // shape [n_factor_slots], ∂(term)/∂A[factor]
     std::vector<double> entry_values;      // shape [n_entries], G_qa
 };
 
 class DescriptorKernel {
 public:
-    DescriptorKernel(DensityExpansion expansion, CouplingSet couplings)
-        : expansion_(std::move(expansion)), couplings_(std::move(couplings)) {
-        if (couplings_.n_density() != expansion_.n_density())
+    // contraction: the tensor-reduced channels the couplings may also index (none by default)
+    DescriptorKernel(DensityExpansion expansion, CouplingSet couplings,
+                     DensityContraction contraction = DensityContraction())
+        : expansion_(std::move(expansion)), couplings_(std::move(couplings)), contraction_(std::move(contraction)) {
+        if (couplings_.n_density() != contraction_.n_extended(expansion_.n_density()))
             throw std::invalid_argument("descriptor kernel: couplings index " + std::to_string(couplings_.n_density()) +
-                                        " density coefficients but the expansion has " +
-                                        std::to_string(expansion_.n_density()));
+                                        " density coefficients but the expansion (with its contraction) has " +
+                                        std::to_string(contraction_.n_extended(expansion_.n_density())));
         build_channels();
         classify_features();
         build_species_slots();
@@ -91,11 +95,12 @@ public:
                       int64_t centre_row, double* strain) const {
         if (!with_gradients) {
             expansion_.expand(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
-            couplings_.evaluate(ws.density.density.data(), features);
+            couplings_.evaluate(extended_density(ws), features);
             return;
         }
         expansion_.expand_with_pair_cache(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
-        couplings_.evaluate(ws.density.density.data(), features);
+        const double* density = extended_density(ws);
+        couplings_.evaluate(density, features);
         double* centre = gradients ? gradients + centre_row * 3 * n_features() : nullptr;
         if (!factorised_feature_.empty()) {
             prepare_channel_buffers(ws);
@@ -108,7 +113,7 @@ public:
         }
         if (generic_feature_.empty()) return;
         ws.slot_derivatives.resize(couplings_.n_factor_slots());
-        couplings_.partial_derivatives(ws.density.density.data(), ws.slot_derivatives.data());
+        couplings_.partial_derivatives(density, ws.slot_derivatives.data());
         ws.entry_values.assign(n_entries_, 0.0);
         for (size_t f = 0; f < slot_entry_.size(); ++f)
             if (slot_entry_[f] >= 0) ws.entry_values[slot_entry_[f]] += ws.slot_derivatives[f];
@@ -135,6 +140,14 @@ public:
     }
 
 private:
+    // The vector the couplings index: A, or [A ; Ã] with a contraction (then in ws.extended).
+    const double* extended_density(DescriptorWorkspace& ws) const {
+        if (!contraction_.enabled()) return ws.density.density.data();
+        ws.extended.resize(couplings_.n_density());
+        contraction_.forward(ws.density.density.data(), ws.extended.data());
+        return ws.extended.data();
+    }
+
     // Radial channels c = k n_radial_functions + radial_offset(l) + n, and the channel and m of every density index.
     void build_channels() {
         const DensityLayout& layout = expansion_.layout();
@@ -172,6 +185,9 @@ private:
             int c1 = -1, c2 = -1;
             const double coefficient = last > first ? couplings_.coefficient(first) : 0.0;
             bool factorised = last > first;
+            for (int t = first; factorised && t < last; ++t)  // products of contracted channels: generic path
+                for (int f = couplings_.term_factor_begin(t); f < couplings_.term_factor_end(t); ++f)
+                    if (couplings_.factor(f) >= expansion_.n_density()) factorised = false;
             if (factorised && last - first == 1 &&
                 couplings_.term_factor_end(first) - couplings_.term_factor_begin(first) == 1) {
                 c1 = channel_of_density_[couplings_.factor(couplings_.term_factor_begin(first))];
@@ -240,6 +256,10 @@ private:
             for (int g = 0; g < n_generic; ++g) {
                 for (int e = feature_entry_offsets[g]; e < feature_entry_offsets[g + 1]; ++e) {
                     const int a = entry_density[e];
+                    if (a >= expansion_.n_density()) {  // Ã_{k,lm}: one slot per n, weight Σ_p W_l[k][p][n] u_{pn}(s)
+                        add_contracted_slots(s, e, a - expansion_.n_density());
+                        continue;
+                    }
                     const int c = channel_of_density_[a];
                     const double w = expansion_.embedding(s, channel_pseudo_[c], channel_n_[c]);
                     if (w == 0.0) continue;
@@ -249,6 +269,25 @@ private:
                 }
                 slot_offsets_[static_cast<size_t>(s) * n_generic + g + 1] = static_cast<int>(slot_index_.size());
             }
+        }
+    }
+
+    // The slots of G entry e on the contracted coefficient Ã_{k,lm} (index `contracted` within Ã) for neighbours
+    // of species s: ∂Ã_{k,lm}/∂r = Σ_n (Σ_p W_l[k][p][n] u_{pn}(s)) ∂(R_nl Y_lm)/∂r.
+    void add_contracted_slots(int s, int e, int contracted) {
+        const DensityLayout& layout = expansion_.layout();
+        int l = 0;
+        while (contraction_.contracted_offset(l + 1) <= contracted) ++l;
+        const int width = 2 * l + 1, within = contracted - contraction_.contracted_offset(l);
+        const int k = within / width, mm = within % width;
+        for (int n = 0; n < layout.n_radial(l); ++n) {
+            double w = 0.0;
+            for (int p = 0; p < expansion_.n_pseudo(); ++p)
+                w += contraction_.weight(l, k, p, n) * expansion_.embedding(s, p, n);
+            if (w == 0.0) continue;
+            slot_index_.push_back(e);
+            slot_weight_.push_back(w);
+            slot_row_.push_back(3 * (layout.nlm_offset(l) + n * width + mm));
         }
     }
 
@@ -378,6 +417,7 @@ private:
 
     DensityExpansion expansion_;
     CouplingSet couplings_;
+    DensityContraction contraction_;
     // radial channels (k, n, l)
     int n_channels_ = 0;
     std::vector<int> channel_start_;         // shape [n_channels], density index of (k, n, l, m = -l)

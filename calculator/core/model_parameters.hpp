@@ -11,6 +11,7 @@
 #include "core_repulsion.hpp"
 #include "couplings.hpp"
 #include "cutoff_function.hpp"
+#include "density_contraction.hpp"
 #include "density_expansion.hpp"
 #include "descriptor_kernel.hpp"
 #include "potential_kernel.hpp"
@@ -33,6 +34,8 @@ struct BasisParameters {
     std::vector<double> term_coefficient;     // shape [n_terms]
     std::vector<int> term_factor_offsets;     // shape [n_terms+1]
     std::vector<int> factors;                 // shape [term_factor_offsets[n_terms]], density indices
+    std::vector<int> contraction_channels;    // shape [n_angular] K_l of the tensor-reduced channels, or empty: none
+    std::vector<double> contraction_weights;  // W_l[k][p][n] for l in turn (density_contraction.hpp)
     std::vector<int> core_pair_species;       // shape [n_core_pairs][2], species indices of each ZBL pair
     std::vector<double> core_pair_radii;      // shape [n_core_pairs][2], r_inner, r_outer (Å)
 
@@ -80,6 +83,16 @@ inline DensityExpansion make_density_expansion(const BasisParameters& basis) {
                             make_pair_switch(basis));
 }
 
+inline DensityContraction make_density_contraction(const BasisParameters& basis) {
+    if (basis.contraction_channels.empty()) {
+        if (!basis.contraction_weights.empty())
+            throw std::invalid_argument("model parameters: contraction weights without channel counts");
+        return DensityContraction();
+    }
+    return DensityContraction(basis.n_pseudo, basis.n_radial, basis.contraction_channels, basis.contraction_weights);
+}
+
+// n_density: the size of the vector the couplings index, [A ; Ã] with a contraction
 inline CouplingSet make_coupling_set(const BasisParameters& basis, int n_density) {
     const int n_terms = basis.n_terms();
     require_size(basis.term_coefficient.size(), n_terms, "term_coefficient");
@@ -92,8 +105,9 @@ inline CouplingSet make_coupling_set(const BasisParameters& basis, int n_density
 
 inline DescriptorKernel make_descriptor_kernel(const BasisParameters& basis) {
     DensityExpansion expansion = make_density_expansion(basis);
-    CouplingSet couplings = make_coupling_set(basis, expansion.n_density());
-    return DescriptorKernel(std::move(expansion), std::move(couplings));
+    DensityContraction contraction = make_density_contraction(basis);
+    CouplingSet couplings = make_coupling_set(basis, contraction.n_extended(expansion.n_density()));
+    return DescriptorKernel(std::move(expansion), std::move(couplings), std::move(contraction));
 }
 
 inline PotentialKernel make_potential_kernel(const ModelParameters& model) {
@@ -103,10 +117,11 @@ inline PotentialKernel make_potential_kernel(const ModelParameters& model) {
     require_size(model.coefficients.size(), n_species * basis.n_features, "coefficients");
     require_size(model.reference_energies.size(), n_species, "reference_energies");
     DensityExpansion expansion = make_density_expansion(basis);
-    const CouplingSet couplings = make_coupling_set(basis, expansion.n_density());
+    DensityContraction contraction = make_density_contraction(basis);
+    const CouplingSet couplings = make_coupling_set(basis, contraction.n_extended(expansion.n_density()));
     CoreRepulsion repulsion(basis.n_species, model.atomic_numbers.data(), expansion.handover());
     return PotentialKernel(std::move(expansion), couplings, model.coefficients.data(), model.reference_energies.data(),
-                           std::move(repulsion));
+                           std::move(repulsion), std::move(contraction));
 }
 
 }  // namespace lepot

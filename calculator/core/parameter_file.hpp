@@ -41,10 +41,12 @@
 namespace lepot {
 
 constexpr const char* parameter_file_format = "lepot-potential";
-constexpr int parameter_file_version = 2;
+constexpr int parameter_file_version = 3;
 // Version 1 differs only in what core_repulsion pairs mean (there ZBL was added and the model kept acting
 // on close pairs; from version 2 the model hands them over to ZBL). Version-1 files without core
 // repulsion therefore mean the same in both and are read; those with ZBL pairs are refused.
+// Version 3 adds the "contraction" key (tensor-reduced channels; null for none), required from version 3
+// and absent before: a version-2 file is a version-3 file with "contraction": null.
 constexpr int oldest_readable_version = 1;
 constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 28;  // 256 MiB: the parsed tree takes ~6x the text
 constexpr int max_json_depth = 16;
@@ -308,23 +310,32 @@ inline Json parse_json(const std::string& text, const Checker& check) {
     }
 }
 
-// Radial channel c = k n_functions + radial_offset(l) + n of (k, n, l), and of every density index
-// a = k n_nlm + nlm_offset(l) + n (2l+1) + (l+m) (shape [n_density]).
-inline int channel_id(const std::vector<int>& n_radial, int k, int n, int l) {
-    int offset = 0, n_functions = 0;
+// Channel ids: radial channel c = k n_functions + radial_offset(l) + n of (k, n, l) for k < n_pseudo, and
+// after them the contracted channels (density_contraction.hpp), written in labels as (n_pseudo + k, 0, l):
+// id n_pseudo n_functions + Σ_{j<l} K_j + k.
+inline int channel_id(const std::vector<int>& n_radial, const std::vector<int>& contracted, int n_pseudo, int k, int n,
+                      int l) {
+    int offset = 0, n_functions = 0, contracted_offset = 0;
     for (int j = 0; j < static_cast<int>(n_radial.size()); ++j) {
         if (j < l) offset += n_radial[j];
+        if (j < l && !contracted.empty()) contracted_offset += contracted[j];
         n_functions += n_radial[j];
     }
+    if (k >= n_pseudo) return n_pseudo * n_functions + contracted_offset + (k - n_pseudo);
     return k * n_functions + offset + n;
 }
 
-inline std::vector<int> density_channels(const std::vector<int>& n_radial, int n_pseudo) {
+// The channel id of every index of the extended density [A ; Ã] (shape [n_density + n_contracted]).
+inline std::vector<int> density_channels(const std::vector<int>& n_radial, const std::vector<int>& contracted,
+                                         int n_pseudo) {
     std::vector<int> channels;
     for (int k = 0; k < n_pseudo; ++k)
         for (int l = 0; l < static_cast<int>(n_radial.size()); ++l)
             for (int n = 0; n < n_radial[l]; ++n)
-                channels.insert(channels.end(), 2 * l + 1, channel_id(n_radial, k, n, l));
+                channels.insert(channels.end(), 2 * l + 1, channel_id(n_radial, contracted, n_pseudo, k, n, l));
+    for (int l = 0; l < static_cast<int>(contracted.size()); ++l)
+        for (int k = 0; k < contracted[l]; ++k)
+            channels.insert(channels.end(), 2 * l + 1, channel_id(n_radial, contracted, n_pseudo, n_pseudo + k, 0, l));
     return channels;
 }
 
@@ -411,6 +422,28 @@ inline void read_embedding(const Json& data, const Checker& check, ParameterFile
                   basis.embedding);
 }
 
+// "contraction": null, or {"channels": [K_l for each l], "weights": [W_l for each l]} with W_l a
+// [K_l][n_pseudo][n_l] nested list (density_contraction.hpp); 0 <= K_l <= n_pseudo n_l, some K_l > 0.
+inline void read_contraction(const Json& data, const Checker& check, ParameterFile& file) {
+    BasisParameters& basis = file.model.basis;
+    if (!data.contains("contraction") || data["contraction"].is_null()) return;
+    const Json& contraction = check.object(data["contraction"], "contraction", {"channels", "weights"});
+    const size_t n_angular = basis.n_radial.size();
+    const Json& channels = check.list(contraction["channels"], "contraction.channels", n_angular);
+    const Json& weights = check.list(contraction["weights"], "contraction.weights", n_angular);
+    bool any = false;
+    for (size_t l = 0; l < n_angular; ++l) {
+        const long most = static_cast<long>(basis.n_pseudo) * basis.n_radial[l];
+        const int k_l = static_cast<int>(check.integer(channels[l], Checker::indexed("contraction.channels", l), 0, most));
+        basis.contraction_channels.push_back(k_l);
+        any = any || k_l > 0;
+        check.numbers(weights[l], Checker::indexed("contraction.weights", l),
+                      {static_cast<size_t>(k_l), static_cast<size_t>(basis.n_pseudo), static_cast<size_t>(basis.n_radial[l])},
+                      basis.contraction_weights);
+    }
+    check.require(any, "'contraction.channels' are all 0; write \"contraction\": null for no contraction");
+}
+
 inline void read_features(const Json& data, const Checker& check, ParameterFile& file) {
     BasisParameters& basis = file.model.basis;
     const Json& basis_data = check.object(data["basis"], "basis", {"body_order", "features", "terms"});
@@ -435,8 +468,11 @@ inline void read_features(const Json& data, const Checker& check, ParameterFile&
             check.list(channels[i], at, width);
             const int l = nu == 1 ? 0 : nu == 2 ? index
                                                 : static_cast<int>(check.integer(channels[i][2], at + "[2]", 0, n_angular - 1));
-            const int k = static_cast<int>(check.integer(channels[i][0], at + "[0]", 0, basis.n_pseudo - 1));
-            const int n = static_cast<int>(check.integer(channels[i][1], at + "[1]", 0, basis.n_radial[l] - 1));
+            const std::vector<int>& contracted = basis.contraction_channels;
+            const int k_contracted = contracted.empty() ? 0 : contracted[l];
+            const int k = static_cast<int>(check.integer(channels[i][0], at + "[0]", 0, basis.n_pseudo + k_contracted - 1));
+            const int n = static_cast<int>(
+                check.integer(channels[i][1], at + "[1]", 0, k >= basis.n_pseudo ? 0 : basis.n_radial[l] - 1));
             file.feature_channels.insert(file.feature_channels.end(), {k, n, l});
             l_sum += l;
         }
@@ -460,7 +496,7 @@ inline void read_features(const Json& data, const Checker& check, ParameterFile&
     for (size_t t = 0; t < n_terms; ++t)
         check.require(basis.term_factor_offsets[t + 1] > basis.term_factor_offsets[t],
                       "'basis.terms.factor_offsets' must increase (term " + std::to_string(t) + " has no factors)");
-    const std::vector<int> channel_of = density_channels(basis.n_radial, basis.n_pseudo);
+    const std::vector<int> channel_of = density_channels(basis.n_radial, basis.contraction_channels, basis.n_pseudo);
     const long n_density = static_cast<long>(channel_of.size());
     basis.factors = check.integers(factors, "basis.terms.factors", basis.term_factor_offsets[n_terms], 0, n_density - 1);
 
@@ -483,7 +519,7 @@ inline void read_features(const Json& data, const Checker& check, ParameterFile&
         bool matches = end - begin == nu;
         for (int i = 0; matches && i < nu; ++i) {
             const int* c = &file.feature_channels[3 * (file.feature_channel_offsets[q] + i)];
-            label_channels[i] = channel_id(basis.n_radial, c[0], c[1], c[2]);
+            label_channels[i] = channel_id(basis.n_radial, basis.contraction_channels, basis.n_pseudo, c[0], c[1], c[2]);
             term_channels[i] = channel_of[basis.factors[begin + i]];
         }
         if (matches) {
@@ -558,9 +594,11 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
                       (data.contains("format_version") ? show(data["format_version"]) : std::string("(missing)")) +
                       "; this lepot reads versions " + std::to_string(oldest_readable_version) + " to " +
                       std::to_string(parameter_file_version));
-    check.object(data, "top level",
-                 {"format", "format_version", "units", "species", "cutoff", "radial", "embedding", "basis", "weights",
-                  "reference_energies", "core_repulsion", "metadata"});
+    std::vector<std::string> top_level = {"format",  "format_version", "units",   "species",
+                                          "cutoff",  "radial",         "embedding", "basis",
+                                          "weights", "reference_energies", "core_repulsion", "metadata"};
+    if (data["format_version"] >= 3) top_level.push_back("contraction");
+    check.object(data, "top level", top_level);
     const Json& units = check.object(data["units"], "units", {"energy", "length"});
     check.require(units["energy"] == "eV" && units["length"] == "Angstrom",
                   "'units' must be {\"energy\": \"eV\", \"length\": \"Angstrom\"}, got " + show(units));
@@ -588,6 +626,7 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
 
     read_radial(data, check, file);
     read_embedding(data, check, file);
+    read_contraction(data, check, file);
     read_features(data, check, file);
 
     const size_t n_features = model.basis.n_features;
@@ -599,7 +638,7 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
         model.reference_energies.push_back(
             check.number(data["reference_energies"][symbol], "reference_energies." + symbol));
 
-    check.require(data["format_version"] == parameter_file_version || data["core_repulsion"].is_null(),
+    check.require(data["format_version"] >= 2 || data["core_repulsion"].is_null(),
                   "a format_version 1 file with core_repulsion pairs: from version 2 those pairs also switch the "
                   "model off below r_outer, so the file would mean something else; refit it with this lepot");
     read_core_repulsion(data, check, file);

@@ -2,7 +2,8 @@
 //
 //   E_i = E0(a_i) + Σ_m C_m(a_i) Π A_i[...]  + ½ Σ_j φ_{a_i a_j}(r_ij) s(r_ij)        (eV)
 //   (A_i with the core-repulsion handover 1 - s of close pairs, density_expansion.hpp)
-//   g_a = ∂E_i/∂A_a                          from the contracted polynomial, once per centre
+//   g_a = ∂E_i/∂A_a                          from the contracted polynomial, once per centre (with a
+//                                            tensor-reduced contraction, through [A ; Ã]: density_contraction.hpp)
 //   h_s[nlm] = Σ_k u_{k n}(s) g_{k, nlm}      the adjoint seen by a neighbour of species s
 //   ∂E_i/∂r_ij = Σ_nlm h_{a_j}[nlm] ∇(R_nl Y_lm)(r_ij) + ½ (φ s)'(r_ij) r̂_ij         (eV/Å)
 //
@@ -19,6 +20,7 @@
 
 #include "core_repulsion.hpp"
 #include "couplings.hpp"
+#include "density_contraction.hpp"
 #include "density_expansion.hpp"
 #include "energy_polynomial.hpp"
 
@@ -26,6 +28,8 @@ namespace lepot {
 
 struct PotentialWorkspace {
     DensityWorkspace density;
+    std::vector<double> extended;           // shape [n_density + n_contracted], [A ; Ã] (with a contraction)
+    std::vector<double> extended_adjoint;   // shape [n_density + n_contracted], ∂E_i/∂[A ; Ã]
     std::vector<double> adjoint;          // shape [n_density], ∂E_i/∂A
     std::vector<double> species_adjoint;  // shape [n_species][n_nlm], h_s
     std::vector<char> species_present;    // shape [n_species]
@@ -35,13 +39,16 @@ class PotentialKernel {
 public:
     // coefficients: [n_species][n_features] (eV); reference_energies: [n_species] (eV)
     // core_repulsion: ZBL of the same pairs the expansion hands over (the same PairSwitch)
+    // contraction: the tensor-reduced channels the couplings may also index (none by default)
     PotentialKernel(DensityExpansion expansion, const CouplingSet& couplings, const double* coefficients,
-                    const double* reference_energies, CoreRepulsion core_repulsion)
+                    const double* reference_energies, CoreRepulsion core_repulsion,
+                    DensityContraction contraction = DensityContraction())
         : expansion_(std::move(expansion)),
+          contraction_(std::move(contraction)),
           polynomial_(couplings, expansion_.n_species(), coefficients),
           reference_energies_(reference_energies, reference_energies + expansion_.n_species()),
           core_repulsion_(std::move(core_repulsion)) {
-        if (couplings.n_density() != expansion_.n_density())
+        if (couplings.n_density() != contraction_.n_extended(expansion_.n_density()))
             throw std::invalid_argument("potential: couplings and density expansion disagree on the density size");
         for (double e : reference_energies_)
             if (!std::isfinite(e)) throw std::invalid_argument("potential: non-finite reference energy");
@@ -59,9 +66,17 @@ public:
         const int n_species = expansion_.n_species();
         const int n_nlm = expansion_.layout().n_nlm();
         expansion_.expand_with_pair_cache(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
-        ws.adjoint.resize(polynomial_.n_density());
-        double energy = reference_energies_[centre_species] +
-                        polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data());
+        double energy = reference_energies_[centre_species];
+        ws.adjoint.resize(expansion_.n_density());
+        if (contraction_.enabled()) {
+            ws.extended.resize(polynomial_.n_density());
+            ws.extended_adjoint.resize(polynomial_.n_density());
+            contraction_.forward(ws.density.density.data(), ws.extended.data());
+            energy += polynomial_.evaluate(centre_species, ws.extended.data(), ws.extended_adjoint.data());
+            contraction_.backward(ws.extended_adjoint.data(), ws.adjoint.data());
+        } else {
+            energy += polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data());
+        }
 
         ws.species_present.assign(n_species, 0);
         for (int p = 0; p < n_neigh; ++p) ws.species_present[neighbour_species[p]] = 1;
@@ -100,6 +115,7 @@ public:
 
 private:
     DensityExpansion expansion_;
+    DensityContraction contraction_;
     EnergyPolynomial polynomial_;
     std::vector<double> reference_energies_;  // shape [n_species], E0 in eV
     CoreRepulsion core_repulsion_;

@@ -51,7 +51,7 @@ public:
     int l_max() const { return l_max_; }
     int size() const { return (l_max_ + 1) * (l_max_ + 1); }
     // Scratch needed by compute() and compute_block<Width>(): doubles.
-    int scratch_size(int width = 1) const { return (2 * size() + 2 * (l_max_ + 1)) * width; }
+    int scratch_size(int width = 1) const { return 2 * (l_max_ + 1) * width; }
 
     // vector: r (Å), must be non-zero.
     // ylm:      shape [(l_max+1)^2]
@@ -84,10 +84,7 @@ public:
     template <bool with_gradients, int Width>
     void compute_block(size_t stride, const double* x, const double* y, const double* z, double* ylm, double* gradient,
                        double* scratch) const {
-        const int n = size();
-        double* q = scratch;                   // shape [(l_max+1)^2][Width], Q_l^m at ylm_index(l, m), m >= 0
-        double* dq = q + n * Width;            // shape [(l_max+1)^2][Width], dQ_l^m/du_z
-        double* c = dq + n * Width;            // shape [l_max+1][Width], Re (x + i y)^m
+        double* c = scratch;                   // shape [l_max+1][Width], Re (x + i y)^m
         double* s = c + (l_max_ + 1) * Width;  // shape [l_max+1][Width], Im (x + i y)^m
         for (int i = 0; i < Width; ++i) {
             c[i] = 1.0;
@@ -102,68 +99,77 @@ public:
                 sm[i] = x[i] * sp[i] + y[i] * cp[i];
             }
         }
+        // For each m >= 0, Q_l^m for l = m, m+1, ... by the three-term recursion, keeping the last two
+        // (and their u_z-derivatives) in registers, and Y_{l,±m}, ∇F_{l,±m} written as each is produced.
         double q_mm = 1.0;  // (2m-1)!!
         for (int m = 0; m <= l_max_; ++m) {
             if (m > 0) q_mm *= (2.0 * m - 1.0);
-            double* q0 = q + ylm_index(m, m) * Width;
-            double* dq0 = dq + ylm_index(m, m) * Width;
+            double q_previous[Width], q_current[Width], dq_previous[Width], dq_current[Width];
             for (int i = 0; i < Width; ++i) {
-                q0[i] = q_mm;
-                dq0[i] = 0.0;
+                q_previous[i] = 0.0;
+                dq_previous[i] = 0.0;
+                q_current[i] = q_mm;
+                dq_current[i] = 0.0;
             }
-            if (m + 1 > l_max_) continue;
-            double* q1 = q + ylm_index(m + 1, m) * Width;
-            double* dq1 = dq + ylm_index(m + 1, m) * Width;
-            const double first = (2.0 * m + 1.0) * q_mm;
+            for (int l = m; l <= l_max_; ++l) {
+                if (l == m + 1) {
+                    const double first = (2.0 * m + 1.0) * q_mm;
 #pragma omp simd
-            for (int i = 0; i < Width; ++i) {
-                q1[i] = first * z[i];
-                dq1[i] = first;
-            }
-            for (int l = m + 2; l <= l_max_; ++l) {
-                const double a = recursion_a_[ylm_index(l, m)], b = recursion_b_[ylm_index(l, m)];
-                const double *qa = q + ylm_index(l - 1, m) * Width, *qb = q + ylm_index(l - 2, m) * Width;
-                const double *dqa = dq + ylm_index(l - 1, m) * Width, *dqb = dq + ylm_index(l - 2, m) * Width;
-                double *ql = q + ylm_index(l, m) * Width, *dql = dq + ylm_index(l, m) * Width;
+                    for (int i = 0; i < Width; ++i) {
+                        q_previous[i] = q_current[i];
+                        dq_previous[i] = dq_current[i];
+                        q_current[i] = first * z[i];
+                        dq_current[i] = first;
+                    }
+                } else if (l >= m + 2) {
+                    const double a = recursion_a_[ylm_index(l, m)], b = recursion_b_[ylm_index(l, m)];
 #pragma omp simd
-                for (int i = 0; i < Width; ++i) {
-                    ql[i] = a * z[i] * qa[i] - b * qb[i];
-                    dql[i] = a * (qa[i] + z[i] * dqa[i]) - b * dqb[i];
+                    for (int i = 0; i < Width; ++i) {
+                        const double q_next = a * z[i] * q_current[i] - b * q_previous[i];
+                        const double dq_next = a * (q_current[i] + z[i] * dq_current[i]) - b * dq_previous[i];
+                        q_previous[i] = q_current[i];
+                        dq_previous[i] = dq_current[i];
+                        q_current[i] = q_next;
+                        dq_current[i] = dq_next;
+                    }
                 }
-            }
-        }
-        for (int l = 0; l <= l_max_; ++l) {
-            for (int m = -l; m <= l; ++m) {
-                const int am = m < 0 ? -m : m;
-                const int idx = ylm_index(l, m);
-                const double k = normalisation_[idx];
-                const double* ql = q + ylm_index(l, am) * Width;
-                const double* dql = dq + ylm_index(l, am) * Width;
-                // azimuthal factor phi and its u_x, u_y derivatives:
-                // d(x+iy)^m/dx = m (x+iy)^(m-1), d/dy = i m (x+iy)^(m-1)
-                const double* phi = (m >= 0 ? c : s) + am * Width;
-                double* out = ylm + idx * stride;
-#pragma omp simd
-                for (int i = 0; i < Width; ++i) out[i] = k * ql[i] * phi[i];
-                if (!with_gradients) continue;
-                double* gradient_x = gradient + 3 * idx * stride;
-                double* gradient_y = gradient_x + stride;
-                double* gradient_z = gradient_y + stride;
-                // m > 0: (m c_{m-1}, -m s_{m-1});  m < 0: (|m| s_{|m|-1}, |m| c_{|m|-1});  m = 0: (0, 0)
-                const double* along_x = (m > 0 ? c : s) + (am > 0 ? am - 1 : 0) * Width;
-                const double* along_y = (m > 0 ? s : c) + (am > 0 ? am - 1 : 0) * Width;
-                const double scale_x = k * am, scale_y = m > 0 ? -k * am : k * am;
-#pragma omp simd
-                for (int i = 0; i < Width; ++i) {
-                    gradient_x[i] = scale_x * ql[i] * along_x[i];
-                    gradient_y[i] = scale_y * ql[i] * along_y[i];
-                    gradient_z[i] = k * dql[i] * phi[i];
-                }
+                write_pair<with_gradients, Width>(l, m, stride, q_current, dq_current, c, s, ylm, gradient);
             }
         }
     }
 
 private:
+    // Y_{l,m} and Y_{l,-m} (one of them when m = 0), and their ∇F, from Q_l^m (q) and dQ_l^m/du_z (dq) of Width
+    // vectors; c, s: [l_max+1][Width] powers Re/Im (x + i y)^m. Outputs as in compute_block.
+    // ∇F: F = K Q(u_z) φ(u_x, u_y), φ = Re/Im (u_x + i u_y)^m; ∂φ/∂u_x = m Re/Im (x+iy)^(m-1) and
+    // ∂φ/∂u_y = -m Im / m Re (x+iy)^(m-1) for the cosine (m > 0) / sine (m < 0) harmonic.
+    template <bool with_gradients, int Width>
+    void write_pair(int l, int m, size_t stride, const double* q, const double* dq, const double* c, const double* s,
+                    double* ylm, double* gradient) const {
+        for (int sign = 1; sign >= -1; sign -= 2) {
+            if (sign < 0 && m == 0) break;
+            const int idx = ylm_index(l, sign * m);
+            const double k = normalisation_[idx];
+            const double* phi = (sign > 0 ? c : s) + m * Width;
+            double* out = ylm + idx * stride;
+#pragma omp simd
+            for (int i = 0; i < Width; ++i) out[i] = k * q[i] * phi[i];
+            if (!with_gradients) continue;
+            double* gradient_x = gradient + 3 * idx * stride;
+            double* gradient_y = gradient_x + stride;
+            double* gradient_z = gradient_y + stride;
+            const double* along_x = (sign > 0 ? c : s) + (m > 0 ? m - 1 : 0) * Width;
+            const double* along_y = (sign > 0 ? s : c) + (m > 0 ? m - 1 : 0) * Width;
+            const double scale_x = k * m, scale_y = sign > 0 ? -k * m : k * m;
+#pragma omp simd
+            for (int i = 0; i < Width; ++i) {
+                gradient_x[i] = scale_x * q[i] * along_x[i];
+                gradient_y[i] = scale_y * q[i] * along_y[i];
+                gradient_z[i] = k * dq[i] * phi[i];
+            }
+        }
+    }
+
     int l_max_;
     std::vector<double> normalisation_;  // shape [(l_max+1)^2]
     std::vector<double> recursion_a_;    // shape [(l_max+1)^2], (2l-1)/(l-m) at ylm_index(l, m), l >= m+2
