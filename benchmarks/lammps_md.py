@@ -1,6 +1,7 @@
 """LAMMPS MD cost: µs per atom-step of pair_style lepot vs SNAP and qSNAP, side by side in one run.
 
-    .venv/bin/python benchmarks/lammps_md.py [--element Mo|Si] [--pruning-path]   (make bench: both, with the path)
+    .venv/bin/python benchmarks/lammps_md.py [--element Mo|Si] [--pruning-path] [--extra LABEL=FILE ...]
+    (make bench: both elements, with the pruning path)
 
 Mo: 2000-atom bcc cell (10x10x10 conventional cells, a = 3.16 Å); Si: 1728-atom diamond cell (6x6x6,
 a = 5.43 Å). Velocities for 300 K, NVE, 1 fs steps: 20 warm-up steps, then 100 timed steps (LAMMPS's
@@ -70,11 +71,18 @@ def measure(element, name, ranks):
     return lammps_microseconds_per_atom_step(script(element, name), CELLS[element][2], STEPS, ranks)
 
 
-def accuracy(element):
+def recorded_test_errors(path):
+    """(test E MAE meV/atom, test F MAE eV/Å) recorded in a lepot file's fit metadata."""
+    errors = json.loads(Path(path).read_text())["metadata"]["fit"]["errors"]["test"]["all"]
+    return errors["energy_meV_per_atom"]["mae"], errors["forces_eV_per_A"]["mae"]
+
+
+def accuracy(element, extra=None):
     table = dict(SNAP_ACCURACY[element])
     for name, file in lepot_files(element).items():
-        errors = json.loads((ROOT / "potentials" / file).read_text())["metadata"]["fit"]["errors"]["test"]["all"]
-        table[name] = (errors["energy_meV_per_atom"]["mae"], errors["forces_eV_per_A"]["mae"])
+        table[name] = recorded_test_errors(ROOT / "potentials" / file)
+    for name, path in (extra or {}).items():
+        table[name] = recorded_test_errors(path)
     return table
 
 
@@ -125,9 +133,11 @@ def plot(element, times, errors, path, path_points=()):
     figure.savefig(path, dpi=110)
 
 
-def run(element, with_pruning_path):
-    errors = accuracy(element)
-    names = list(lepot_files(element)) + ["SNAP", "qSNAP"]
+def run(element, with_pruning_path, extra=None):
+    """extra: {label: Path} of further lepot files of this element to time in the same run."""
+    extra = extra or {}
+    errors = accuracy(element, extra)
+    names = list(lepot_files(element)) + list(extra) + ["SNAP", "qSNAP"]
     lattice, _, atoms, _ = CELLS[element]
     print(f"{atoms}-atom {lattice.split()[0]} {element}, NVE 300 K, {STEPS} timed steps after {WARMUP}; "
           "OMP_NUM_THREADS=1\n")
@@ -135,7 +145,7 @@ def run(element, with_pruning_path):
     print("|---|---|---|---|---|---|")
     serial = {}
     for ranks in (1, 2):
-        times = {name: measure(element, name, ranks) for name in names}
+        times = {name: measure(element, extra.get(name, name), ranks) for name in names}
         if ranks == 1:
             serial = times
         for name, value in times.items():
@@ -160,10 +170,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--element", choices=sorted(CELLS), action="append", help="default: all")
     parser.add_argument("--pruning-path", action="store_true", help="also fit and time the pruning path")
+    parser.add_argument("--extra", action="append", default=[], metavar="LABEL=FILE",
+                        help="a further lepot file (with test errors in its metadata) to time; needs one --element")
     args = parser.parse_args()
+    extra = {label: Path(path).resolve() for label, path in (item.rsplit("=", 1) for item in args.extra)}
+    if extra and len(args.element or []) != 1:
+        parser.error("--extra needs exactly one --element")
     print(machine_line())
     for element in args.element or sorted(CELLS):
-        run(element, args.pruning_path)
+        run(element, args.pruning_path, extra)
 
 
 if __name__ == "__main__":

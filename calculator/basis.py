@@ -41,11 +41,14 @@ class Contraction:
     channels : tuple of int, K_l for l = 0..l_max
     weights : tuple of float64 arrays, W_l of shape [K_l][n_pseudo][n_l] for l = 0..l_max
     from_body_order : int, the lowest body order ν whose invariants are products of the Ã (lower orders use A)
+    diagonal : bool, products of body order >= 3 take all factors from one channel index k (Darby et al.'s
+        tensor-reduced products; the count then grows linearly in K instead of as K^ν)
     """
 
     channels: tuple
     weights: tuple
     from_body_order: int = 3
+    diagonal: bool = False
 
     def flat_weights(self):
         """W_0, W_1, ... flattened in the core's order."""
@@ -213,6 +216,7 @@ def build_basis(
         radial.n_radial, embedding.shape[1], body_order, eigenvalues, budgets, l_max_by_order,
         None if contraction is None else contraction.channels,
         3 if contraction is None else contraction.from_body_order,
+        contraction is not None and contraction.diagonal,
     )
     if core_repulsion is not None:
         symbols = {chemical_symbols[z] for z in numbers}

@@ -187,13 +187,20 @@ def invariant_tensors(ls, groups):
     return _INVARIANT_CACHE[key]
 
 
-def _factor_tuples(index, order, eigenvalues, budget, l_max=None, contracted=False):
+def _factor_tuples(index, order, eigenvalues, budget, l_max=None, contracted=False, diagonal=False):
     """Sorted tuples of ``order`` density channels (k, n, l) within ``budget`` on Σ ε, all with l <= ``l_max``,
     with the groups of identical factors of each (the canonical enumeration of the ν >= 3 invariants); with
-    ``contracted`` of the tensor-reduced channels instead."""
+    ``contracted`` of the tensor-reduced channels instead, and with ``diagonal`` only tuples whose factors
+    all share one channel index k (Darby et al.'s tensor-reduced products)."""
+    if diagonal is True:
+        for k in sorted({k for l in range(index.l_max + 1) for k, _ in index.contracted_channels(l)}):
+            yield from _factor_tuples(index, order, eigenvalues, budget, l_max, contracted, (k,))
+        return
     l_top = index.l_max if l_max is None else min(int(l_max), index.l_max)
     channels = index.contracted_channels if contracted else index.channels
     items = [(k, n, l) for l in range(l_top + 1) for k, n in channels(l)]
+    if isinstance(diagonal, tuple):  # one channel index k of the diagonal products
+        items = [item for item in items if item[0] == diagonal[0]]
     items = [item for item in items if eigenvalues[index.eigenvalue_key(*item)] <= budget]
     items.sort(key=lambda item: (item[2], item[0], item[1]))
     cost = [eigenvalues[index.eigenvalue_key(*item)] for item in items]
@@ -212,12 +219,12 @@ def _factor_tuples(index, order, eigenvalues, budget, l_max=None, contracted=Fal
     yield from extend([], 0, 0.0)
 
 
-def higher_order_invariants(index, order, eigenvalues, budget, l_max=None, contracted=False):
+def higher_order_invariants(index, order, eigenvalues, budget, l_max=None, contracted=False, diagonal=False):
     """ν = ``order`` >= 3 invariants within ``budget`` on Σ ε (``eigenvalues``: ε per (n, l)) whose factors
     all have l <= ``l_max`` (None: every l of the density); with ``contracted`` products of the
-    tensor-reduced channels."""
+    tensor-reduced channels (with ``diagonal`` only those of one channel index k)."""
     features = []
-    for tuple_items, groups in _factor_tuples(index, order, eigenvalues, budget, l_max, contracted):
+    for tuple_items, groups in _factor_tuples(index, order, eigenvalues, budget, l_max, contracted, diagonal):
         ls = [item[2] for item in tuple_items]
         for j, tensor in enumerate(invariant_tensors(ls, groups)):
             terms = {}
@@ -231,7 +238,7 @@ def higher_order_invariants(index, order, eigenvalues, budget, l_max=None, contr
 
 
 def count_features(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None,
-                   contracted=None, contracted_from=3):
+                   contracted=None, contracted_from=3, diagonal=False):
     """Number of features ``build_couplings`` would build with these arguments, without building them
     (for estimating the size of a fit before it starts). An invariant tensor whose coupling terms all
     vanish would be dropped by the builder and is counted here, so this is an upper bound; for the
@@ -246,21 +253,22 @@ def count_features(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=Non
         for order in range(3, body_order + 1):
             for tuple_items, groups in _factor_tuples(
                 index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order),
-                contracted is not None and contracted_from <= order,
+                contracted is not None and contracted_from <= order, diagonal and contracted is not None,
             ):
                 count += len(invariant_tensors([item[2] for item in tuple_items], groups))
     return count
 
 
 def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=None, l_max_by_order=None,
-                    contracted=None, contracted_from=3):
+                    contracted=None, contracted_from=3, diagonal=False):
     """Couplings for all invariants of body order 1..``body_order`` over the given density layout.
 
     eigenvalues: {(n, l): ε} of the radial functions (needed for body_order >= 3);
     budgets: {ν: maximum Σ ε} for ν >= 3 (defaults: DEFAULT_BUDGETS);
     l_max_by_order: {ν: highest l of any factor} for ν >= 3 (default: the density's l_max);
     contracted: K_l per l of tensor-reduced channels (or None); the invariants of body order >=
-    ``contracted_from`` (2 or more) are then products of those channels only, in place of A's.
+    ``contracted_from`` (2 or more) are then products of those channels only, in place of A's; with
+    ``diagonal`` the products of body order >= 3 take every factor from one channel index k.
     """
     if body_order not in SUPPORTED_BODY_ORDERS:
         raise ValueError(f"body_order must be one of {SUPPORTED_BODY_ORDERS}, got {body_order}")
@@ -277,7 +285,7 @@ def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=No
         for order in range(3, body_order + 1):
             features += higher_order_invariants(
                 index, order, eigenvalues, budgets[order], (l_max_by_order or {}).get(order),
-                contracted is not None and contracted_from <= order,
+                contracted is not None and contracted_from <= order, diagonal and contracted is not None,
             )
     return assemble(features)
 

@@ -245,7 +245,8 @@ def _labels(content):
 
 def _contraction(content, couplings):
     """The Contraction of the reader's content, or None; from_body_order is the lowest ν whose labels name
-    a contracted channel (pseudo-element index >= n_pseudo)."""
+    a contracted channel (pseudo-element index >= n_pseudo), diagonal whether every contracted product of
+    ν >= 3 takes all its factors from one channel index (with more than one channel at some l)."""
     channels = content["contraction_channels"]
     if not channels:
         return None
@@ -255,8 +256,12 @@ def _contraction(content, couplings):
         size = k_l * n_pseudo * n_radial[l]
         weights.append(flat[start : start + size].reshape(k_l, n_pseudo, n_radial[l]))
         start += size
-    orders = [label[0] for label in couplings.labels if any(channel[0] >= n_pseudo for channel in label[2])]
-    return Contraction(tuple(int(k) for k in channels), tuple(weights), min(orders, default=3))
+    contracted = [label for label in couplings.labels if any(channel[0] >= n_pseudo for channel in label[2])]
+    higher = [label for label in contracted if label[0] >= 3]
+    diagonal = bool(higher) and max(channels) > 1 and all(len({channel[0] for channel in label[2]}) == 1
+                                                          for label in higher)
+    return Contraction(tuple(int(k) for k in channels), tuple(weights), min((label[0] for label in contracted), default=3),
+                       diagonal)
 
 
 def _model(content):

@@ -82,6 +82,10 @@ class ModelSettings(Section):
     compression: int = None  # pseudo-elements K (alchemical compression); null: one per element
     compression_per_channel: bool = False  # a separate embedding for each radial index n (tensor-reduced)
     learn_embedding: dict = None  # or {structures: 200, iterations: 30}: optimise the embedding jointly
+    tensor_reduction: dict = None  # or {channels: K, from_body_order: 3, diagonal: false, learn: null}: products
+    #                                of ν >= from_body_order of K_l = min(K, n_pseudo n_l) principal-component
+    #                                channels per l (diagonal: all factors of one product share k; learn:
+    #                                {structures: 60, iterations: 20} refines them by variable projection)
     centre_weights: str = "species"  # species: weights per centre species; compressed: through the embedding
     minimal_basis: dict = None  # or {neighbours: 30, environments: 2, seed: 0}: functionally independent only
     prune: dict = None  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit
@@ -92,6 +96,7 @@ class ModelSettings(Section):
     def check(self, fail, config):
         self._check_sizes(fail)
         self._check_compression(fail, config.species)
+        self._check_tensor_reduction(fail)
         self._check_pruning(fail)
         reference = self.reference_energies
         if reference != "fit":
@@ -150,6 +155,35 @@ class ModelSettings(Section):
             fail("model.centre_weights", f"must be 'species' or 'compressed', got {self.centre_weights!r}")
         if self.centre_weights == "compressed" and self.compression is None:
             fail("model.centre_weights", "'compressed' needs model.compression (the number of pseudo-elements K)")
+
+    def _check_tensor_reduction(self, fail):
+        reduction = self.tensor_reduction
+        if reduction is None:
+            return
+        if not isinstance(reduction, dict) or "channels" not in reduction or not set(reduction) <= {
+                "channels", "from_body_order", "diagonal", "learn"}:
+            fail("model.tensor_reduction", "must be null or a mapping {channels: K or [K_l per l], from_body_order: "
+                 "2|3, diagonal: true|false, learn: null|{structures, iterations}}")
+        learn = reduction.get("learn")
+        if learn is not None:
+            if not isinstance(learn, dict) or not set(learn) <= {"structures", "iterations"}:
+                fail("model.tensor_reduction.learn", "must be null or a mapping with keys among structures, iterations")
+            for key, value in learn.items():
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    fail(f"model.tensor_reduction.learn.{key}", f"must be a positive integer, got {value!r}")
+        if not isinstance(reduction.get("diagonal", False), bool):
+            fail("model.tensor_reduction.diagonal", f"must be true or false, got {reduction['diagonal']!r}")
+        channels = reduction["channels"]
+        valid = (isinstance(channels, int) and not isinstance(channels, bool) and channels >= 1) or (
+            isinstance(channels, list) and len(channels) == self.l_max + 1
+            and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in channels) and any(channels))
+        if not valid:
+            fail("model.tensor_reduction.channels",
+                 f"must be a positive integer K or a list of l_max + 1 = {self.l_max + 1} counts K_l >= 0, got {channels!r}")
+        start = reduction.get("from_body_order", 3)
+        if not isinstance(start, int) or isinstance(start, bool) or not 2 <= start <= max(2, self.body_order):
+            fail("model.tensor_reduction.from_body_order",
+                 f"must be an integer from 2 to body_order ({self.body_order}), got {start!r}")
 
     def _check_pruning(self, fail):
         prune = self.prune

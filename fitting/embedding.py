@@ -12,11 +12,19 @@ channels of radial index n) gives u_{k n a}, the radial-channel-dependent form o
 Eigenvectors are unit vectors with the sign fixed so that their largest component is positive, so
 the result is deterministic. This is a fixed starting embedding; optimising it jointly with the
 weights is a separate step.
+
+Tensor-reduced channels (:func:`principal_contraction`) take the same idea per angular order l and over
+the (pseudo-element, radial) channels together: with a_{lm}(i) the vector of A_{p,nlm}(i) over (p, n),
+
+    C_l = Σ_i Σ_m a_{lm}(i) a_{lm}(i)ᵀ                          (shape [n_pseudo n_l][n_pseudo n_l])
+
+and the K_l leading eigenvectors of C_l are the rows W_l[k] of the contraction Ã_{k,lm} = W_l[k] · a_{lm}:
+the data-driven "optimal radial basis" of each l.
 """
 
 import numpy as np
 
-from lepot.calculator import DescriptorCalculator, build_basis
+from lepot.calculator import Contraction, DescriptorCalculator, build_basis
 
 
 def principal_embedding(species, structures, n_pseudo, basis_options, per_radial_channel=False):
@@ -45,3 +53,29 @@ def _leading_vectors(matrix, count):
     leading = vectors[:, np.argsort(values)[::-1][:count]].T  # [count][n_species]
     signs = np.sign(leading[np.arange(count), np.argmax(np.abs(leading), axis=1)])
     return leading * signs[:, None]
+
+
+def principal_contraction(species, structures, channels, basis_options, embedding=None, from_body_order=3,
+                          diagonal=False):
+    """Contraction with W_l the K_l leading principal directions of the training densities (module docstring).
+
+    channels: K (then K_l = min(K, n_pseudo n_l)) or a list of K_l per l; embedding: the density's
+    compression u (None: element-resolved)."""
+    options = dict(basis_options, body_order=1, budgets=None)
+    basis = build_basis(species, embedding=embedding, **options)
+    calculator = DescriptorCalculator(basis)
+    n_pseudo, n_radial = basis.n_pseudo, basis.radial.n_radial
+    offsets = np.concatenate([[0], np.cumsum([n * (2 * l + 1) for l, n in enumerate(n_radial)])])
+    moments = [np.zeros((n_pseudo * n, n_pseudo * n)) for n in n_radial]  # [l] -> [(p, n)][(p, n)]
+    for structure in structures:
+        density = calculator.density(structure.atoms).reshape(-1, n_pseudo, offsets[-1])  # [i][p][nlm]
+        for l, n in enumerate(n_radial):
+            block = density[:, :, offsets[l] : offsets[l + 1]].reshape(-1, n_pseudo, n, 2 * l + 1)
+            vectors = block.transpose(0, 3, 1, 2).reshape(-1, n_pseudo * n)  # [(i, m)][(p, n)]
+            moments[l] += vectors.T @ vectors
+    counts = [min(int(channels), n_pseudo * n) for n in n_radial] if np.isscalar(channels) else [
+        min(int(k), n_pseudo * n) for k, n in zip(channels, n_radial)]
+    weights = tuple(
+        _leading_vectors(moments[l], counts[l]).reshape(counts[l], n_pseudo, n) if counts[l] else np.zeros((0, n_pseudo, n))
+        for l, n in enumerate(n_radial))
+    return Contraction(tuple(counts), weights, from_body_order, diagonal)

@@ -39,7 +39,8 @@ from .config import ConfigError, FitConfig, load_config, make_config
 from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
 from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
 from .design import RowBuilder, mpi_reduce, reduce_structures
-from .embedding import principal_embedding
+from .contraction_learning import learn_fit_contraction
+from .embedding import principal_contraction, principal_embedding
 from .embedding_learning import learn_fit_embedding
 from .metrics import error_table, predict
 from .memory import check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
@@ -77,6 +78,7 @@ class FitBasis:
     embedding: np.ndarray = None  # u, the user form; None: one density channel per element
     centre_embedding: np.ndarray = None  # v [n_centre][n_species] with compressed centre weights
     learned: object = None  # LearnedEmbedding of embedding_learning, or None
+    learned_contraction: object = None  # LearnedEmbedding (loss history) of contraction_learning, or None
     selection: object = None  # minimal-basis selection, or None
     shortest_distances: dict = None  # {(a, b): Å} measured for the automatic core radii
 
@@ -226,6 +228,19 @@ def build_fit_basis(config, data, context=None):
             fitted.embedding = fitted.learned.embedding
         if model["centre_weights"] == "compressed":  # w_q(a) = Σ_k u_{k 0}(a) W_q(k)
             fitted.centre_embedding = fitted.embedding[:, 0, :] if fitted.embedding.ndim == 3 else fitted.embedding
+    if model["tensor_reduction"] is not None:
+        reduction = model["tensor_reduction"]
+        options["contraction"] = principal_contraction(
+            species, data.splits["train"], reduction["channels"], options, fitted.embedding,
+            reduction.get("from_body_order", 3), reduction.get("diagonal", False))
+        if context.rank == 0:
+            log.info("tensor reduction: K_l = %s contracted channels from body order %d",
+                     list(options["contraction"].channels), options["contraction"].from_body_order)
+        if reduction.get("learn") is not None:
+            options["contraction"], fitted.learned_contraction = learn_fit_contraction(
+                config, data.splits, options["contraction"], {k: v for k, v in options.items() if k != "contraction"},
+                fitted.embedding,
+                fitted.fit_reference_energies, fitted.reference_energies, context.communicator, context.show)
     fitted.basis = build_basis(species, embedding=fitted.embedding, **options)
     if model["minimal_basis"] is not None:
         settings = model["minimal_basis"]

@@ -322,3 +322,15 @@ def test_compressed_fit_uses_a_principal_component_embedding(tmp_path, per_chann
 def test_compression_larger_than_the_species_is_refused(tmp_path):
     assert_refused(small_config(SAMPLE, tmp_path / "m.json", model={"compression": 2}), ConfigError,
                    "'model.compression' must be null or an integer from 1 to 1", tmp_path / "m.json")
+
+
+def test_the_package_keeps_its_fit_function_after_a_fit():
+    """Running a fit loads the submodule lepot.fitting.fit; `from lepot.fitting import fit` must still give
+    the function afterwards (the import system had rebound the name to the submodule)."""
+    import lepot.fitting
+
+    with pytest.raises(Exception):
+        lepot.fitting._public_fit({"species": []}, communicator=None, progress=False)
+    from lepot.fitting import fit as again
+
+    assert again is lepot.fitting._public_fit

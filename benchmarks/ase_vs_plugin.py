@@ -1,0 +1,66 @@
+"""The ASE calculator against the LAMMPS plugin: per-atom cost of the same parameter file, same run.
+
+    .venv/bin/python benchmarks/ase_vs_plugin.py [FILE ...]     (default: the shipped Mo and Si files)
+
+For each file, on the cell of benchmarks/lammps_md.py (2000-atom bcc Mo, 1728-atom diamond Si), one thread:
+- plugin: LAMMPS NVE at 300 K, µs per atom-step from LAMMPS's own loop time (neighbour lists, forces,
+  integration: what an MD user pays), as in lammps_md.py;
+- ASE: LepotCalculator energy + forces + stress of the same cell rattled by 0.05 Å, best of 5 calls, each
+  a fresh calculation (neighbour list included), µs per atom.
+The ratio ASE ÷ plugin is what the issue bounds (≤ 1.5×).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from ase.build import bulk  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_line  # noqa: E402
+from lammps_md import CELLS, measure  # noqa: E402
+
+from lepot.calculator import LepotCalculator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILES = ["Mo_fast.json", "Mo.json", "Si_fast.json", "Si.json"]
+
+
+def ase_microseconds_per_atom(path, element):
+    lattice, cells, _, _ = CELLS[element]
+    kind, a = lattice.split()
+    atoms = bulk(element, kind, a=float(a), cubic=True).repeat(cells)
+    atoms.rattle(0.05, seed=1)
+    calculator = LepotCalculator(str(path))
+    best = np.inf
+    for _ in range(6):
+        calculator.reset()
+        start = time.perf_counter()
+        calculator.calculate(atoms, ["energy", "forces", "stress"], [])
+        best = min(best, time.perf_counter() - start)
+    return best / len(atoms) * 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*")
+    arguments = parser.parse_args()
+    files = [Path(f) for f in arguments.files] or [ROOT / "potentials" / name for name in DEFAULT_FILES]
+    print(machine_line())
+    print("| file | plugin µs/atom-step | ASE µs/atom | ASE ÷ plugin |")
+    print("|---|---|---|---|")
+    for path in files:
+        element = json.loads(path.read_text())["species"][0]
+        plugin = measure(element, path.resolve(), 1)
+        ase = ase_microseconds_per_atom(path, element)
+        print(f"| {path.name} | {plugin:.1f} | {ase:.1f} | {ase / plugin:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
