@@ -112,13 +112,15 @@ def plot(element, times, errors, path, path_points=()):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6.4, 4.4))
-    for name, cost in times.items():
+    figure, axis = plt.subplots(figsize=(7.2, 4.8))
+    shipped = set(lepot_files(element))
+    for index, (name, cost) in enumerate(times.items()):
         energy, force = errors[name]
-        colour = "tab:blue" if name.startswith("lepot") else "tab:red"
+        colour = "tab:blue" if name in shipped else "tab:green" if name.startswith("lepot") else "tab:red"
         axis.scatter(cost, force, s=60, color=colour)
-        axis.annotate(f"{name}\nE MAE {energy:.2f} meV/atom", (cost, force), textcoords="offset points", xytext=(6, 6),
-                      fontsize=8)
+        offset = (6, 6) if name in shipped or not name.startswith("lepot") else (6, -16 - 18 * (index % 2))
+        axis.annotate(f"{name}\nE MAE {energy:.2f} meV/atom", (cost, force), textcoords="offset points", xytext=offset,
+                      fontsize=7)
     if path_points:
         axis.plot([p[1] for p in path_points], [p[3] for p in path_points], "o-", color="tab:cyan", markersize=4,
                   label=f"lepot ν=3, examples/fit_{element}.yaml pruned to fewer cubic terms")

@@ -45,14 +45,16 @@ class LepotCalculator(Calculator):
 
     model: a :class:`lepot.calculator.model.Model`, a path to a parameter file, or a shipped potential
     name (see ``lepot.potentials.available()``). n_threads: OpenMP threads (None: OMP_NUM_THREADS).
+    skin: Å of Verlet skin; the neighbour list is rebuilt only when an atom has moved more than skin / 2
+    or the cell changed (0: every call). Results do not depend on it.
     """
 
     implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses")
 
-    def __init__(self, model, n_threads=None, **kwargs):
+    def __init__(self, model, n_threads=None, skin=0.3, **kwargs):
         super().__init__(**kwargs)
         self.model = resolve_model(model)
-        self.potential = Potential(self.model, n_threads=n_threads)
+        self.potential = Potential(self.model, n_threads=n_threads, skin=skin)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

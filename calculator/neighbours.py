@@ -81,6 +81,54 @@ def validate_structure(positions, cell, pbc):
     return positions, cell, pbc
 
 
+def _check_overlaps(centres, neighbours, shifts, vectors):
+    distances = np.sqrt((vectors * vectors).sum(axis=1))
+    close = np.flatnonzero(distances < MIN_PAIR_DISTANCE)
+    if close.size:
+        p = close[0]
+        raise ValueError(
+            f"atoms {centres[p]} and {neighbours[p]} (shift {shifts[p].tolist()}) overlap: distance "
+            f"{distances[p]:.3g} Å < {MIN_PAIR_DISTANCE} Å ({close.size // 2 or 1} overlapping pair(s))"
+        )
+
+
+class VerletPairs:
+    """Neighbour pairs within cutoff + skin (Å), reused between calls while they are still complete.
+
+    The usual Verlet-list rule: the list built at positions r⁰ holds every pair closer than cutoff + skin,
+    so as long as no atom has moved more than skin / 2 from r⁰ (and the cell, the periodic directions and
+    the number of atoms are unchanged) every pair now closer than the cutoff is in it. Each call recomputes
+    the vectors r_j − r_i + shift · cell from the current positions; pairs at or beyond the cutoff are in
+    the list and the kernels ignore them. skin = 0: a fresh list of the pairs within the cutoff every call.
+    """
+
+    def __init__(self, cutoff, skin):
+        if not np.isfinite(skin) or skin < 0:
+            raise ValueError(f"skin must be a non-negative number of Å, got {skin}")
+        self.cutoff, self.skin = float(cutoff), float(skin)
+        self._built = None  # (positions r⁰, cell, pbc, NeighbourPairs)
+        self.builds = 0  # lists built so far
+
+    def pairs(self, positions, cell, pbc):
+        positions, cell, pbc = validate_structure(positions, cell, pbc)
+        if self.skin == 0.0:
+            self.builds += 1
+            return neighbour_pairs(positions, cell, pbc, self.cutoff)
+        if self._built is not None:
+            origin, built_cell, built_pbc, pairs = self._built
+            if (len(origin) == len(positions) and np.array_equal(built_cell, cell) and np.array_equal(built_pbc, pbc)
+                    and (len(positions) == 0
+                         or ((positions - origin) ** 2).sum(axis=1).max() < (0.5 * self.skin) ** 2)):
+                vectors = positions[pairs.neighbours] - positions[pairs.centres] + pairs.shifts @ cell
+                _check_overlaps(pairs.centres, pairs.neighbours, pairs.shifts, vectors)
+                return NeighbourPairs(pairs.n_atoms, pairs.centres, pairs.neighbours, pairs.shifts,
+                                      np.ascontiguousarray(vectors), pairs.centre_offsets)
+        pairs = neighbour_pairs(positions, cell, pbc, self.cutoff + self.skin)
+        self._built = (positions.copy(), cell.copy(), pbc.copy(), pairs)
+        self.builds += 1
+        return pairs
+
+
 def neighbour_pairs(positions, cell, pbc, cutoff):
     """All pairs with |r_ij| < cutoff (Å), validated and sorted by centre."""
     positions, cell, pbc = validate_structure(positions, cell, pbc)
@@ -97,14 +145,7 @@ def neighbour_pairs(positions, cell, pbc, cutoff):
     neighbours = neighbours.astype(np.int64)
     shifts = shifts.astype(np.int64)
     vectors = np.ascontiguousarray(vectors, dtype=np.float64)
-    distances = np.linalg.norm(vectors, axis=1)
-    close = np.flatnonzero(distances < MIN_PAIR_DISTANCE)
-    if close.size:
-        p = close[0]
-        raise ValueError(
-            f"atoms {centres[p]} and {neighbours[p]} (shift {shifts[p].tolist()}) overlap: distance "
-            f"{distances[p]:.3g} Å < {MIN_PAIR_DISTANCE} Å ({close.size // 2 or 1} overlapping pair(s))"
-        )
+    _check_overlaps(centres, neighbours, shifts, vectors)
     order = np.argsort(centres, kind="stable")
     centres, neighbours, shifts, vectors = centres[order], neighbours[order], shifts[order], vectors[order]
     offsets = np.zeros(n_atoms + 1, dtype=np.int64)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _evaluator
 from .conventions import stress_from_virial
-from .neighbours import cell_volume, neighbour_pairs
+from .neighbours import VerletPairs, cell_volume
 
 
 @dataclass
@@ -33,14 +33,18 @@ class PotentialResult:
 
 
 class Potential:
-    """The compiled evaluator of one model. ``n_threads``: OpenMP threads (None: OMP_NUM_THREADS / all cores)."""
+    """The compiled evaluator of one model. ``n_threads``: OpenMP threads (None: OMP_NUM_THREADS / all cores).
+    ``skin`` (Å): neighbour pairs are listed within cutoff + skin and reused while no atom has moved more
+    than skin / 2 (lepot.calculator.neighbours.VerletPairs), as in MD codes; 0 lists them afresh each call.
+    The results do not depend on it."""
 
-    def __init__(self, model, n_threads=None):
+    def __init__(self, model, n_threads=None, skin=0.3):
         self.model = model
         self.n_threads = 0 if n_threads is None else int(n_threads)
         if self.n_threads < 0:
             raise ValueError(f"n_threads must be positive, got {n_threads}")
         self._evaluator = _evaluator.PotentialEvaluator(model)
+        self.neighbour_list = VerletPairs(model.basis.cutoff, skin)
 
     @property
     def n_monomials(self):
@@ -50,7 +54,7 @@ class Potential:
     def compute(self, atoms):
         basis = self.model.basis
         species_index = basis.species_index(atoms.numbers)
-        pairs = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, basis.cutoff)
+        pairs = self.neighbour_list.pairs(atoms.positions, atoms.cell.array, atoms.pbc)
         n_atoms = len(atoms)
         energies = np.zeros(n_atoms)
         forces = np.zeros((n_atoms, 3))

@@ -46,7 +46,7 @@ class RowBuilder:
         self.fit_reference_energies = fit_reference_energies
         self.given_reference_energies = given_reference_energies
         self.descriptors = DescriptorCalculator(basis)
-        self.core = None if core_model is None else Potential(core_model)
+        self.core = None if core_model is None else Potential(core_model, skin=0.0)  # a new structure each call
         n = self.centre_embedding.shape[0] * basis.n_features
         self.n_columns = n + (basis.n_species if fit_reference_energies else 0)
 

@@ -36,7 +36,7 @@ class Residuals:
 
 def predict(model, structures, progress=None):
     """{config_type: Residuals} for ``structures`` (targets missing in the data are skipped)."""
-    potential = Potential(model)
+    potential = Potential(model, skin=0.0)  # a new structure each call
     groups = {}
     for structure in structures:
         result = potential.compute(structure.atoms)

@@ -60,3 +60,44 @@ def test_overlapping_atoms_are_named():
 def test_bad_structures_are_named(positions, cell, pbc, message):
     with pytest.raises(ValueError, match=message):
         neighbour_pairs(positions, cell, pbc, 4.0)
+
+
+def test_verlet_pairs_are_reused_only_while_complete():
+    """Within skin/2 of the build positions the reused list gives the same results as a fresh one; a larger
+    move, a new cell or a new atom count rebuilds it; overlaps are still refused on reuse."""
+    from ase.build import bulk
+
+    from lepot.calculator import Potential
+    from models import random_model
+
+    model = random_model(["Mo", "W"], seed=11, body_order=3, budgets={3: 20})
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(3)
+    atoms.symbols[::3] = "W"
+    atoms.rattle(0.05, seed=2)
+    cached, fresh = Potential(model, skin=0.4), Potential(model, skin=0.0)
+    directions = np.random.default_rng(4).normal(size=(len(atoms), 3))
+    steps = 0.05 * directions / np.linalg.norm(directions, axis=1, keepdims=True)  # 0.05 Å per atom and step
+    for step in range(8):  # a list built at step s serves until an atom is 0.2 Å = skin / 2 away: 4 steps
+        atoms.positions += steps
+        a, b = cached.compute(atoms), fresh.compute(atoms)
+        assert abs(a.energy - b.energy) <= 1e-12 * abs(b.energy)
+        np.testing.assert_allclose(a.forces, b.forces, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.virial, b.virial, rtol=0, atol=1e-11)
+    assert cached.neighbour_list.builds == 2  # built at the first step and again at the fifth
+    builds = cached.neighbour_list.builds
+    atoms.positions[0] += [0.25, 0.0, 0.0]  # more than skin / 2
+    cached.compute(atoms)
+    assert cached.neighbour_list.builds == builds + 1
+    atoms.set_cell(atoms.cell * 1.001, scale_atoms=False)  # a new cell
+    cached.compute(atoms)
+    assert cached.neighbour_list.builds == builds + 2
+    atoms.positions[1] = atoms.positions[0] + [1e-5, 0.0, 0.0]  # a large move, so a new list, which refuses it
+    with pytest.raises(ValueError, match="overlap"):
+        cached.compute(atoms)
+
+
+def test_verlet_pairs_refuse_a_negative_skin():
+    from lepot.calculator.neighbours import VerletPairs
+
+    with pytest.raises(ValueError, match="skin must be a non-negative number of Å"):
+        VerletPairs(5.0, -0.1)
