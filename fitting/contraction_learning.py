@@ -23,9 +23,7 @@ import numpy as np
 import logging
 
 from lepot.calculator import Contraction, Model, build_basis
-from lepot.calculator.couplings import Couplings
-
-from .embedding_learning import EmbeddingProblem, learn_embedding
+from .embedding_learning import EmbeddingProblem, derivative_jacobian, learn_embedding, pack_derivative_couplings
 from .progress import progress_bar
 
 log = logging.getLogger("lepot.fitting")
@@ -78,16 +76,8 @@ def contraction_derivative_basis(basis, species_coefficients):
                         features.append(sigma * n_parameters + parameter[keep])
                         coefficients.append(weight[keep])
                         factor_rows.append(replaced[keep])
-    feature = np.concatenate(features)
-    order = np.argsort(feature, kind="stable")
-    rows = np.concatenate(factor_rows)[order]
-    derivative_couplings = Couplings(
-        labels=tuple(("contraction derivative", int(q)) for q in range(n_species * n_parameters)),
-        term_feature=feature[order].astype(np.int32),
-        term_coefficient=np.concatenate(coefficients)[order].astype(np.float64),
-        term_factor_offsets=np.r_[0, np.cumsum((rows >= 0).sum(axis=1))].astype(np.int32),
-        factors=rows[rows >= 0].astype(np.int32),
-    )
+    derivative_couplings = pack_derivative_couplings("contraction derivative", n_species * n_parameters, features,
+                                                     coefficients, factor_rows)
     return replace(basis, couplings=derivative_couplings), n_parameters
 
 
@@ -124,15 +114,8 @@ class ContractionProblem(EmbeddingProblem):
         loss, w, residual, builder = self._inner_fit(theta)
         derivative_basis, n_parameters = contraction_derivative_basis(builder.basis, builder.species_coefficients(w))
         derivative_rows = self._builder(derivative_basis, None, targets=False)
-        jacobian = np.zeros((len(residual), n_parameters))  # [n_rows][n_parameters]
-        start = 0
-        for structure in self.structures:
-            rows, _ = derivative_rows.rows(structure)
-            count = rows.shape[0]
-            blocks = rows[:, : self.n_species * derivative_basis.n_features].reshape(
-                count, self.n_species, self.n_species, n_parameters)
-            jacobian[start : start + count] = np.einsum("rssp->rp", blocks)
-            start += count
+        jacobian = derivative_jacobian(derivative_rows, self.structures, self.n_species, derivative_basis.n_features,
+                                       n_parameters, len(residual))  # [n_rows][n_parameters]
         return loss, 2.0 * (residual @ jacobian) / len(residual)
 
 

@@ -60,6 +60,35 @@ class LearnedEmbedding:
     message: str = ""
 
 
+def pack_derivative_couplings(name, n_features, features, coefficients, factor_rows):
+    """Couplings of a derivative basis from lists of term blocks: features (int [n]), coefficients ([n]) and
+    factor_rows ([n][max_degree], -1 padded), grouped by feature as the core requires."""
+    feature = np.concatenate(features)
+    order = np.argsort(feature, kind="stable")
+    rows = np.concatenate(factor_rows)[order]
+    return Couplings(
+        labels=tuple((name, int(q)) for q in range(n_features)),
+        term_feature=feature[order].astype(np.int32),
+        term_coefficient=np.concatenate(coefficients)[order].astype(np.float64),
+        term_factor_offsets=np.r_[0, np.cumsum((rows >= 0).sum(axis=1))].astype(np.int32),
+        factors=rows[rows >= 0].astype(np.int32),  # row-major: each term's factors in order
+    )
+
+
+def derivative_jacobian(derivative_rows, structures, n_species, n_features, n_parameters, n_rows):
+    """J [n_rows][n_parameters] = ∂(X w)/∂θ from a derivative basis with features (σ, parameter): the rows of
+    centres of species σ in the columns of feature (σ, ·), summed over σ."""
+    jacobian = np.zeros((n_rows, n_parameters))
+    start = 0
+    for structure in structures:
+        rows, _ = derivative_rows.rows(structure)
+        count = rows.shape[0]
+        blocks = rows[:, : n_species * n_features].reshape(count, n_species, n_species, n_parameters)
+        jacobian[start : start + count] = np.einsum("rssp->rp", blocks)
+        start += count
+    return jacobian
+
+
 def embedding_derivative_basis(basis, species_coefficients, per_channel):
     """The derivative basis described in the module docstring.
 
@@ -96,16 +125,8 @@ def embedding_derivative_basis(basis, species_coefficients, per_channel):
                     features.append(sigma * n_parameters + parameter[keep])
                     coefficients.append(term_weights[sigma][keep])
                     factor_rows.append(replaced[keep])
-    feature = np.concatenate(features)
-    order = np.argsort(feature, kind="stable")
-    rows = np.concatenate(factor_rows)[order]
-    derivative_couplings = Couplings(
-        labels=tuple(("embedding derivative", int(q)) for q in range(n_species * n_parameters)),
-        term_feature=feature[order].astype(np.int32),
-        term_coefficient=np.concatenate(coefficients)[order].astype(np.float64),
-        term_factor_offsets=np.r_[0, np.cumsum((rows >= 0).sum(axis=1))].astype(np.int32),
-        factors=rows[rows >= 0].astype(np.int32),  # row-major: each term's factors in order
-    )
+    derivative_couplings = pack_derivative_couplings("embedding derivative", n_species * n_parameters, features,
+                                                     coefficients, factor_rows)
     one_hot = np.repeat(np.eye(n_species)[:, :, None], basis.embedding.shape[2], axis=2)
     augmented = np.concatenate([basis.embedding, one_hot], axis=1)  # [S][K+S][N]
     return replace(basis, embedding=np.ascontiguousarray(augmented), couplings=derivative_couplings), n_parameters
@@ -199,27 +220,24 @@ class EmbeddingProblem:
         species_coefficients = builder.species_coefficients(w)
         derivative_basis, n_parameters = embedding_derivative_basis(basis, species_coefficients, self.per_channel)
         derivative_rows = self._builder(derivative_basis, None, targets=False)
-        n_features = derivative_basis.n_features
-        jacobian = np.zeros((n_rows, n_parameters))  # [n_rows][n_parameters]
-        start = 0
-        per_species = self._builder(basis, None, targets=False) if self.centre == "compressed" else None
-        channel_weights = w[: builder.n_coefficient_columns].reshape(-1, basis.n_features)  # W [n_centre][F]
-        for structure in self.structures:
-            rows, _ = derivative_rows.rows(structure)
-            count = rows.shape[0]
-            blocks = rows[:, : self.n_species * n_features].reshape(count, self.n_species, self.n_species, n_parameters)
-            jacobian[start : start + count] = np.einsum("rssp->rp", blocks)
-            if per_species is not None:
+        jacobian = derivative_jacobian(derivative_rows, self.structures, self.n_species, derivative_basis.n_features,
+                                       n_parameters, n_rows)  # [n_rows][n_parameters]
+        if self.centre == "compressed":  # through the centre weights: ∂(Xw)/∂u_{k0}(s) = X_s W(k)
+            per_species = self._builder(basis, None, targets=False)
+            channel_weights = w[: builder.n_coefficient_columns].reshape(-1, basis.n_features)  # W [n_centre][F]
+            start = 0
+            for structure in self.structures:
                 species_rows, _ = per_species.rows(structure)
+                count = species_rows.shape[0]
                 species_rows = species_rows[:, : self.n_species * basis.n_features].reshape(count, self.n_species, -1)
-                centre_part = np.einsum("rsq,kq->rks", species_rows, channel_weights)  # ∂(Xw)/∂u_{k0}(s)
+                centre_part = np.einsum("rsq,kq->rks", species_rows, channel_weights)
                 if self.per_channel:
                     jacobian[start : start + count].reshape(count, self.n_pseudo, self.n_channels, self.n_species)[
                         :, :, 0, :
                     ] += centre_part
                 else:
                     jacobian[start : start + count] += centre_part.reshape(count, -1)
-            start += count
+                start += count
         gradient = 2.0 * (residual @ jacobian) / n_rows
         return loss, gradient
 

@@ -48,3 +48,13 @@ def strain_derivatives(values, atoms, displacement=1e-5):
                 2 * displacement
             )
     return result
+
+
+def loss_gradient_error(problem, theta, step=1e-5):
+    """(loss, max |analytic - central-difference gradient| / max |central-difference gradient|) of a
+    variable-projection problem (loss(θ), loss_and_gradient(θ)) at θ."""
+    loss, gradient = problem.loss_and_gradient(theta)
+    numerical = np.array(
+        [(problem.loss(theta + step * e) - problem.loss(theta - step * e)) / (2 * step) for e in np.eye(theta.size)]
+    )
+    return loss, np.abs(gradient - numerical).max() / np.abs(numerical).max()
