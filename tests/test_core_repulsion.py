@@ -92,7 +92,7 @@ def test_default_fit_puts_the_handover_below_the_shortest_distance_in_the_data(t
     np.testing.assert_allclose(with_repulsion.coefficients, without.coefficients, rtol=1e-9, atol=1e-12)
     report = (tmp_path / "with.md").read_text()
     assert f"Mo-Mo {inner:.3f}-{outer:.3f} Å" in report and "auto: r_outer = shortest distance of the pair" in report
-    assert json.loads((tmp_path / "with.json").read_text())["format_version"] == 2
+    assert json.loads((tmp_path / "with.json").read_text())["format_version"] >= 2  # the handover meaning
 
 
 def test_shortest_distances_per_species_pair_include_periodic_images():
