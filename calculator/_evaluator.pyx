@@ -509,11 +509,11 @@ cdef class PotentialEvaluator:
                 double[::1] energies not None,
                 double[:, ::1] forces not None,
                 double[:, ::1] virial not None,
-                double[:, :, ::1] atom_virials not None,
+                double[:, :, ::1] atom_virials,
                 int n_threads=0):
         """Per-atom energies [n_atoms] (eV), forces [n_atoms][3] (eV/Å), virial [3][3] and per-atom virials
-        [n_atoms][3][3] (eV), W = -Σ_pairs r_ij ⊗ ∂E_i/∂r_ij, each pair's share split equally between i and j.
-        All outputs are overwritten. Pairs are sorted by centre (centre_offsets [n_atoms+1]).
+        [n_atoms][3][3] (eV; None: not computed), W = -Σ_pairs r_ij ⊗ ∂E_i/∂r_ij, each pair's share split
+        equally between i and j. All outputs are overwritten. Pairs are sorted by centre (centre_offsets [n_atoms+1]).
         """
         cdef int n_atoms = centre_offsets.shape[0] - 1
         cdef int64_t n_pairs = vectors.shape[0]
@@ -521,8 +521,9 @@ cdef class PotentialEvaluator:
                 or centre_offsets[n_atoms] != n_pairs):
             raise ValueError("pair arrays have inconsistent lengths")
         if (centre_species.shape[0] != n_atoms or energies.shape[0] != n_atoms or forces.shape[0] != n_atoms
-                or forces.shape[1] != 3 or atom_virials.shape[0] != n_atoms or atom_virials.shape[1] != 3
-                or atom_virials.shape[2] != 3 or virial.shape[0] != 3 or virial.shape[1] != 3):
+                or forces.shape[1] != 3 or virial.shape[0] != 3 or virial.shape[1] != 3
+                or (atom_virials is not None and (atom_virials.shape[0] != n_atoms or atom_virials.shape[1] != 3
+                                                  or atom_virials.shape[2] != 3))):
             raise ValueError("output arrays have the wrong shape")
         if n_threads <= 0:
             n_threads = openmp.omp_get_max_threads()
@@ -536,6 +537,7 @@ cdef class PotentialEvaluator:
         cdef int i, n_neigh, alpha, beta
         cdef int64_t begin, p, a, b
         cdef double contribution
+        cdef cbool with_atom_virials = atom_virials is not None
         with nogil:
             for i in prange(n_atoms, num_threads=n_threads, schedule="dynamic", chunksize=4):
                 begin = centre_offsets[i]
@@ -546,7 +548,6 @@ cdef class PotentialEvaluator:
                                                   workspaces[threadid()], &pair_gradients[begin, 0])
             forces[:, :] = 0.0
             virial[:, :] = 0.0
-            atom_virials[:, :, :] = 0.0
             for p in range(n_pairs):
                 a = centres[p]
                 b = neighbours[p]
@@ -554,7 +555,14 @@ cdef class PotentialEvaluator:
                     forces[a, alpha] += pair_gradients[p, alpha]
                     forces[b, alpha] -= pair_gradients[p, alpha]
                     for beta in range(3):
-                        contribution = -vectors[p, alpha] * pair_gradients[p, beta]
-                        virial[alpha, beta] += contribution
-                        atom_virials[a, alpha, beta] += 0.5 * contribution
-                        atom_virials[b, alpha, beta] += 0.5 * contribution
+                        virial[alpha, beta] -= vectors[p, alpha] * pair_gradients[p, beta]
+            if with_atom_virials:
+                atom_virials[:, :, :] = 0.0
+                for p in range(n_pairs):
+                    a = centres[p]
+                    b = neighbours[p]
+                    for alpha in range(3):
+                        for beta in range(3):
+                            contribution = -0.5 * vectors[p, alpha] * pair_gradients[p, beta]
+                            atom_virials[a, alpha, beta] += contribution
+                            atom_virials[b, alpha, beta] += contribution

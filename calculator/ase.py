@@ -60,7 +60,7 @@ class LepotCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         if any(p in properties for p in ("stress", "stresses")) and cell_volume(self.atoms.cell.array) <= 1e-12:
             raise PropertyNotImplementedError("stress needs a cell with non-zero volume")
-        result = self.potential.compute(self.atoms)
+        result = self.potential.compute(self.atoms, per_atom_virials="stresses" in properties)
         self.results = {
             "energy": result.energy,
             "free_energy": result.energy,
@@ -69,4 +69,5 @@ class LepotCalculator(Calculator):
         }
         if result.stress is not None:
             self.results["stress"] = to_voigt(result.stress, ASE_VOIGT)
+        if result.stresses is not None:
             self.results["stresses"] = to_voigt(result.stresses, ASE_VOIGT)

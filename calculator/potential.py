@@ -7,9 +7,10 @@ descriptor Jacobian):
 ``energies``       [n_atoms]            eV, per-atom energies (they sum to ``energy``)
 ``forces``         [n_atoms][3]         eV/Å, -∂E/∂r
 ``virial``         [3][3]               eV, W = -Σ_pairs r_ij ⊗ ∂E_i/∂r_ij
-``atom_virials``   [n_atoms][3][3]      eV, each pair's share split equally between its two atoms
+``atom_virials``   [n_atoms][3][3]/None eV, each pair's share split equally between its two atoms (None unless
+                                        asked for: compute(atoms, per_atom_virials=True), the default)
 ``stress``         [3][3] or None       eV/Å³, σ = -W/V (ASE sign), None if the cell has no volume
-``stresses``       [n_atoms][3][3]/None eV/Å³, per-atom -W_i/V (they sum to ``stress``)
+``stresses``       [n_atoms][3][3]/None eV/Å³, per-atom -W_i/V (they sum to ``stress``; with atom_virials)
 """
 
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ class Potential:
         """Distinct monomials of A left after contracting the coefficients into the couplings."""
         return self._evaluator.n_monomials
 
-    def compute(self, atoms):
+    def compute(self, atoms, per_atom_virials=True):
+        """PotentialResult of ``atoms``; per_atom_virials=False skips atom_virials and stresses (cheaper in MD)."""
         basis = self.model.basis
         species_index = basis.species_index(atoms.numbers)
         pairs = self.neighbour_list.pairs(atoms.positions, atoms.cell.array, atoms.pbc)
@@ -59,7 +61,7 @@ class Potential:
         energies = np.zeros(n_atoms)
         forces = np.zeros((n_atoms, 3))
         virial = np.zeros((3, 3))
-        atom_virials = np.zeros((n_atoms, 3, 3))
+        atom_virials = np.zeros((n_atoms, 3, 3)) if per_atom_virials else None
         self._evaluator.compute(
             pairs.vectors,
             np.ascontiguousarray(species_index[pairs.neighbours]),
@@ -77,5 +79,5 @@ class Potential:
         volume = cell_volume(atoms.cell.array)
         if volume > 1e-12:
             result.stress = stress_from_virial(virial, volume)
-            result.stresses = stress_from_virial(atom_virials, volume)
+            result.stresses = None if atom_virials is None else stress_from_virial(atom_virials, volume)
         return result

@@ -39,15 +39,15 @@ def test_all_properties_from_one_evaluation(model, monkeypatch):
     calculator = LepotCalculator(model)
     calls = []
     original = calculator.potential.compute
-    monkeypatch.setattr(calculator.potential, "compute", lambda a: calls.append(1) or original(a))
+    monkeypatch.setattr(calculator.potential, "compute", lambda a, **options: calls.append(options) or original(a, **options))
     atoms.calc = calculator
-    energy = atoms.get_potential_energy()
+    stresses = atoms.get_stresses()  # per-atom stresses are computed when asked for (as LAMMPS's vflag_atom) ...
+    energy = atoms.get_potential_energy()  # ... and then everything else comes from the same evaluation
     assert atoms.get_potential_energy(force_consistent=True) == energy
     energies = atoms.get_potential_energies()
     forces = atoms.get_forces()
     stress = atoms.get_stress()
-    stresses = atoms.get_stresses()
-    assert len(calls) == 1
+    assert calls == [{"per_atom_virials": True}]
     assert energies.shape == (len(atoms),) and forces.shape == (len(atoms), 3)
     assert stress.shape == (6,) and stresses.shape == (len(atoms), 6)
     assert energies.sum() == pytest.approx(energy, rel=1e-13)
@@ -56,8 +56,8 @@ def test_all_properties_from_one_evaluation(model, monkeypatch):
     atoms.get_forces()
     assert len(calls) == 1
     atoms.positions[0, 1] += 0.01
-    atoms.get_forces()
-    assert len(calls) == 2
+    atoms.get_forces()  # without per-atom virials: an MD step does not pay for them
+    assert calls[1:] == [{"per_atom_virials": False}]
 
 
 def test_stress_voigt_order_on_a_sheared_triclinic_cell(model):
