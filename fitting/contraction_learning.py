@@ -16,13 +16,13 @@ strain gradients. One feature per (centre species σ, parameter); its rows for c
 exactly ∂(X w)/∂θ.
 """
 
+import logging
 from dataclasses import replace
 
 import numpy as np
 
-import logging
+from lepot.calculator import Model, build_basis
 
-from lepot.calculator import Contraction, Model, build_basis
 from .embedding_learning import EmbeddingProblem, derivative_jacobian, learn_embedding, pack_derivative_couplings
 from .progress import progress_bar
 

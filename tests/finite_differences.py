@@ -50,11 +50,14 @@ def strain_derivatives(values, atoms, displacement=1e-5):
     return result
 
 
-def loss_gradient_error(problem, theta, step=1e-5):
-    """(loss, max |analytic - central-difference gradient| / max |central-difference gradient|) of a
-    variable-projection problem (loss(θ), loss_and_gradient(θ)) at θ."""
+def assert_exact_loss_gradient(problem, theta, step=1e-5):
+    """A variable-projection problem (calibrate, loss, loss_and_gradient) calibrated at θ has a real residual
+    there (loss > 1e-4, so the gradient is not round-off) and its analytic gradient equals central
+    differences to 1e-6 relative to the largest component."""
+    problem.calibrate(theta, 0.01)
     loss, gradient = problem.loss_and_gradient(theta)
+    assert loss > 1e-4
     numerical = np.array(
         [(problem.loss(theta + step * e) - problem.loss(theta - step * e)) / (2 * step) for e in np.eye(theta.size)]
     )
-    return loss, np.abs(gradient - numerical).max() / np.abs(numerical).max()
+    assert np.abs(gradient - numerical).max() <= 1e-6 * np.abs(numerical).max()

@@ -55,3 +55,21 @@ def slab(symbols, seed, n_atoms=6):
     cell[2] = 0.0
     chosen = [symbols[i % len(symbols)] for i in range(n_atoms)]
     return Atoms(chosen, positions=positions, cell=cell, pbc=[True, True, False])
+
+
+def write_emt_training_file(path, species, count, seed):
+    """``count`` EMT-labelled random alloy cells of ``species`` (lepot.fitting.emt_data) written to ``path``
+    as extxyz with energies, forces and stresses; returns path."""
+    import ase.io
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from lepot.fitting.emt_data import emt_alloy_structures
+
+    frames = []
+    for structure in emt_alloy_structures(species, count, seed=seed, repeat=2):
+        atoms = structure.atoms.copy()
+        atoms.calc = SinglePointCalculator(atoms, energy=structure.energy, forces=structure.forces,
+                                           stress=structure.stress)
+        frames.append(atoms)
+    ase.io.write(path, frames)
+    return path
