@@ -115,12 +115,7 @@ private:
 // Inside pairs are the pairs that add to the density (inside the cutoff and not handed over entirely to
 // the core repulsion); slot i indexes them in the kernel layout (sorted by species, runs padded).
 struct DensityWorkspace {
-    // one pair at a time
-    std::vector<double> radial;        // shape [n_radial_functions], R_nl(r)
-    std::vector<double> radial_deriv;  // shape [n_radial_functions], dR_nl/dr
-    std::vector<double> ylm;           // shape [(l_max+1)^2]
-    std::vector<double> ylm_grad;      // shape [(l_max+1)^2][3]
-    AlignedDoubles ylm_scratch;   // shape [SphericalHarmonics::scratch_size(simd_block)]
+    AlignedDoubles ylm_scratch;        // shape [SphericalHarmonics::scratch_size(simd_block)]
     std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm} of the current centre
     // the inside pairs of the last expand / expand_with_pair_cache
     int n_slots = 0;                        // inside pairs plus padding
@@ -139,6 +134,11 @@ struct DensityWorkspace {
     AlignedDoubles pair_ylm;           // shape [(l_max+1)^2][n_slots]
     AlignedDoubles pair_ylm_grad;      // shape [(l_max+1)^2][3][n_slots], ∇F_lm (with gradients; ∇Y_lm =
                                             //   SphericalHarmonics::tangential_gradient of it)
+    // pair_major_cache(): the same pairs slot by slot
+    std::vector<double> pair_major_radial;        // shape [n_slots][n_radial_functions]
+    std::vector<double> pair_major_radial_deriv;  // shape [n_slots][n_radial_functions]
+    std::vector<double> pair_major_ylm;           // shape [n_slots][(l_max+1)^2]
+    std::vector<double> pair_major_ylm_grad;      // shape [n_slots][(l_max+1)^2][3], ∇Y_lm
 };
 
 class DensityExpansion {
@@ -274,61 +274,75 @@ public:
         }
     }
 
-    // R_nl, dR_nl/dr (in the radial layout), Y_lm and ∇Y_lm ([(l_max+1)^2][3]) of pair p of the last
-    // expand_with_pair_cache() into the single-pair buffers ws.radial, ws.radial_deriv, ws.ylm, ws.ylm_grad;
-    // false (buffers untouched) if the pair adds nothing.
-    bool cached_pair(int p, DensityWorkspace& ws) const {
-        const int i = ws.inside_index[p];
-        if (i < 0) return false;
-        prepare_single_pair(ws);
-        const size_t stride = ws.n_slots;
-        for (int f = 0; f < layout_.n_radial_functions(); ++f) {
-            ws.radial[f] = ws.pair_radial[f * stride + i];
-            ws.radial_deriv[f] = ws.pair_radial_deriv[f * stride + i];
+    // The inside pairs of the last expand_with_pair_cache() pair-major, for code that works one pair at a
+    // time (the descriptor kernel's factorised gradients): ws.pair_major_* rows of slot i hold R_nl, dR_nl/dr
+    // (radial layout), Y_lm and ∇Y_lm ([(l_max+1)^2][3], the tangential gradient). One sequential pass over
+    // the kernel layout per centre.
+    void pair_major_cache(DensityWorkspace& ws) const {
+        const size_t stride = ws.n_slots, n_functions = layout_.n_radial_functions(), n_lm = layout_.n_lm();
+        ws.pair_major_radial.resize(stride * n_functions);
+        ws.pair_major_radial_deriv.resize(stride * n_functions);
+        ws.pair_major_ylm.resize(stride * n_lm);
+        ws.pair_major_ylm_grad.resize(3 * stride * n_lm);
+        for (size_t f = 0; f < n_functions; ++f)
+            for (size_t i = 0; i < stride; ++i) {
+                ws.pair_major_radial[i * n_functions + f] = ws.pair_radial[f * stride + i];
+                ws.pair_major_radial_deriv[i * n_functions + f] = ws.pair_radial_deriv[f * stride + i];
+            }
+        const double* unit = ws.pair_unit.data();
+        for (size_t lm = 0; lm < n_lm; ++lm) {
+            const double* y = ws.pair_ylm.data() + lm * stride;
+            const double* gx = ws.pair_ylm_grad.data() + 3 * lm * stride;
+            const double* gy = gx + stride;
+            const double* gz = gy + stride;
+            for (size_t i = 0; i < stride; ++i) {
+                ws.pair_major_ylm[i * n_lm + lm] = y[i];
+                const double u[3] = {unit[i], unit[stride + i], unit[2 * stride + i]};
+                double* g = &ws.pair_major_ylm_grad[3 * (i * n_lm + lm)];
+                g[0] = gx[i];
+                g[1] = gy[i];
+                g[2] = gz[i];
+                SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[i], g);
+            }
         }
-        const double u[3] = {ws.pair_unit[i], ws.pair_unit[stride + i], ws.pair_unit[2 * stride + i]};
-        for (int lm = 0; lm < layout_.n_lm(); ++lm) {
-            ws.ylm[lm] = ws.pair_ylm[lm * stride + i];
-            for (int alpha = 0; alpha < 3; ++alpha)
-                ws.ylm_grad[3 * lm + alpha] = ws.pair_ylm_grad[(3 * lm + alpha) * stride + i];
-            SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[i], &ws.ylm_grad[3 * lm]);
-        }
-        return true;
     }
 
-    // ∇_{r_ij}(h R_nl Y_lm) (1/Å times the units of R) for `count` pairs of one centre species and one
-    // neighbour species, pair i into block[(3 nlm + α) * block_width + i], i.e. block shape
-    // [n_nlm][3][block_width] with pairs fastest. Pairs at or beyond the cutoff give zeros.
-    void gradient_block(int centre_species, int neighbour_species, int count, const double* vectors /* [count][3] */,
-                        int block_width, DensityWorkspace& ws, double* block) const {
-        prepare_single_pair(ws);
-        const int n_nlm = layout_.n_nlm();
-        for (int i = 0; i < count; ++i) {
-            double* column = block + i;
-            const double* v = vectors + 3 * i;
-            double weight, weight_deriv;
-            if (!pair_weight(v, centre_species, neighbour_species, weight, weight_deriv)) {
-                for (int c = 0; c < 3 * n_nlm; ++c) column[c * block_width] = 0.0;
-                continue;
-            }
-            radial_values<true>(std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), weight, weight_deriv,
-                                ws.radial.data(), ws.radial_deriv.data());
-            harmonics_.compute<true>(v, ws.ylm.data(), ws.ylm_grad.data(), ws.ylm_scratch.data());
-            const double inv_r = 1.0 / std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-            const double ux = v[0] * inv_r, uy = v[1] * inv_r, uz = v[2] * inv_r;
-            for (int l = 0; l <= layout_.l_max(); ++l) {
-                const int width = 2 * l + 1;
+    // ∇_{r_ij}(h R_nl Y_lm) (1/Å times the units of R) of the simd_block slots begin.. of the last
+    // expand_with_pair_cache() (one species' run: begin a multiple of simd_block), from the cached values,
+    // into block[(3 nlm + α) * simd_block + b], i.e. block shape [n_nlm][3][simd_block]; padding slots give 0.
+    void cached_gradient_block(int begin, const DensityWorkspace& ws, double* block) const {
+        const size_t stride = ws.n_slots;
+        const double* ux = ws.pair_unit.data() + begin;
+        const double* uy = ux + stride;
+        const double* uz = uy + stride;
+        const double* inverse_distance = ws.pair_inverse_distance.data() + begin;
+        for (int l = 0; l <= layout_.l_max(); ++l) {
+            const int width = 2 * l + 1;
+            for (int mm = 0; mm < width; ++mm) {
+                const size_t lm = l * l + mm;
+                const double* y = ws.pair_ylm.data() + lm * stride + begin;
+                const double* fx = ws.pair_ylm_grad.data() + 3 * lm * stride + begin;  // ∇F
+                const double* fy = fx + stride;
+                const double* fz = fy + stride;
+                double gx[simd_block], gy[simd_block], gz[simd_block];  // ∇Y = (∇F - (u·∇F) u) / r
+#pragma omp simd
+                for (int b = 0; b < simd_block; ++b) {
+                    const double radial = ux[b] * fx[b] + uy[b] * fy[b] + uz[b] * fz[b];
+                    gx[b] = (fx[b] - radial * ux[b]) * inverse_distance[b];
+                    gy[b] = (fy[b] - radial * uy[b]) * inverse_distance[b];
+                    gz[b] = (fz[b] - radial * uz[b]) * inverse_distance[b];
+                }
                 for (int n = 0; n < layout_.n_radial(l); ++n) {
-                    const double radial = ws.radial[layout_.radial_offset(l) + n];
-                    const double dradial = ws.radial_deriv[layout_.radial_offset(l) + n];
-                    double* out = column + 3 * static_cast<size_t>(layout_.nlm_offset(l) + n * width) * block_width;
-                    for (int mm = 0; mm < width; ++mm) {
-                        const int lm = l * l + mm;
-                        const double dr_y = dradial * ws.ylm[lm];
-                        const double* g = &ws.ylm_grad[3 * lm];
-                        out[(3 * mm + 0) * block_width] = dr_y * ux + radial * g[0];
-                        out[(3 * mm + 1) * block_width] = dr_y * uy + radial * g[1];
-                        out[(3 * mm + 2) * block_width] = dr_y * uz + radial * g[2];
+                    const size_t f = layout_.radial_offset(l) + n;
+                    const double* r = ws.pair_radial.data() + f * stride + begin;
+                    const double* dr = ws.pair_radial_deriv.data() + f * stride + begin;
+                    double* out = block + 3 * static_cast<size_t>(layout_.nlm_offset(l) + n * width + mm) * simd_block;
+#pragma omp simd
+                    for (int b = 0; b < simd_block; ++b) {
+                        const double dr_y = dr[b] * y[b];
+                        out[b] = dr_y * ux[b] + r[b] * gx[b];
+                        out[simd_block + b] = dr_y * uy[b] + r[b] * gy[b];
+                        out[2 * simd_block + b] = dr_y * uz[b] + r[b] * gz[b];
                     }
                 }
             }
@@ -336,15 +350,6 @@ public:
     }
 
 private:
-    void prepare_single_pair(DensityWorkspace& ws) const {
-        ws.radial.resize(layout_.n_radial_functions());
-        ws.radial_deriv.resize(layout_.n_radial_functions());
-        ws.ylm.resize(harmonics_.size());
-        ws.ylm_grad.resize(3 * harmonics_.size());
-        if (static_cast<int>(ws.ylm_scratch.size()) < harmonics_.scratch_size())
-            ws.ylm_scratch.resize(harmonics_.scratch_size());
-    }
-
     // Cutoff and handover weight f_c h of a pair and its r-derivative; false if the pair adds nothing
     // (|r| >= cutoff, or handed over to the core repulsion entirely).
     // Throws std::domain_error for |r| < min_pair_distance (coincident atoms) or a non-finite vector.
@@ -413,7 +418,6 @@ private:
             ws.pair_radial_deriv.resize(static_cast<size_t>(n_functions) * stride);
             ws.pair_ylm_grad.resize(3 * static_cast<size_t>(n_lm) * stride);
         }
-        prepare_single_pair(ws);
         ws.ylm_scratch.resize(harmonics_.scratch_size(simd_block));
         ws.block_radial.resize(static_cast<size_t>(simd_block) * n_functions);
         ws.block_radial_deriv.resize(static_cast<size_t>(simd_block) * n_functions);

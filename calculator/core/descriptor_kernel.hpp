@@ -23,10 +23,10 @@
 // (2) Generic path, for every other feature (ν >= 3): ∂B_q/∂r_ij,α = Σ_a G_qa u_{k_a n_a}(a_j)
 // ∂(R Y)_{nlm_a}/∂r_ij,α with G_qa = ∂B_q/∂A_a, computed once per centre by summing the factor-slot
 // partial products D_f = ∂(term t)/∂A[factor f] into the unique (q, a) entries of G (high body orders
-// have many slots per entry). The neighbours are sorted by species into blocks of `pair_block` pairs (the
-// last block of a species padded with pairs beyond the cutoff, which contribute exactly zero), so the
-// embedding weight u is constant over a block; for each species the entries with u != 0 are precomputed,
-// grouped by feature, weight folded in. For each block, ∂(R Y) of its pairs goes into a small buffer, each
+// have many slots per entry). The blocks of `pair_block` pairs are the density cache's species runs (padded
+// with zero-weight slots, density_expansion.hpp), so the embedding weight u is constant over a block; for
+// each species the entries with u != 0 are precomputed, grouped by feature, weight folded in. For each
+// block, ∂(R Y) of its pairs is formed from the cached R, R', Y, ∇Y into a small buffer, each
 // feature's gradient for the block's pairs is accumulated in registers over its entries, and is written
 // straight to the output rows, the centre row and the strain.
 #pragma once
@@ -44,7 +44,7 @@
 
 namespace lepot {
 
-constexpr int pair_block = 8;
+constexpr int pair_block = simd_block;  // the density cache's species runs
 
 struct DescriptorWorkspace {
     DensityWorkspace density;
@@ -54,10 +54,7 @@ struct DescriptorWorkspace {
     std::vector<double> channel_radial;           // shape [n_channels+1], u_{kn}(a_j) R_nl
     std::vector<double> channel_radial_deriv;     // shape [n_channels+1], u_{kn}(a_j) dR_nl/dr
     // generic path (body order >= 3)
-    std::vector<int> order;                // shape [n_neigh], original pair index in species-sorted order
-    std::vector<int> cursor;               // shape [n_species], counting-sort fill positions
-    std::vector<int> species_offsets;      // shape [n_species+1], sorted pairs of species s: [offsets[s], offsets[s+1])
-    std::vector<double> block_vectors;     // shape [pair_block][3], r_ij of the current block (padding: beyond cutoff)
+    std::vector<double> block_vectors;     // shape [pair_block][3], r_ij of the current block (padding: 0)
     std::vector<double> block_gradients;   // shape [n_nlm][3][pair_block], ∂(R Y)_{nlm}/∂r_ij,α of the block
     std::vector<double> extended;          // shape [n_density + n_contracted], [A ; Ã] (with a contraction)
     std::vector<double> slot_derivatives;  // shape [n_factor_slots], ∂(term)/∂A[factor]
@@ -103,6 +100,7 @@ public:
         couplings_.evaluate(density, features);
         double* centre = gradients ? gradients + centre_row * 3 * n_features() : nullptr;
         if (!factorised_feature_.empty()) {
+            expansion_.pair_major_cache(ws.density);
             prepare_channel_buffers(ws);
             for (int p = 0; p < n_neigh; ++p) {
                 if (ws.density.inside_index[p] < 0) continue;
@@ -117,23 +115,23 @@ public:
         ws.entry_values.assign(n_entries_, 0.0);
         for (size_t f = 0; f < slot_entry_.size(); ++f)
             if (slot_entry_[f] >= 0) ws.entry_values[slot_entry_[f]] += ws.slot_derivatives[f];
-        sort_by_species(n_neigh, neighbour_species, ws);
         ws.block_vectors.resize(3 * pair_block);
         ws.block_gradients.resize(static_cast<size_t>(expansion_.layout().n_nlm()) * 3 * pair_block);
+        const DensityWorkspace& cache = ws.density;  // inside pairs in species runs padded to pair_block
         for (int s = 0; s < expansion_.n_species(); ++s) {
-            for (int begin = ws.species_offsets[s]; begin < ws.species_offsets[s + 1]; begin += pair_block) {
-                const int count = std::min(pair_block, ws.species_offsets[s + 1] - begin);
+            for (int begin = cache.species_begin[s]; begin < cache.species_begin[s + 1]; begin += pair_block) {
+                int count = 0;  // real pairs come first in a run, padding last
+                while (count < pair_block && cache.inside_pair[begin + count] >= 0) ++count;
                 for (int i = 0; i < pair_block; ++i)
                     for (int alpha = 0; alpha < 3; ++alpha)
                         ws.block_vectors[3 * i + alpha] =
-                            i < count ? neighbour_vectors[3 * ws.order[begin + i] + alpha]
-                                      : (alpha == 0 ? 2.0 * expansion_.cutoff() : 0.0);
-                expansion_.gradient_block(centre_species, s, pair_block, ws.block_vectors.data(), pair_block, ws.density,
-                                          ws.block_gradients.data());
+                            i < count ? neighbour_vectors[3 * cache.inside_pair[begin + i] + alpha] : 0.0;
+                expansion_.cached_gradient_block(begin, cache, ws.block_gradients.data());
                 double* rows[pair_block];
                 for (int i = 0; i < pair_block; ++i)
-                    rows[i] = gradients && i < count ? gradients + pair_rows[ws.order[begin + i]] * 3 * n_features()
-                                                     : nullptr;
+                    rows[i] = gradients && i < count
+                                  ? gradients + pair_rows[cache.inside_pair[begin + i]] * 3 * n_features()
+                                  : nullptr;
                 generic_block_contribution(s, count, ws, rows, centre, strain);
             }
         }
@@ -309,11 +307,12 @@ private:
     void factorised_pair_contribution(int p, const double* v, int s, DescriptorWorkspace& ws, double* row,
                                       double* centre, double* strain) const {
         const DensityWorkspace& d = ws.density;
-        expansion_.cached_pair(p, ws.density);
-        const double* radial = d.radial.data();
-        const double* radial_deriv = d.radial_deriv.data();
-        const double* ylm = d.ylm.data();
-        const double* ylm_grad = d.ylm_grad.data();
+        const size_t i = d.inside_index[p], n_functions = expansion_.layout().n_radial_functions();
+        const size_t n_lm = expansion_.layout().n_lm();
+        const double* radial = &d.pair_major_radial[i * n_functions];
+        const double* radial_deriv = &d.pair_major_radial_deriv[i * n_functions];
+        const double* ylm = &d.pair_major_ylm[i * n_lm];
+        const double* ylm_grad = &d.pair_major_ylm_grad[3 * i * n_lm];
         const double* density = d.density.data();
         const int stride = n_channels_ + 1;
         double* P = ws.channel_projection.data();
@@ -363,17 +362,6 @@ private:
                     for (int beta = 0; beta < 3; ++beta) strain[(3 * alpha + beta) * nf + q] += g[alpha] * v[beta];
             }
         }
-    }
-
-    // Counting sort of the pairs by species: ws.order and ws.species_offsets.
-    void sort_by_species(int n_neigh, const int* species, DescriptorWorkspace& ws) const {
-        const int n_species = expansion_.n_species();
-        ws.species_offsets.assign(n_species + 1, 0);
-        for (int p = 0; p < n_neigh; ++p) ws.species_offsets[species[p] + 1] += 1;
-        for (int s = 0; s < n_species; ++s) ws.species_offsets[s + 1] += ws.species_offsets[s];
-        ws.order.resize(n_neigh);
-        ws.cursor.assign(ws.species_offsets.begin(), ws.species_offsets.end() - 1);
-        for (int p = 0; p < n_neigh; ++p) ws.order[ws.cursor[species[p]]++] = p;
     }
 
     // Generic-path gradients of the generic features for one block of pairs of species s (the first `count`

@@ -12,19 +12,36 @@
 
 using namespace native_test;
 
+// ∂(h R Y)_{nlm}/∂r of every pair from the cache of expand_with_pair_cache() (cached_gradient_block over the
+// species runs), shape [n_nlm][3][n_neigh]; zero for pairs that add nothing.
+std::vector<double> pair_gradients(const lepot::DensityExpansion& expansion, int centre, const std::vector<double>& vectors,
+                                   const std::vector<int>& species, lepot::DensityWorkspace& ws) {
+    const int n_neigh = static_cast<int>(species.size()), n_nlm = expansion.layout().n_nlm();
+    expansion.expand_with_pair_cache(centre, n_neigh, vectors.data(), species.data(), ws);
+    std::vector<double> result(static_cast<size_t>(n_nlm) * 3 * n_neigh, 0.0);
+    std::vector<double> block(static_cast<size_t>(n_nlm) * 3 * lepot::simd_block);
+    for (int begin = 0; begin < ws.n_slots; begin += lepot::simd_block) {
+        expansion.cached_gradient_block(begin, ws, block.data());
+        for (int b = 0; b < lepot::simd_block; ++b) {
+            const int p = ws.inside_pair[begin + b];
+            if (p < 0) continue;
+            for (int row = 0; row < 3 * n_nlm; ++row) result[row * n_neigh + p] = block[row * lepot::simd_block + b];
+        }
+    }
+    return result;
+}
+
 int main() {
     const lepot::DensityExpansion expansion = lepot::make_density_expansion(small_basis(4.0, 4, 3, 2, false, 3, true));
     const int n_density = expansion.n_density(), n_nlm = expansion.layout().n_nlm();
     lepot::DensityWorkspace ws;
 
-    // finite differences of A with respect to each neighbour vector, against gradient_block + embedding
+    // finite differences of A with respect to each neighbour vector, against cached_gradient_block + embedding
     const int n_neigh = 5;
     std::vector<double> vectors = random_vectors(n_neigh, 1.0, 4.3, 11);  // in and beyond the handover, beyond r_c
     const std::vector<int> species = {0, 1, 1, 0, 1};
     const int centre = 1;
-    std::vector<double> block(static_cast<size_t>(n_nlm) * 3 * n_neigh);
-    for (int p = 0; p < n_neigh; ++p)  // gradient_block takes one neighbour species at a time
-        expansion.gradient_block(centre, species[p], 1, &vectors[3 * p], n_neigh, ws, block.data() + p);
+    const std::vector<double> block = pair_gradients(expansion, centre, vectors, species, ws);
     for (int p = 0; p < n_neigh; ++p)
         for (int alpha = 0; alpha < 3; ++alpha) {
             std::vector<double> plus = vectors, minus = vectors;
@@ -45,8 +62,8 @@ int main() {
                         }
         }
 
-    // the force back-projection equals ∂A/∂r contracted with h, for one radial block (n_max 4) and for two
-    // (n_max 11: n_pad = 16), several species, a dense embedding and the handover
+    // the force back-projection equals ∂A/∂r contracted with h, for a small and a larger radial basis
+    // (n_max 4 and 11), several species, a dense embedding and the handover
     for (int n_max : {4, 11}) {
         const lepot::DensityExpansion dense = lepot::make_density_expansion(small_basis(4.0, n_max, 3, 2, false, 3, true));
         const int nlm_count = dense.layout().n_nlm();
@@ -54,10 +71,8 @@ int main() {
         std::mt19937 generator(5);
         std::uniform_real_distribution<double> uniform(-1.0, 1.0);
         for (double& value : h) value = uniform(generator);
-        std::vector<double> gradients(3 * n_neigh), expected_block(static_cast<size_t>(nlm_count) * 3 * n_neigh);
-        for (int p = 0; p < n_neigh; ++p)
-            dense.gradient_block(centre, species[p], 1, &vectors[3 * p], n_neigh, ws, expected_block.data() + p);
-        dense.expand_with_pair_cache(centre, n_neigh, vectors.data(), species.data(), ws);
+        std::vector<double> gradients(3 * n_neigh);
+        const std::vector<double> expected_block = pair_gradients(dense, centre, vectors, species, ws);
         dense.project_adjoint(n_neigh, h.data(), ws, gradients.data());
         for (int p = 0; p < n_neigh; ++p)
             for (int alpha = 0; alpha < 3; ++alpha) {
