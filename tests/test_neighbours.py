@@ -67,10 +67,12 @@ def test_verlet_pairs_are_reused_only_while_complete():
     move, a new cell or a new atom count rebuilds it; overlaps are still refused on reuse."""
     from ase.build import bulk
 
-    from lepot.calculator import Potential
+    from lepot.calculator import CoreRepulsion, Potential
     from models import random_model
 
-    model = random_model(["Mo", "W"], seed=11, body_order=3, budgets={3: 20})
+    # with ZBL: pairs listed beyond the cutoff must add nothing to the core repulsion either
+    model = random_model(["Mo", "W"], seed=11, body_order=3, budgets={3: 20},
+                         core_repulsion=CoreRepulsion({("Mo", "W"): (1.5, 2.8), ("Mo", "Mo"): (1.5, 2.8)}))
     atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(3)
     atoms.symbols[::3] = "W"
     atoms.rattle(0.05, seed=2)
