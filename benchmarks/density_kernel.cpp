@@ -7,9 +7,13 @@
 //   pairs_per_atom   mean neighbours inside the cutoff
 //   density_ns       ns per atom of the density kernel: the expansion (R, R', Y, ∇Y, A) plus the force
 //                    back-projection of a fixed adjoint (what the MD kernel does besides the polynomial)
-//   atom_ns          ns per atom of PotentialKernel::compute_atom (energy and pair gradients)
+//   atom_ns          ns per atom of PotentialKernel::compute_atoms over all environments at once (energy and
+//                    pair gradients; the polynomial in blocks of lepot::polynomial_lanes centres, as in LAMMPS)
 //   density_flops    counted flops of the density kernel per atom (formula in density_kernel.py)
 //   peak_gflops      one core's FMA peak, measured by independent vector FMAs (best of 256- and 512-bit)
+//   polynomial_ns_W  ns per atom of the energy polynomial alone (EnergyPolynomial::evaluate_lanes<W>, energy
+//                    and adjoint) for W = 1, 4, 8, 16, 32 centres at once, on the environments' densities
+//                    (-1 for a tensor-reduced file, whose polynomial reads [A ; Ã])
 #include <immintrin.h>
 
 #include <algorithm>
@@ -112,6 +116,30 @@ double fma_peak_gflops() {
 #endif
 }
 
+// ns per atom of evaluate_lanes<W> with the lanes filled from `densities` in turn (best of 9 passes over
+// all of them); -1 when the polynomial does not read the plain density (a tensor-reduced file).
+template <int W>
+double polynomial_ns_per_atom(const lepot::EnergyPolynomial& polynomial, const std::vector<std::vector<double>>& densities,
+                              double& checksum) {
+    const size_t n_density = polynomial.n_density();
+    if (densities.front().size() != n_density) return -1.0;
+    const int count = static_cast<int>(densities.size());
+    const int n_blocks = (count + W - 1) / W;
+    std::vector<double> lanes(static_cast<size_t>(n_blocks) * n_density * W), adjoint(n_density * W);  // [block][n_density][W]
+    for (int e = 0; e < n_blocks * W; ++e)
+        for (size_t a = 0; a < n_density; ++a)
+            lanes[(static_cast<size_t>(e / W) * n_density + a) * W + e % W] = densities[e % count][a];
+    double energies[W];
+    return best_ns_per_atom(1, 9, [&](int) {
+               for (int b = 0; b < n_blocks; ++b) {
+                   polynomial.evaluate_lanes<W>(0, lanes.data() + static_cast<size_t>(b) * n_density * W,
+                                                adjoint.data(), energies);
+                   checksum += energies[0];
+               }
+           }) /
+           (n_blocks * W);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,23 +166,48 @@ int main(int argc, char** argv) {
     std::vector<double> adjoint(static_cast<size_t>(expansion.n_species()) * expansion.layout().n_nlm());  // h_s[nlm]
     for (double& h : adjoint) h = uniform(generator);
     std::vector<double> pair_gradients(3 * max_pairs);  // shape [n_neigh][3]
+    lepot::DensityWorkspace density_workspace;
     lepot::PotentialWorkspace workspace;
     double checksum = 0.0;
 
     const double density_ns = best_ns_per_atom(count, 41, [&](int e) {
         const int n = static_cast<int>(environments.species[e].size());
         expansion.expand_with_pair_cache(0, n, environments.vectors[e].data(), environments.species[e].data(),
-                                         workspace.density);
-        expansion.project_adjoint(n, adjoint.data(), workspace.density, pair_gradients.data());
+                                         density_workspace);
+        expansion.project_adjoint(n, adjoint.data(), density_workspace, pair_gradients.data());
         checksum += pair_gradients[0];
     });
-    const double atom_ns = best_ns_per_atom(count, 41, [&](int e) {
-        const int n = static_cast<int>(environments.species[e].size());
-        checksum += kernel.compute_atom(0, n, environments.vectors[e].data(), environments.species[e].data(), workspace,
-                                        pair_gradients.data());
-    });
+    std::vector<int64_t> offsets = {0};        // shape [count+1]
+    std::vector<double> all_vectors;           // shape [n_pairs][3]
+    std::vector<int> all_species, centres;     // shape [n_pairs], [count]
+    for (int e = 0; e < count; ++e) {
+        all_vectors.insert(all_vectors.end(), environments.vectors[e].begin(), environments.vectors[e].end());
+        all_species.insert(all_species.end(), environments.species[e].begin(), environments.species[e].end());
+        offsets.push_back(static_cast<int64_t>(all_species.size()));
+        centres.push_back(e);
+    }
+    std::vector<double> energies(count), all_gradients(all_vectors.size());
+    const double atom_ns = best_ns_per_atom(1, 41, [&](int) {
+        kernel.compute_atoms(0, count, centres.data(), offsets.data(), all_vectors.data(), all_species.data(), workspace,
+                             energies.data(), all_gradients.data());
+        checksum += energies[0];
+    }) / count;
+    std::vector<std::vector<double>> densities;  // [count][n_density]
+    for (int e = 0; e < count; ++e) {
+        expansion.expand_with_pair_cache(0, static_cast<int>(environments.species[e].size()),
+                                         environments.vectors[e].data(), environments.species[e].data(),
+                                         density_workspace);
+        densities.push_back(density_workspace.density);
+    }
+    const double polynomial_ns[5] = {polynomial_ns_per_atom<1>(kernel.polynomial(), densities, checksum),
+                                     polynomial_ns_per_atom<4>(kernel.polynomial(), densities, checksum),
+                                     polynomial_ns_per_atom<8>(kernel.polynomial(), densities, checksum),
+                                     polynomial_ns_per_atom<16>(kernel.polynomial(), densities, checksum),
+                                     polynomial_ns_per_atom<32>(kernel.polynomial(), densities, checksum)};
     const double peak = fma_peak_gflops();
-    std::printf("pairs_per_atom=%.3f density_ns=%.1f atom_ns=%.1f peak_gflops=%.2f monomials=%d checksum=%.6g\n", pairs,
-                density_ns, atom_ns, peak, kernel.n_monomials(), checksum);
+    std::printf("pairs_per_atom=%.3f density_ns=%.1f atom_ns=%.1f peak_gflops=%.2f monomials=%d polynomial_ns_1=%.1f "
+                "polynomial_ns_4=%.1f polynomial_ns_8=%.1f polynomial_ns_16=%.1f polynomial_ns_32=%.1f checksum=%.6g\n",
+                pairs, density_ns, atom_ns, peak, kernel.n_monomials(), polynomial_ns[0], polynomial_ns[1],
+                polynomial_ns[2], polynomial_ns[3], polynomial_ns[4], checksum);
     return 0;
 }

@@ -9,7 +9,9 @@ diamond Si a = 5.43 Å) with every pair inside the cutoff, one thread. It times
 - the density kernel: everything the MD kernel does besides the polynomial — per pair the cutoff, the
   radial splines R and R', Y_lm and ∇Y_lm, the accumulation of A, and the force back-projection of a
   fixed adjoint h into ∂E/∂r_ij;
-- the whole per-atom kernel (PotentialKernel::compute_atom: density, polynomial, back-projection).
+- the whole per-atom kernel (PotentialKernel::compute_atoms on all 64 environments at once: density,
+  polynomial in blocks of 16 centres, back-projection), per atom;
+- the energy polynomial alone (energy and adjoint) with 1, 4, 8, 16 and 32 centres evaluated at once.
 
 Flops are counted, not measured, as the kernel is written (calculator/core/density_expansion.hpp and
 spherical_harmonics.hpp), per pair inside the cutoff, with F radial functions (Σ_l n_l), L = l_max,
@@ -44,6 +46,7 @@ from common import machine_line  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 LATTICES = {"Mo": ("bcc", 3.16), "Si": ("diamond", 5.43)}
 DEFAULT_FILES = ["Mo_fast.json", "Mo.json", "Si_fast.json", "Si.json"]
+LANES = (1, 4, 8, 16, 32)  # centres per evaluate_lanes call in the polynomial table
 RUNS = 3
 
 
@@ -87,6 +90,7 @@ def main():
     print("| file | pairs/atom | monomials | density kernel ns/atom | ns/pair | GFLOP/s | % of FMA peak "
           "| whole atom ns | density share |")
     print("|---|---|---|---|---|---|---|---|---|")
+    polynomials = []
     with tempfile.TemporaryDirectory() as folder:
         program = build(folder)
         for path in files:
@@ -100,7 +104,16 @@ def main():
                   f"| {result['density_ns']:.0f} | {result['density_ns'] / result['pairs_per_atom']:.0f} "
                   f"| {gflops:.2f} | {100 * gflops / result['peak_gflops']:.1f} % | {result['atom_ns']:.0f} "
                   f"| {100 * result['density_ns'] / result['atom_ns']:.0f} % |")
+            polynomials.append((path.name, int(result["monomials"]),
+                                [min(run[f"polynomial_ns_{w}"] for run in runs) for w in LANES]))
     print(f"FMA peak measured on this core: {result['peak_gflops']:.1f} GFLOP/s")
+    print()
+    print("The energy polynomial alone, ns per atom, by the number of centres evaluated at once (lanes):")
+    print("| file | monomials | " + " | ".join(f"{w} lane{'s' if w > 1 else ''}" for w in LANES) + " |")
+    print("|---|---|" + "---|" * len(LANES))
+    for name, monomials, times in polynomials:
+        cells = " | ".join("-" if t < 0 else f"{t:.0f}" for t in times)
+        print(f"| {name} | {monomials} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -87,9 +87,12 @@ cdef extern from "potential_kernel.hpp" namespace "lepot" nogil:
     cdef cppclass PotentialWorkspace:
         pass
 
+    int polynomial_lanes
+
     cdef cppclass PotentialKernel:
         int n_monomials()
-        double compute_atom(int, int, const double*, const int*, PotentialWorkspace&, double*) except +
+        void compute_atoms(int, int, const int*, const int64_t*, const double*, const int*, PotentialWorkspace&,
+                           double*, double*) except +
 
 
 cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
@@ -529,23 +532,33 @@ cdef class PotentialEvaluator:
             n_threads = openmp.omp_get_max_threads()
         pair_gradients_array = np.zeros((max(n_pairs, 1), 3))
         cdef double[:, ::1] pair_gradients = pair_gradients_array
+        # blocks of at most polynomial_lanes centres of one species (the kernel evaluates a block's
+        # polynomial for all its centres at once): atoms sorted by species, cut where the species changes
+        species_array = np.asarray(centre_species)
+        by_species = np.argsort(species_array, kind="stable").astype(np.int32)
+        run_ends = np.cumsum(np.bincount(species_array, minlength=1))
+        block_starts = [start for run_begin, run_end in zip(np.concatenate(([0], run_ends[:-1])), run_ends)
+                        for start in range(run_begin, run_end, polynomial_lanes)]
+        cdef int[::1] block_centres = by_species
+        cdef int64_t[::1] block_offsets = np.asarray(block_starts + [n_atoms], dtype=np.int64)
+        cdef int n_blocks = block_offsets.shape[0] - 1
         cdef vector[PotentialWorkspace] workspaces
         workspaces.resize(n_threads)
         cdef PotentialKernel* kernel = self.kernel.get()
         cdef double dummy_vector[3]
         cdef int dummy_species = 0
-        cdef int i, n_neigh, alpha, beta
-        cdef int64_t begin, p, a, b
+        cdef const double* vector_ptr = &vectors[0, 0] if n_pairs > 0 else dummy_vector
+        cdef const int* species_ptr = &neighbour_species[0] if n_pairs > 0 else &dummy_species
+        cdef int block, i, alpha, beta
+        cdef int64_t p, a, b
         cdef double contribution
         cdef cbool with_atom_virials = atom_virials is not None
         with nogil:
-            for i in prange(n_atoms, num_threads=n_threads, schedule="dynamic", chunksize=4):
-                begin = centre_offsets[i]
-                n_neigh = <int>(centre_offsets[i + 1] - begin)
-                energies[i] = kernel.compute_atom(centre_species[i], n_neigh,
-                                                  &vectors[begin, 0] if n_neigh > 0 else dummy_vector,
-                                                  &neighbour_species[begin] if n_neigh > 0 else &dummy_species,
-                                                  workspaces[threadid()], &pair_gradients[begin, 0])
+            for block in prange(n_blocks, num_threads=n_threads, schedule="dynamic", chunksize=1):
+                i = block_centres[block_offsets[block]]
+                kernel.compute_atoms(centre_species[i], <int>(block_offsets[block + 1] - block_offsets[block]),
+                                     &block_centres[block_offsets[block]], &centre_offsets[0], vector_ptr,
+                                     species_ptr, workspaces[threadid()], &energies[0], &pair_gradients[0, 0])
             forces[:, :] = 0.0
             virial[:, :] = 0.0
             for p in range(n_pairs):

@@ -153,60 +153,79 @@ void PairLepot::compute(int eflag, int vflag) {
     const double cutoff_squared = cutoff_ * cutoff_;
     const double overlap_squared = lepot::min_pair_distance * lepot::min_pair_distance;
 
-    for (int ii = 0; ii < list->inum; ++ii) {
-        const int i = list->ilist[ii];
-        const int centre_species = type_species_[type[i]];
-        if (centre_species < 0) continue;
-        const int *neighbours = list->firstneigh[i];
-        const int count = list->numneigh[i];
-        if (static_cast<int>(neighbour_species_.size()) < count) {
-            neighbour_vectors_.resize(3 * static_cast<size_t>(count));
-            neighbour_species_.resize(count);
-            neighbour_index_.resize(count);
-            pair_gradients_.resize(3 * static_cast<size_t>(count));
+    // Chunks of local atoms: gather each chunk's pairs, let the core evaluate its centres species by species
+    // (in blocks of lepot::polynomial_lanes, PotentialKernel::compute_atoms), then tally per pair.
+    const int chunk_size = 8 * lepot::polynomial_lanes;
+    const int n_species = static_cast<int>(species_.size());
+    for (int chunk_begin = 0; chunk_begin < list->inum; chunk_begin += chunk_size) {
+        const int chunk_end = std::min(list->inum, chunk_begin + chunk_size);
+        chunk_atoms_.clear();
+        neighbour_offsets_.assign(1, 0);
+        neighbour_vectors_.clear();
+        neighbour_species_.clear();
+        neighbour_index_.clear();
+        for (int ii = chunk_begin; ii < chunk_end; ++ii) {
+            const int i = list->ilist[ii];
+            if (type_species_[type[i]] < 0) continue;
+            const int *neighbours = list->firstneigh[i];
+            for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+                const int j = neighbours[jj] & NEIGHMASK;
+                const int species = type_species_[type[j]];
+                if (species < 0) continue;
+                const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+                const double r2 = dx * dx + dy * dy + dz * dz;
+                if (r2 >= cutoff_squared) continue;
+                if (!(r2 >= overlap_squared))
+                    error->one(FLERR, "pair_style lepot: atoms {} and {} overlap (distance {:.3g} Å)", atom->tag[i],
+                               atom->tag[j], std::sqrt(r2));
+                neighbour_vectors_.insert(neighbour_vectors_.end(), {dx, dy, dz});
+                neighbour_species_.push_back(species);
+                neighbour_index_.push_back(j);
+            }
+            chunk_atoms_.push_back(i);
+            neighbour_offsets_.push_back(static_cast<int64_t>(neighbour_species_.size()));
         }
-        int n = 0;
-        for (int jj = 0; jj < count; ++jj) {
-            const int j = neighbours[jj] & NEIGHMASK;
-            const int species = type_species_[type[j]];
-            if (species < 0) continue;
-            const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-            const double r2 = dx * dx + dy * dy + dz * dz;
-            if (r2 >= cutoff_squared) continue;
-            if (!(r2 >= overlap_squared))
-                error->one(FLERR, "pair_style lepot: atoms {} and {} overlap (distance {:.3g} Å)", atom->tag[i],
-                           atom->tag[j], std::sqrt(r2));
-            neighbour_vectors_[3 * n] = dx;
-            neighbour_vectors_[3 * n + 1] = dy;
-            neighbour_vectors_[3 * n + 2] = dz;
-            neighbour_species_[n] = species;
-            neighbour_index_[n] = j;
-            ++n;
+        const int n_centres = static_cast<int>(chunk_atoms_.size());
+        centre_energies_.resize(n_centres);
+        pair_gradients_.resize(neighbour_vectors_.size());
+        for (int s = 0; s < n_species; ++s) {
+            species_centres_.clear();
+            for (int c = 0; c < n_centres; ++c)
+                if (type_species_[type[chunk_atoms_[c]]] == s) species_centres_.push_back(c);
+            if (species_centres_.empty()) continue;
+            try {
+                kernel_->compute_atoms(s, static_cast<int>(species_centres_.size()), species_centres_.data(),
+                                       neighbour_offsets_.data(), neighbour_vectors_.data(),
+                                       neighbour_species_.data(), workspace_,
+                                       centre_energies_.data(), pair_gradients_.data());
+            } catch (const lepot::CentreDomainError &problem) {
+                error->one(FLERR, "pair_style lepot: atom {}: {}", atom->tag[chunk_atoms_[species_centres_[problem.centre]]],
+                           problem.what());
+            } catch (const std::exception &problem) {
+                error->one(FLERR, "pair_style lepot: {}", problem.what());
+            }
         }
-        double energy = 0.0;
-        try {
-            energy = kernel_->compute_atom(centre_species, n, neighbour_vectors_.data(), neighbour_species_.data(),
-                                           workspace_, pair_gradients_.data());
-        } catch (const std::exception &problem) {
-            error->one(FLERR, "pair_style lepot: atom {}: {}", atom->tag[i], problem.what());
-        }
-        const double factor = scale[type[i]][type[i]];
-        if (eflag_global) eng_vdwl += factor * energy;
-        if (eflag_atom) eatom[i] += factor * energy;
-        for (int p = 0; p < n; ++p) {
-            const int j = neighbour_index_[p];
-            // ∂E_i/∂r_ij, scaled; force on i is +g, on j is -g
-            const double g[3] = {factor * pair_gradients_[3 * p], factor * pair_gradients_[3 * p + 1],
-                                 factor * pair_gradients_[3 * p + 2]};
-            f[i][0] += g[0];
-            f[i][1] += g[1];
-            f[i][2] += g[2];
-            f[j][0] -= g[0];
-            f[j][1] -= g[1];
-            f[j][2] -= g[2];
-            if (vflag_either) {
-                const double *v = &neighbour_vectors_[3 * p];
-                ev_tally_xyz(i, j, nlocal, newton, 0.0, 0.0, g[0], g[1], g[2], -v[0], -v[1], -v[2]);
+
+        for (int c = 0; c < n_centres; ++c) {
+            const int i = chunk_atoms_[c];
+            const double factor = scale[type[i]][type[i]];
+            if (eflag_global) eng_vdwl += factor * centre_energies_[c];
+            if (eflag_atom) eatom[i] += factor * centre_energies_[c];
+            for (int64_t p = neighbour_offsets_[c]; p < neighbour_offsets_[c + 1]; ++p) {
+                const int j = neighbour_index_[p];
+                // ∂E_i/∂r_ij, scaled; force on i is +g, on j is -g
+                const double g[3] = {factor * pair_gradients_[3 * p], factor * pair_gradients_[3 * p + 1],
+                                     factor * pair_gradients_[3 * p + 2]};
+                f[i][0] += g[0];
+                f[i][1] += g[1];
+                f[i][2] += g[2];
+                f[j][0] -= g[0];
+                f[j][1] -= g[1];
+                f[j][2] -= g[2];
+                if (vflag_either) {
+                    const double *v = &neighbour_vectors_[3 * p];
+                    ev_tally_xyz(i, j, nlocal, newton, 0.0, 0.0, g[0], g[1], g[2], -v[0], -v[1], -v[2]);
+                }
             }
         }
     }

@@ -7,7 +7,8 @@
 // Full neighbour list, newton_pair on. The parameter file is found with LAMMPS's potential-file lookup
 // (the path as given, then the folder in LAMMPS_POTENTIALS), read on rank 0, broadcast, and checked on
 // every rank by the core's reader (calculator/core/parameter_file.hpp, the same code the ASE calculator
-// runs), which also assembles the kernel. For each local atom i the core (PotentialKernel::compute_atom)
+// runs), which also assembles the kernel. Local atoms go to the core in chunks, species by species
+// (PotentialKernel::compute_atoms, which evaluates blocks of centres together); for each atom i it
 // returns E_i and ∂E_i/∂r_ij for its neighbours; forces are tallied per pair (F_i += ∂E_i/∂r_ij,
 // F_j -= ∂E_i/∂r_ij, ghosts returned by reverse communication) and the per-pair virial
 // -r_ij ⊗ ∂E_i/∂r_ij through ev_tally_xyz (split equally between i and j). Per-atom energies include E0
@@ -15,6 +16,7 @@
 // scale[type_i][type_i], as pair_style pace does.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,10 +49,15 @@ private:
     double **scale = nullptr;                // shape [ntypes+1][ntypes+1], fix adapt factors (diagonal used)
     std::vector<int> type_species_;          // shape [ntypes+1], species index of each atom type, -1 for NULL
     lepot::PotentialWorkspace workspace_;
-    std::vector<double> neighbour_vectors_;  // shape [max_neigh][3], r_ij = x_j - x_i (Å)
-    std::vector<int> neighbour_species_;     // shape [max_neigh]
-    std::vector<int> neighbour_index_;       // shape [max_neigh], LAMMPS index j (local or ghost)
-    std::vector<double> pair_gradients_;     // shape [max_neigh][3], ∂E_i/∂r_ij (eV/Å)
+    // the current chunk of local atoms and their pairs (pairs of chunk centre c: [offsets[c], offsets[c+1]))
+    std::vector<int> chunk_atoms_;            // shape [n_centres], LAMMPS index i of each centre
+    std::vector<int64_t> neighbour_offsets_;  // shape [n_centres+1]
+    std::vector<double> neighbour_vectors_;   // shape [n_pairs][3], r_ij = x_j - x_i (Å)
+    std::vector<int> neighbour_species_;      // shape [n_pairs]
+    std::vector<int> neighbour_index_;        // shape [n_pairs], LAMMPS index j (local or ghost)
+    std::vector<int> species_centres_;        // shape [<= n_centres], chunk centres of one species
+    std::vector<double> centre_energies_;     // shape [n_centres], E_i (eV)
+    std::vector<double> pair_gradients_;      // shape [n_pairs][3], ∂E_i/∂r_ij (eV/Å)
 };
 
 }  // namespace LAMMPS_NS

@@ -14,6 +14,11 @@
 // (lexicographic order), over which g_a and the energy are summed in registers. The scatter of g_c
 // targets the small adjoint array, which stays in L1 (a pass gathering P_ab instead would read the
 // [n_cubic_pairs] array out of order; docs/design-notes.md).
+//
+// The loops run over W centres of one species at once (evaluate_lanes<W>, densities interleaved
+// [n_density][W]): the index loads, the coefficient and the loop control of a monomial are then shared
+// by W centres, and each multiply-add is one vector instruction. This is what made the polynomial fast
+// (docs/design-notes.md 16); evaluate() is the same code with W = 1.
 #pragma once
 
 #include <algorithm>
@@ -76,23 +81,45 @@ public:
 
     // Energy of a centre of `species` (eV, without E0) and its adjoint g_a = ∂E/∂A_a, adjoint: [n_density].
     double evaluate(int species, const double* density, double* adjoint) const {
+        double energy;
+        evaluate_lanes<1>(species, density, adjoint, &energy);
+        return energy;
+    }
+
+    // The same for W centres of one species at once, lane-interleaved: lane w holds centre w. Every
+    // monomial then costs the same few instructions for W centres as for one (docs/design-notes.md 16).
+    // density, adjoint: [n_density][W]; energies: [W] (eV, without E0)
+    template <int W>
+    void evaluate_lanes(int species, const double* density, double* adjoint, double* energies) const {
         const int n_monomials = this->n_monomials();
         const double* coefficient = coefficients_.data() + static_cast<size_t>(species) * n_monomials;  // may be empty
-        for (int a = 0; a < n_density_; ++a) adjoint[a] = 0.0;
-        double energy = 0.0;
+        auto at = [](const double* values, int a) { return values + static_cast<size_t>(a) * W; };
+        auto at_mutable = [](double* values, int a) { return values + static_cast<size_t>(a) * W; };
+        for (size_t i = 0; i < static_cast<size_t>(n_density_) * W; ++i) adjoint[i] = 0.0;
+        alignas(64) double energy[W] = {};
         const int max_degree = static_cast<int>(degree_offsets_.size()) - 2;
         for (int m = degree_begin(1); m < degree_end(1); ++m) {
-            const int a = factors_[factor_offsets_[m]];
-            energy += coefficient[m] * density[a];
-            adjoint[a] += coefficient[m];
+            const double c = coefficient[m];
+            const double* x = at(density, factors_[factor_offsets_[m]]);
+            double* g = at_mutable(adjoint, factors_[factor_offsets_[m]]);
+#pragma omp simd
+            for (int w = 0; w < W; ++w) {
+                energy[w] += c * x[w];
+                g[w] += c;
+            }
         }
         if (max_degree >= 2) {
             for (int m = degree_begin(2); m < degree_end(2); ++m) {
-                const int a = factors_[factor_offsets_[m]], b = factors_[factor_offsets_[m] + 1];
                 const double c = coefficient[m];
-                energy += c * density[a] * density[b];
-                adjoint[a] += c * density[b];
-                adjoint[b] += c * density[a];
+                const int* f = &factors_[factor_offsets_[m]];
+                const double *xa = at(density, f[0]), *xb = at(density, f[1]);
+                double *ga = at_mutable(adjoint, f[0]), *gb = at_mutable(adjoint, f[1]);
+#pragma omp simd
+                for (int w = 0; w < W; ++w) {
+                    energy[w] += c * xa[w] * xb[w];
+                    ga[w] += c * xb[w];
+                    gb[w] += c * xa[w];
+                }
             }
         }
         if (max_degree >= 3) {
@@ -100,53 +127,82 @@ public:
             // runs of pairs sharing their first factor a: ∂E/∂A_a and the energy are summed in registers
             // over the run (E_run = A_a Σ_b A_b S_ab = A_a g_a,run), so no store-to-load chain on adjoint[a]
             for (size_t run = 0; run + 1 < run_offsets_.size(); ++run) {
-                const int first_factor = run_first_[run];
-                const double a = density[first_factor];
-                double run_adjoint = 0.0;
+                // local copies of A_a and A_b: the compiler then knows that the adjoint stores leave them alone
+                alignas(64) double xa[W], run_adjoint[W] = {};
+                std::copy_n(at(density, run_first_[run]), W, xa);
                 for (int p = run_offsets_[run]; p < run_offsets_[run + 1]; ++p) {
-                    const double b = density[pair_b_[p]];
-                    const double ab = a * b;
-                    double sum = 0.0;
+                    alignas(64) double xb[W], ab[W], sum[W] = {};  // A_b, P_ab and S_ab per lane
+                    std::copy_n(at(density, pair_b_[p]), W, xb);
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) ab[w] = xa[w] * xb[w];
                     for (int k = pair_offsets_[p]; k < pair_offsets_[p + 1]; ++k) {
-                        const int c = cubic_last_[k];
-                        sum += cubic[k] * density[c];
-                        adjoint[c] += cubic[k] * ab;
+                        const double c = cubic[k];
+                        const double* xc = at(density, cubic_last_[k]);
+                        double* gc = at_mutable(adjoint, cubic_last_[k]);
+#pragma omp simd
+                        for (int w = 0; w < W; ++w) {
+                            sum[w] += c * xc[w];
+                            gc[w] += c * ab[w];
+                        }
                     }
-                    run_adjoint += b * sum;
-                    adjoint[pair_b_[p]] += a * sum;
+                    double* gb = at_mutable(adjoint, pair_b_[p]);
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) {
+                        run_adjoint[w] += xb[w] * sum[w];
+                        gb[w] += xa[w] * sum[w];
+                    }
                 }
-                energy += a * run_adjoint;
-                adjoint[first_factor] += run_adjoint;
+                double* ga = at_mutable(adjoint, run_first_[run]);
+#pragma omp simd
+                for (int w = 0; w < W; ++w) {
+                    energy[w] += xa[w] * run_adjoint[w];
+                    ga[w] += run_adjoint[w];
+                }
             }
         }
         if (max_degree >= 4) {
             for (int m = degree_begin(4); m < degree_end(4); ++m) {
                 const int* f = &factors_[factor_offsets_[m]];
                 const double c = coefficient[m];
-                const double a = density[f[0]], b = density[f[1]], d = density[f[2]], e = density[f[3]];
-                const double ab = c * a * b, de = d * e;
-                energy += ab * de;
-                adjoint[f[0]] += c * b * de;
-                adjoint[f[1]] += c * a * de;
-                adjoint[f[2]] += ab * e;
-                adjoint[f[3]] += ab * d;
+                const double *xa = at(density, f[0]), *xb = at(density, f[1]), *xd = at(density, f[2]),
+                             *xe = at(density, f[3]);
+                double *ga = at_mutable(adjoint, f[0]), *gb = at_mutable(adjoint, f[1]), *gd = at_mutable(adjoint, f[2]),
+                       *ge = at_mutable(adjoint, f[3]);
+#pragma omp simd
+                for (int w = 0; w < W; ++w) {
+                    const double ab = c * xa[w] * xb[w], de = xd[w] * xe[w];
+                    energy[w] += ab * de;
+                    ga[w] += c * xb[w] * de;
+                    gb[w] += c * xa[w] * de;
+                    gd[w] += ab * xe[w];
+                    ge[w] += ab * xd[w];
+                }
             }
         }
         for (int m = max_degree >= 5 ? degree_begin(5) : n_monomials; m < n_monomials; ++m) {
             const double c = coefficient[m];
-            if (c == 0.0) continue;
             const int begin = factor_offsets_[m], end = factor_offsets_[m + 1];
-            double product = c;
-            for (int f = begin; f < end; ++f) product *= density[factors_[f]];
-            energy += product;
             for (int f = begin; f < end; ++f) {
-                double partial = c;
-                for (int g = begin; g < end; ++g)
-                    if (g != f) partial *= density[factors_[g]];
-                adjoint[factors_[f]] += partial;
+                alignas(64) double partial[W];  // c Π_{g ≠ f} A_g per lane
+#pragma omp simd
+                for (int w = 0; w < W; ++w) partial[w] = c;
+                for (int g = begin; g < end; ++g) {
+                    if (g == f) continue;
+                    const double* x = at(density, factors_[g]);
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) partial[w] *= x[w];
+                }
+                double* out = at_mutable(adjoint, factors_[f]);
+                const double* x = at(density, factors_[f]);
+#pragma omp simd
+                for (int w = 0; w < W; ++w) out[w] += partial[w];
+                if (f == begin) {
+#pragma omp simd
+                    for (int w = 0; w < W; ++w) energy[w] += partial[w] * x[w];
+                }
             }
         }
-        return energy;
+        for (int w = 0; w < W; ++w) energies[w] = energy[w];
     }
 
 private:

@@ -7,13 +7,20 @@
 //   h_s[nlm] = Σ_k u_{k n}(s) g_{k, nlm}      the adjoint seen by a neighbour of species s
 //   ∂E_i/∂r_ij = Σ_nlm h_{a_j}[nlm] ∇(R_nl Y_lm)(r_ij) + ½ (φ s)'(r_ij) r̂_ij         (eV/Å)
 //
-// compute_atom() takes LAMMPS-style per-atom data and returns E_i, writing ∂E_i/∂r_ij per pair. The
-// caller tallies forces F_j -= ∂E_i/∂r_ij, F_i += ∂E_i/∂r_ij and the virial W -= r_ij ⊗ ∂E_i/∂r_ij.
-// The cost of forces is one more pass over the neighbours (reusing each pair's R, R', Y, ∇Y from the
-// density pass), independent of the number of invariants.
+// compute_atoms() takes LAMMPS-style per-atom data for centres of one species and writes E_i and
+// ∂E_i/∂r_ij per pair. The caller tallies forces F_j -= ∂E_i/∂r_ij, F_i += ∂E_i/∂r_ij and the virial
+// W -= r_ij ⊗ ∂E_i/∂r_ij. The cost of forces is one more pass over the neighbours (reusing each pair's
+// R, R', Y, ∇Y from the density pass), independent of the number of invariants.
+//
+// Centres go through the polynomial in blocks of polynomial_lanes (fewer lanes for a short tail): the
+// densities of a block are interleaved [n_extended][lanes] and every monomial is evaluated for all its
+// centres with the same few vector instructions (docs/design-notes.md 16). Each centre of a block keeps
+// its own pair cache between the density pass and the back-projection.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,10 +33,24 @@
 
 namespace lepot {
 
+// Centres whose polynomial is evaluated together (EnergyPolynomial::evaluate_lanes); a tail of at most
+// tail_threshold centres goes in blocks of tail_lanes instead (cheaper than one mostly empty full block).
+constexpr int polynomial_lanes = 16;
+constexpr int tail_lanes = 4;
+constexpr int tail_threshold = 8;
+
+// A domain_error (coincident atoms, a non-finite vector) raised for one centre of a compute_atoms call.
+struct CentreDomainError : std::domain_error {
+    int centre;  // the index into compute_atoms' `centres`, not the centre itself
+    CentreDomainError(int centre_position, const std::string& what) : std::domain_error(what), centre(centre_position) {}
+};
+
 struct PotentialWorkspace {
-    DensityWorkspace density;
-    std::vector<double> extended;           // shape [n_density + n_contracted], [A ; Ã] (with a contraction)
-    std::vector<double> extended_adjoint;   // shape [n_density + n_contracted], ∂E_i/∂[A ; Ã]
+    std::vector<DensityWorkspace> lanes;    // shape [polynomial_lanes], the density pass of each centre of a block
+    std::vector<double> lane_density;       // shape [n_extended][lanes], [A ; Ã] of the block's centres
+    std::vector<double> lane_adjoint;       // shape [n_extended][lanes], ∂E_i/∂[A ; Ã]
+    std::vector<double> extended;           // shape [n_extended], [A ; Ã] of one centre (with a contraction)
+    std::vector<double> extended_adjoint;   // shape [n_extended], ∂E_i/∂[A ; Ã] of one centre
     std::vector<double> adjoint;          // shape [n_density], ∂E_i/∂A
     std::vector<double> species_adjoint;  // shape [n_species][n_nlm], h_s
     std::vector<char> species_present;    // shape [n_species]
@@ -58,25 +79,99 @@ public:
 
     const DensityExpansion& expansion() const { return expansion_; }
     int n_monomials() const { return polynomial_.n_monomials(); }
+    const EnergyPolynomial& polynomial() const { return polynomial_; }
 
-    // neighbour_vectors: [n_neigh][3] (Å); neighbour_species: [n_neigh]; pair_gradients: [n_neigh][3] (eV/Å)
-    // Returns E_i (eV).
+    // All centres in `centres` must be of species centre_species. Centre c has the pairs
+    // [neighbour_offsets[c], neighbour_offsets[c+1]); its energy goes to energies[c] (eV) and its pairs'
+    // ∂E_c/∂r_cj to the same rows of pair_gradients (eV/Å). Other entries are left alone.
+    // centres: [n_centres]; neighbour_offsets: [max centre + 2]; neighbour_vectors: [n_pairs][3] (Å, r_j - r_c);
+    // neighbour_species: [n_pairs]; energies: [max centre + 1]; pair_gradients: [n_pairs][3]
+    // Throws CentreDomainError for coincident atoms or a non-finite vector.
+    void compute_atoms(int centre_species, int n_centres, const int* centres, const int64_t* neighbour_offsets,
+                       const double* neighbour_vectors, const int* neighbour_species, PotentialWorkspace& ws,
+                       double* energies, double* pair_gradients) const {
+        for (int done = 0; done < n_centres;) {
+            const int remaining = n_centres - done;
+            const int count = remaining > tail_threshold ? std::min(remaining, polynomial_lanes)
+                                                         : std::min(remaining, tail_lanes);
+            if (remaining > tail_threshold)
+                compute_block<polynomial_lanes>(centre_species, count, done, centres, neighbour_offsets,
+                                                neighbour_vectors, neighbour_species, ws, energies, pair_gradients);
+            else
+                compute_block<tail_lanes>(centre_species, count, done, centres, neighbour_offsets, neighbour_vectors,
+                                          neighbour_species, ws, energies, pair_gradients);
+            done += count;
+        }
+    }
+
+    // One centre: neighbour_vectors [n_neigh][3] (Å); neighbour_species [n_neigh]; pair_gradients [n_neigh][3]
+    // (eV/Å). Returns E_i (eV). Throws std::domain_error as compute_atoms.
     double compute_atom(int centre_species, int n_neigh, const double* neighbour_vectors,
                         const int* neighbour_species, PotentialWorkspace& ws, double* pair_gradients) const {
+        const int centre = 0;
+        const int64_t offsets[2] = {0, n_neigh};
+        double energy = 0.0;
+        compute_atoms(centre_species, 1, &centre, offsets, neighbour_vectors, neighbour_species, ws, &energy,
+                      pair_gradients);
+        return energy;
+    }
+
+private:
+    // compute_atoms for `count` <= W centres: centres[first], ..., centres[first + count - 1].
+    template <int W>
+    void compute_block(int centre_species, int count, int first, const int* centres, const int64_t* neighbour_offsets,
+                       const double* neighbour_vectors, const int* neighbour_species, PotentialWorkspace& ws,
+                       double* energies, double* pair_gradients) const {
+        const int n_extended = polynomial_.n_density();
+        if (ws.lanes.size() < static_cast<size_t>(W)) ws.lanes.resize(W);
+        ws.lane_density.assign(static_cast<size_t>(n_extended) * W, 0.0);  // empty lanes: zero density
+        ws.lane_adjoint.resize(static_cast<size_t>(n_extended) * W);
+        ws.extended.resize(n_extended);
+        ws.extended_adjoint.resize(n_extended);
+        for (int lane = 0; lane < count; ++lane) {
+            const int centre = centres[first + lane];
+            const int64_t begin = neighbour_offsets[centre];
+            const int n_neigh = static_cast<int>(neighbour_offsets[centre + 1] - begin);
+            try {
+                expansion_.expand_with_pair_cache(centre_species, n_neigh, neighbour_vectors + 3 * begin,
+                                                  neighbour_species + begin, ws.lanes[lane]);
+            } catch (const std::domain_error& problem) {
+                throw CentreDomainError(first + lane, problem.what());
+            }
+            const double* extended = ws.lanes[lane].density.data();
+            if (contraction_.enabled()) {
+                contraction_.forward(extended, ws.extended.data());
+                extended = ws.extended.data();
+            }
+            for (int a = 0; a < n_extended; ++a) ws.lane_density[static_cast<size_t>(a) * W + lane] = extended[a];
+        }
+        alignas(64) double lane_energies[W];
+        polynomial_.evaluate_lanes<W>(centre_species, ws.lane_density.data(), ws.lane_adjoint.data(), lane_energies);
+        for (int lane = 0; lane < count; ++lane) {
+            const int centre = centres[first + lane];
+            const int64_t begin = neighbour_offsets[centre];
+            const int n_neigh = static_cast<int>(neighbour_offsets[centre + 1] - begin);
+            for (int a = 0; a < n_extended; ++a)
+                ws.extended_adjoint[a] = ws.lane_adjoint[static_cast<size_t>(a) * W + lane];
+            energies[centre] = reference_energies_[centre_species] + lane_energies[lane] +
+                               back_project(centre_species, n_neigh, neighbour_vectors + 3 * begin,
+                                            neighbour_species + begin, ws.lanes[lane], ws,
+                                            pair_gradients + 3 * begin);
+        }
+    }
+
+    // Forces of one centre from ws.extended_adjoint and its density pass: writes ∂E_i/∂r_ij per pair and
+    // returns the core-repulsion energy (eV).
+    double back_project(int centre_species, int n_neigh, const double* neighbour_vectors,
+                        const int* neighbour_species, DensityWorkspace& density, PotentialWorkspace& ws,
+                        double* pair_gradients) const {
         const int n_species = expansion_.n_species();
         const int n_nlm = expansion_.layout().n_nlm();
-        expansion_.expand_with_pair_cache(centre_species, n_neigh, neighbour_vectors, neighbour_species, ws.density);
-        double energy = reference_energies_[centre_species];
         ws.adjoint.resize(expansion_.n_density());
-        if (contraction_.enabled()) {
-            ws.extended.resize(polynomial_.n_density());
-            ws.extended_adjoint.resize(polynomial_.n_density());
-            contraction_.forward(ws.density.density.data(), ws.extended.data());
-            energy += polynomial_.evaluate(centre_species, ws.extended.data(), ws.extended_adjoint.data());
+        if (contraction_.enabled())
             contraction_.backward(ws.extended_adjoint.data(), ws.adjoint.data());
-        } else {
-            energy += polynomial_.evaluate(centre_species, ws.density.density.data(), ws.adjoint.data());
-        }
+        else
+            std::copy_n(ws.extended_adjoint.data(), expansion_.n_density(), ws.adjoint.data());
 
         ws.species_present.assign(n_species, 0);
         for (int p = 0; p < n_neigh; ++p) ws.species_present[neighbour_species[p]] = 1;
@@ -99,7 +194,8 @@ public:
             }
         }
 
-        expansion_.project_adjoint(n_neigh, ws.species_adjoint.data(), ws.density, pair_gradients);
+        expansion_.project_adjoint(n_neigh, ws.species_adjoint.data(), density, pair_gradients);
+        double energy = 0.0;
         if (core_repulsion_.enabled()) {
             for (int p = 0; p < n_neigh; ++p) {
                 const double* v = neighbour_vectors + 3 * p;
@@ -113,7 +209,6 @@ public:
         return energy;
     }
 
-private:
     DensityExpansion expansion_;
     DensityContraction contraction_;
     EnergyPolynomial polynomial_;

@@ -1,6 +1,7 @@
 // energy_polynomial.hpp: the contracted polynomial equals Σ_q w_q B_q and its adjoint equals finite
 // differences, for degrees 1-5 mixed, for a polynomial with no terms (which once read past the end of its
-// degree table) and for one with a single term; non-finite coefficients are refused.
+// degree table) and for one with a single term; the lane-interleaved evaluation (4 and 16 centres) equals
+// one centre at a time in every lane; non-finite coefficients are refused.
 #include "energy_polynomial.hpp"
 
 #include <random>
@@ -11,6 +12,24 @@
 using namespace native_test;
 
 namespace {
+// W different densities in the lanes: each lane's energy and adjoint equal evaluate() of that density.
+template <int W>
+void check_lanes(const lepot::EnergyPolynomial& polynomial, int species, int n_density, const std::string& name) {
+    std::mt19937 generator(11 + W);
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    std::vector<double> lane_density(n_density * W), lane_adjoint(n_density * W), energies(W);
+    for (double& a : lane_density) a = uniform(generator);
+    polynomial.evaluate_lanes<W>(species, lane_density.data(), lane_adjoint.data(), energies.data());
+    for (int w = 0; w < W; ++w) {
+        std::vector<double> density(n_density), adjoint(n_density);
+        for (int a = 0; a < n_density; ++a) density[a] = lane_density[a * W + w];
+        check_close(energies[w], polynomial.evaluate(species, density.data(), adjoint.data()), 1e-13,
+                    name + ": lane energy = one centre");
+        for (int a = 0; a < n_density; ++a)
+            check_close(lane_adjoint[a * W + w], adjoint[a], 1e-13, name + ": lane adjoint = one centre");
+    }
+}
+
 void check_against_features(const lepot::CouplingSet& set, int n_species, const std::vector<double>& coefficients,
                             std::vector<double> density, const std::string& name) {
     const lepot::EnergyPolynomial polynomial(set, n_species, coefficients.data());
@@ -29,6 +48,8 @@ void check_against_features(const lepot::CouplingSet& set, int n_species, const 
             };
             check_close(adjoint[a], central_difference(energy_at, density[a], 1e-6), 1e-7, name + ": adjoint");
         }
+        check_lanes<4>(polynomial, s, set.n_density(), name);
+        check_lanes<16>(polynomial, s, set.n_density(), name);
     }
 }
 }  // namespace

@@ -1,8 +1,12 @@
 // potential_kernel.hpp (assembled by model_parameters.hpp): E_i and ∂E_i/∂r_ij against finite
 // differences with ZBL core repulsion and a compressed density, an atom with no neighbours (E0), an atom
-// alone in a huge box, coincident atoms (refused), and inconsistent parameters (refused).
+// alone in a huge box, coincident atoms (refused, naming the centre), inconsistent parameters (refused),
+// and compute_atoms over 1-37 centres (full blocks, tail blocks, centres in any order) equal to one centre
+// at a time.
 #include "potential_kernel.hpp"
 
+#include <algorithm>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -61,6 +65,52 @@ int main() {
         check_throws<std::domain_error>(
             [&] { kernel.compute_atom(0, 2, coincident.data(), two.data(), ws, scratch.data()); },
             "a neighbour at distance 0", name + ": coincident atoms");
+
+        // many centres at once: full blocks and tail blocks equal one centre at a time, to rounding
+        for (int n_centres : {1, 3, 4, 5, 9, 16, 17, 37}) {
+            std::vector<int64_t> offsets = {0};
+            std::vector<double> all_vectors;
+            std::vector<int> all_species;
+            for (int c = 0; c < n_centres; ++c) {
+                const int n_neigh = c % 4 == 3 ? 0 : 3 + c % 5;  // some centres with no neighbours
+                const std::vector<double> v = random_vectors(n_neigh, 0.9, 4.5, 100 + c);
+                all_vectors.insert(all_vectors.end(), v.begin(), v.end());
+                for (int p = 0; p < n_neigh; ++p) all_species.push_back((c + p) % 2);
+                offsets.push_back(offsets.back() + n_neigh);
+            }
+            std::vector<int> centres(n_centres);
+            std::iota(centres.begin(), centres.end(), 0);
+            std::reverse(centres.begin(), centres.end());  // any order
+            std::vector<double> energies(n_centres, 0.0), batch_gradients(all_vectors.size() + 3, 0.0);
+            kernel.compute_atoms(1, n_centres, centres.data(), offsets.data(), all_vectors.data(), all_species.data(), ws,
+                                 energies.data(), batch_gradients.data());
+            lepot::PotentialWorkspace single;
+            for (int c = 0; c < n_centres; ++c) {
+                const int n_neigh = static_cast<int>(offsets[c + 1] - offsets[c]);
+                std::vector<double> one(3 * n_neigh + 3);
+                const double energy = kernel.compute_atom(1, n_neigh, all_vectors.data() + 3 * offsets[c],
+                                                          all_species.data() + offsets[c], single, one.data());
+                check_close(energies[c], energy, 1e-13, name + ": compute_atoms energy = one centre");
+                for (int k = 0; k < 3 * n_neigh; ++k)
+                    check_close(batch_gradients[3 * offsets[c] + k], one[k], 1e-13,
+                                name + ": compute_atoms gradients = one centre");
+            }
+        }
+
+        // a bad centre inside a block is named by its position in `centres`
+        const std::vector<int64_t> bad_offsets = {0, 1, 3, 4};
+        const std::vector<double> bad_vectors = {1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 0.0};
+        const std::vector<int> bad_species = {0, 1, 0, 1};
+        const std::vector<int> bad_centres = {2, 1, 0};
+        std::vector<double> bad_energies(3), bad_gradients(bad_vectors.size());
+        int named = -1;
+        try {
+            kernel.compute_atoms(0, 3, bad_centres.data(), bad_offsets.data(), bad_vectors.data(), bad_species.data(), ws,
+                                 bad_energies.data(), bad_gradients.data());
+        } catch (const lepot::CentreDomainError& problem) {
+            named = problem.centre;
+        }
+        check(named == 1, name + ": the coincident pair's centre is named");
     }
 
     lepot::ModelParameters bad = small_model(0);
