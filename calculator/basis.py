@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-from .couplings import SUPPORTED_BODY_ORDERS, Couplings, build_couplings
+from .couplings import SUPPORTED_BODY_ORDERS, Couplings, build_couplings, feature_roughness
 from .radial_basis import RadialBasis, SplineTable, make_radial_basis
 
 
@@ -100,6 +100,13 @@ class Basis:
     def species(self):
         """Element symbols, in species-index order."""
         return tuple(chemical_symbols[z] for z in self.atomic_numbers)
+
+    def feature_roughness(self):
+        """Σ_i ε(n_i, l_i) of each feature's factors, float [n_features]: the LE eigenvalues z_nl²/π² (units of
+        (π/r_c)²) summed over the factors, the roughness the smoothness prior penalises (docs/fitting.md)."""
+        eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(self.radial.function_labels(), self.radial.zeros)}
+        return feature_roughness(self.couplings.labels, self.radial.n_radial, self.n_pseudo, eigenvalues,
+                                 None if self.contraction is None else self.contraction.channels)
 
     def species_index(self, numbers):
         """Map atomic numbers [n] to species indices [n] (int32); unknown elements raise ValueError."""

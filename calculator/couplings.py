@@ -290,6 +290,23 @@ def build_couplings(n_radial, n_pseudo, body_order, eigenvalues=None, budgets=No
     return assemble(features)
 
 
+def feature_roughness(labels, n_radial, n_pseudo, eigenvalues, contracted=None):
+    """Σ_i ε(n_i, l_i) of every feature's factors, float [n_features] — the measure the budgets truncate,
+    in units of (π/r_c)², ≥ 1 (ε(0, 0) = 1). A tensor-reduced channel k counts as the k-th radial function
+    (DensityIndex.eigenvalue_key). Labels as Couplings.labels; eigenvalues: {(n, l): ε}."""
+    index = DensityIndex(n_radial, n_pseudo, contracted)
+    roughness = np.empty(len(labels))
+    for q, (order, l, channels) in enumerate(labels):
+        if order == 1:
+            items = [(channels[0][0], channels[0][1], 0)]
+        elif order == 2:
+            items = [(k, n, l) for k, n in channels]
+        else:
+            items = channels
+        roughness[q] = sum(eigenvalues[index.eigenvalue_key(*item)] for item in items)
+    return roughness
+
+
 def assemble(features):
     """Pack [(label, [(coefficient, factors), ...]), ...] into a :class:`Couplings`."""
     labels, term_feature, coefficients, offsets, factors = [], [], [], [0], []

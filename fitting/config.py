@@ -231,9 +231,14 @@ class SolverSettings(Section):
     memory_limit: float = None  # GiB the fit may use on this node, shared by its MPI ranks; null: what the
     #                             machine has available. The peak is estimated first (fitting/memory.py)
     seed: int = 0  # validation split and embedding-learning sample
+    smoothness_power: object = None  # smoothness prior ε^p on each column's ridge penalty: null (none), a
+    #                                  number p >= 0, or "auto" (p chosen by the regularisation criterion)
 
     def check(self, fail, config):
         regularisation = self.regularisation
+        power = self.smoothness_power
+        if power is not None and power != "auto" and not (_number(power) and power >= 0):
+            fail("solver.smoothness_power", f"must be null, 'auto' or a number >= 0, got {power!r}")
         if regularisation not in ("gcv", "validation") and not (_number(regularisation) and regularisation >= 0):
             fail("solver.regularisation", f"must be 'gcv', 'validation' or a number >= 0, got {regularisation!r}")
         if not _number(self.tolerance) or self.tolerance < 0:

@@ -54,6 +54,13 @@ class RowBuilder:
     def n_coefficient_columns(self):
         return self.centre_embedding.shape[0] * self.basis.n_features
 
+    def column_roughness(self):
+        """ε_j ≥ 1 of every column [n_columns] for the smoothness prior: each coefficient column its feature's
+        Σ of LE eigenvalues (Basis.feature_roughness), the E0 columns 1 (their prior is the plain ridge)."""
+        per_feature = self.basis.feature_roughness()
+        extra = self.n_columns - self.n_coefficient_columns
+        return np.concatenate([np.tile(per_feature, self.centre_embedding.shape[0]), np.ones(extra)])
+
     def species_coefficients(self, coefficients):
         """w_q(s) = Σ_κ v_κ(s) W_q(κ), shape [n_species][n_features], from solved coefficients [n_columns]."""
         channels = np.asarray(coefficients)[: self.n_coefficient_columns].reshape(-1, self.basis.n_features)

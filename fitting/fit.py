@@ -292,12 +292,15 @@ def solve_design(config, design, fitted, context=None):
     context = context or FitContext()
     solver, prune = config["solver"], config["model"]["prune"]
     pruning = None
+    roughness = design.builder.column_roughness()
     if prune is None:
-        solution = solve(design.factor, solver["regularisation"], design.validation_factor, solver["tolerance"])
+        solution = solve(design.factor, solver["regularisation"], design.validation_factor, solver["tolerance"],
+                         roughness, solver["smoothness_power"])
     elif context.rank == 0:
         pruning = prune_features(
             design.factor, fitted.basis, design.builder.centre_embedding.shape[0], prune["max_terms"], prune["step"],
-            solver["regularisation"], design.validation_factor, solver["tolerance"],
+            solver["regularisation"], design.validation_factor, solver["tolerance"], roughness,
+            solver["smoothness_power"],
         )
         solution = pruning.solution
         log.info("pruned: %s", "; ".join(f"{r['features']} features, {r['terms']} terms" for r in pruning.rounds))
@@ -311,6 +314,10 @@ def solve_design(config, design, fitted, context=None):
         log.info("solved: %d rows, relative ridge %.3g (%s), %.1f effective parameters, condition %.3g",
                  design.factor.n_rows, solution.regularisation, solution.method, solution.effective_parameters,
                  solution.condition_number)
+        if solution.smoothness_power is not None:
+            log.info("smoothness prior: power %g%s", solution.smoothness_power,
+                     "" if solution.power_scores is None or len(solution.power_scores) < 2 else
+                     " (lowest criterion of " + ", ".join(f"{p:g}: {v:.4g}" for p, v in solution.power_scores.items()) + ")")
     return Solved(solution, coefficients, pruning)
 
 
@@ -348,6 +355,9 @@ def assemble_model(config, data, fitted, design, solved):
             "condition_number": solution.condition_number,
             "n_rows": design.factor.n_rows,
             "n_columns": builder.n_columns if pruning is None else int(len(pruning.columns)),
+            "smoothness_power": solution.smoothness_power,
+            "smoothness_power_scores": None if solution.power_scores is None else
+            {f"{p:g}": value for p, value in solution.power_scores.items()},
         },
     }}
     return Model(basis, coefficients, reference_energies, metadata)
@@ -385,6 +395,7 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         f"({'compressed' if fitted.embedding is not None else 'one per element'}); {basis.n_features} features per species",
         f"rows {factor.n_rows}; solver {solution.method}: relative ridge {solution.regularisation:.3g}, "
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
+        *smoothness_lines(solution),
         "reference energies (eV): " + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.species, model.reference_energies)),
         summary_line(basis.core_repulsion, fitted.shortest_distances, config["model"]["core_repulsion"]),
         *embedding_lines(config["model"]["centre_weights"], fitted.embedding, fitted.learned, design.builder,
@@ -393,6 +404,17 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         f"MPI ranks {context.size}; design matrix {design.seconds:.1f} s; total {time.perf_counter() - context.start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in model.metadata["fit"]["data"].items()),
     ]
+
+
+def smoothness_lines(solution):
+    """The report's line on the smoothness prior: the power used and, when it was chosen, every candidate's score."""
+    if solution.smoothness_power is None:
+        return []
+    line = f"smoothness prior: penalty λ Σ_j (D_j ε_j^p w_j)², p = {solution.smoothness_power:g}"
+    if solution.power_scores is not None and len(solution.power_scores) > 1:
+        line += (f" (chosen as the lowest {solution.method} criterion over p: "
+                 + ", ".join(f"{p:g}: {v:.4g}" for p, v in solution.power_scores.items()) + ")")
+    return [line]
 
 
 def output_paths(config):

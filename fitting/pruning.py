@@ -52,11 +52,13 @@ class PruningResult:
     rounds: list  # per round: {"features", "terms", "relative_regularisation", "criterion", "validation_rms"}
 
 
-def prune_features(factor, basis, n_centre, max_terms, step, regularisation, validation_factor, tolerance):
+def prune_features(factor, basis, n_centre, max_terms, step, regularisation, validation_factor, tolerance,
+                   roughness=None, smoothness_power=None):
     """Drop ν ≥ 3 invariants until their coupling terms number at most ``max_terms`` (see module doc).
 
     factor: TriangularFactor of the full design (columns: n_centre blocks of basis.n_features coefficient
-    columns, then any E0 columns); the other arguments are those of lepot.fitting.solver.solve.
+    columns, then any E0 columns); roughness: [n_columns] for the smoothness prior (each round solves with
+    the kept columns' entries); the other arguments are those of lepot.fitting.solver.solve.
     """
     if not 0.0 < step < 1.0:
         raise ValueError(f"pruning step must be between 0 and 1, got {step}")
@@ -71,7 +73,8 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
     while True:
         columns = np.concatenate([(kappa * n_features + kept) for kappa in range(n_centre)] + [extra_columns])
         validation = None if validation_factor is None else restrict_rows(validation_factor, columns)
-        solution = solve(restrict_factor(factor, columns), regularisation, validation, tolerance)
+        solution = solve(restrict_factor(factor, columns), regularisation, validation, tolerance,
+                         None if roughness is None else roughness[columns], smoothness_power)
         kept_terms = int(terms[kept][prunable[kept]].sum())
         rounds.append({
             "features": int(len(kept)),

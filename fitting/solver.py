@@ -8,6 +8,14 @@ R D⁻¹ = U S Vᵀ, z' = Uᵀ z:
     RSS(λ) = ρ² + Σ_k (λ z'_k / (S_k² + λ))²           dof(λ) = Σ_k S_k² / (S_k² + λ)
     GCV(λ) = n RSS(λ) / (n - dof(λ))²                 (generalised cross-validation, Golub et al. 1979)
 
+With a smoothness prior (``roughness`` ε_j ≥ 1 per column, ``power`` p), column j is scaled by D_j ε_j^p
+instead of D_j, so the penalty λ Σ_j (D_j ε_j^p w_j)² grows with the roughness of the column's feature
+(ε: Σ of its factors' LE eigenvalues, lepot.calculator.Basis.feature_roughness) — a diagonal Tikhonov
+prior, i.e. a plain ridge on rescaled columns, so it needs nothing from the rows: it works on any
+factor (streamed, MPI-combined, restricted by pruning). p = 0 is the plain scaled ridge. With
+``power="auto"`` every p of POWER_GRID is tried and the one whose λ-search reaches the lowest criterion
+(GCV on the training factor, or the validation residual) is kept (one SVD of R per p).
+
 λ is searched as λ = 10^t S_max², t in [-20, 0]. The criterion (GCV, or with ``validation`` the
 residual on a validation factor) is minimised on a grid refined by Brent's method; then, because the
 criterion of a linear potential is typically flat over many decades while the coefficients grow by orders
@@ -24,6 +32,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 LOG_RANGE = (-20.0, 0.0)
+POWER_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # smoothness-prior powers tried by power="auto"
 GRID_STEP = 0.25
 DEFAULT_TOLERANCE = 0.01
 
@@ -36,15 +45,20 @@ class Solution:
     condition_number: float  # S_max / smallest non-null S of the column-scaled design
     method: str
     criterion: float  # GCV score or validation RSS at the chosen λ
+    smoothness_power: float = None  # p of the smoothness prior (None: no prior)
+    power_scores: dict = None  # {p: lowest criterion over λ} when p was chosen (power="auto")
 
 
 class RidgeProblem:
-    def __init__(self, factor):
+    def __init__(self, factor, column_prior=None):
+        """column_prior: g_j > 0 per column (the smoothness prior ε_j^p), or None for 1."""
         r = factor.r
         self.n_rows = factor.n_rows
         self.rho2 = factor.residual_outside
         norms = np.sqrt((r * r).sum(axis=0))
         self.scale = np.where(norms > 0, norms, 1.0)
+        if column_prior is not None:
+            self.scale = self.scale * np.asarray(column_prior, dtype=float)
         u, s, vt = np.linalg.svd(r / self.scale, full_matrices=False)
         # directions with S below max(n_rows, n_columns)·ε·S_max are numerically null (exactly dependent
         # columns, e.g. pair terms seen from either species): they get no coefficient, as in numpy.linalg.lstsq
@@ -94,7 +108,8 @@ def validation_residual(problem, validation_factor):
 
 
 def select_relative_lambda(function, tolerance):
-    """(λ_rel, criterion) with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) · minimum."""
+    """(λ_rel, criterion, minimum) with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) ·
+    minimum (the lowest criterion found over λ)."""
     grid = np.arange(LOG_RANGE[0], LOG_RANGE[1] + 1e-9, GRID_STEP)
     values = np.array([function(10.0**t) for t in grid])
     best = int(np.argmin(values))
@@ -109,21 +124,45 @@ def select_relative_lambda(function, tolerance):
         first_above = above[0]
         start = max(grid[first_above - 1], t_min)
         t = brentq(lambda x: function(10.0**x) - threshold, start, grid[first_above], xtol=1e-9)
-    return 10.0**t, float(function(10.0**t))
+    return 10.0**t, float(function(10.0**t)), float(minimum)
 
 
-def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAULT_TOLERANCE):
-    """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation' or a fixed relative λ ≥ 0."""
-    problem = RidgeProblem(factor)
+def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAULT_TOLERANCE, roughness=None,
+          power=None):
+    """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation' or a fixed relative λ ≥ 0.
+    ``roughness`` [n_columns] (ε_j ≥ 1) with ``power`` (a number ≥ 0 or "auto") adds the smoothness prior;
+    power None (or no roughness) solves without it."""
+    if regularisation == "validation" and (validation_factor is None or validation_factor.n_rows == 0):
+        raise ValueError("regularisation 'validation' needs validation data")
+    if roughness is None or power is None:
+        return _solve_one(factor, regularisation, validation_factor, tolerance, None, None)
+    roughness = np.asarray(roughness, dtype=float)
+    if roughness.shape != (factor.r.shape[1],) or not np.all(roughness >= 1.0):
+        raise ValueError(f"roughness must be {factor.r.shape[1]} values >= 1, got shape {roughness.shape}")
+    if power != "auto":
+        return _solve_one(factor, regularisation, validation_factor, tolerance, roughness, float(power))
+    candidates = {p: _solve_one(factor, regularisation, validation_factor, tolerance, roughness, p) for p in POWER_GRID}
+    scores = {p: solution.power_scores[p] for p, solution in candidates.items()}
+    best = min(scores, key=lambda p: (scores[p], p))
+    chosen = candidates[best]
+    chosen.power_scores = scores
+    return chosen
+
+
+def _solve_one(factor, regularisation, validation_factor, tolerance, roughness, power):
+    """One λ search at a fixed prior (power None: no prior). Its power_scores holds {power: lowest criterion}."""
+    problem = RidgeProblem(factor, None if power is None else roughness**power)
     if regularisation == "gcv":
-        relative_lambda, criterion = select_relative_lambda(problem.gcv, tolerance)
+        criterion_of = problem.gcv
     elif regularisation == "validation":
-        if validation_factor is None or validation_factor.n_rows == 0:
-            raise ValueError("regularisation 'validation' needs validation data")
-        relative_lambda, criterion = select_relative_lambda(validation_residual(problem, validation_factor), tolerance)
+        criterion_of = validation_residual(problem, validation_factor)
+    else:
+        criterion_of = problem.gcv
+    if regularisation in ("gcv", "validation"):
+        relative_lambda, criterion, lowest = select_relative_lambda(criterion_of, tolerance)
     else:
         relative_lambda = float(regularisation)
-        criterion = problem.gcv(relative_lambda)
+        criterion = lowest = criterion_of(relative_lambda)
     return Solution(
         coefficients=problem.coefficients(relative_lambda),
         regularisation=relative_lambda,
@@ -131,4 +170,6 @@ def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAUL
         condition_number=problem.condition_number(),
         method=str(regularisation),
         criterion=criterion,
+        smoothness_power=power,
+        power_scores=None if power is None else {power: lowest},
     )
