@@ -225,12 +225,13 @@ class RowWeights(Section):
 
 @dataclass
 class SolverSettings(Section):
-    regularisation: object = "gcv"  # gcv | validation | a fixed number (relative ridge strength)
+    regularisation: object = "gcv"  # gcv | validation | evidence | cv (k-fold over structures) | a fixed number
     tolerance: float = 0.01  # take the largest λ whose criterion is within this of its minimum
     chunk_size: int = 32  # structures per design-matrix block (bounds the rows' memory)
     memory_limit: float = None  # GiB the fit may use on this node, shared by its MPI ranks; null: what the
     #                             machine has available. The peak is estimated first (fitting/memory.py)
     seed: int = 0  # validation split and embedding-learning sample
+    folds: int = 5  # structures dealt into this many folds for regularisation "cv" (seeded with seed)
     smoothness_power: object = None  # smoothness prior ε^p on each column's ridge penalty: null (none), a
     #                                  number p >= 0, or "auto" (p chosen by the regularisation criterion)
 
@@ -239,8 +240,12 @@ class SolverSettings(Section):
         power = self.smoothness_power
         if power is not None and power != "auto" and not (_number(power) and power >= 0):
             fail("solver.smoothness_power", f"must be null, 'auto' or a number >= 0, got {power!r}")
-        if regularisation not in ("gcv", "validation") and not (_number(regularisation) and regularisation >= 0):
-            fail("solver.regularisation", f"must be 'gcv', 'validation' or a number >= 0, got {regularisation!r}")
+        if regularisation not in ("gcv", "validation", "evidence", "cv") and not (
+                _number(regularisation) and regularisation >= 0):
+            fail("solver.regularisation",
+                 f"must be 'gcv', 'validation', 'evidence', 'cv' or a number >= 0, got {regularisation!r}")
+        if not isinstance(self.folds, int) or isinstance(self.folds, bool) or self.folds < 2:
+            fail("solver.folds", f"must be an integer >= 2, got {self.folds!r}")
         if not _number(self.tolerance) or self.tolerance < 0:
             fail("solver.tolerance", f"must be a number >= 0, got {self.tolerance!r}")
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:

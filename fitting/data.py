@@ -178,6 +178,16 @@ def split_validation(structures, fraction, seed):
     return train, validation
 
 
+def cross_validation_folds(n_structures, folds, seed):
+    """Fold index [n_structures] of each structure: a seeded permutation dealt round-robin into ``folds``
+    folds (sizes differ by at most one)."""
+    if not 2 <= folds <= n_structures:
+        raise DataError(f"cross-validation needs 2 <= folds <= {n_structures} training structures, got {folds}")
+    assignment = np.empty(n_structures, dtype=np.int64)
+    assignment[np.random.default_rng(seed).permutation(n_structures)] = np.arange(n_structures) % folds
+    return assignment
+
+
 def digest(structures):
     """SHA-256 over numbers, positions, cell, pbc and targets of every structure, in order."""
     hasher = hashlib.sha256()

@@ -37,8 +37,9 @@ from lepot.calculator.model import write_file_atomically
 
 from .config import ConfigError, FitConfig, load_config, make_config
 from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
-from .data import TargetKeys, check_species, check_targets, digest, read_structures, split_validation
-from .design import RowBuilder, mpi_reduce, reduce_structures
+from .data import (TargetKeys, check_species, check_targets, cross_validation_folds, digest, read_structures,
+                   split_validation)
+from .design import RowBuilder, TriangularFactor, mpi_reduce, reduce_structures
 from .contraction_learning import learn_fit_contraction
 from .embedding import principal_contraction, principal_embedding
 from .embedding_learning import learn_fit_embedding
@@ -94,6 +95,7 @@ class Design:
     builder: RowBuilder
     factor: object  # TriangularFactor of the training rows
     validation_factor: object = None  # of the validation rows, when the solver or pruning uses them
+    fold_factors: list = None  # [folds] of the training rows, fold by fold, for regularisation "cv"
     seconds: float = 0.0  # wall time since the fit started
 
 
@@ -259,10 +261,12 @@ def reduce_design(config, data, fitted, context=None):
     basis, solver, train = fitted.basis, config["solver"], data.splits["train"]
     validation = data.splits.get("validation")
     with_validation = solver["regularisation"] == "validation" or bool(config["model"]["prune"] and validation)
+    folds = solver["folds"] if solver["regularisation"] == "cv" else 0
     n_centre = basis.n_species if fitted.centre_embedding is None else fitted.centre_embedding.shape[0]
     n_columns = n_centre * basis.n_features + (basis.n_species if fitted.fit_reference_energies else 0)
     estimate = check_fit_memory(
-        n_columns, largest_chunk_rows(train, solver["chunk_size"], data.targets), with_validation,
+        n_columns, largest_chunk_rows(train, solver["chunk_size"], data.targets),
+        int(with_validation) + (folds + 1 if folds else 0),
         gradient_bytes(train, basis.cutoff, basis.n_features, n_columns, data.targets), solver["memory_limit"],
         context.size, lambda: smaller_settings(config, basis, fitted.fit_reference_energies),
     )
@@ -271,7 +275,16 @@ def reduce_design(config, data, fitted, context=None):
     if context.rank == 0:
         log.info("memory: about %.2f GiB at the peak of the design and solve", estimate / 2**30)
         log.info("basis: %d features x %d species, %d columns", basis.n_features, basis.n_species, builder.n_columns)
-    design = Design(builder, _reduce(builder, train, "train", solver["chunk_size"], context))
+    if folds:  # one factor per fold; the training factor is their merge (the same least-squares problem)
+        assignment = cross_validation_folds(len(train), folds, solver["seed"])
+        fold_factors = [_reduce(builder, [s for s, f in zip(train, assignment) if f == k], f"train, fold {k + 1}/{folds}",
+                                solver["chunk_size"], context) for k in range(folds)]
+        total = TriangularFactor(builder.n_columns)
+        total.merge(fold_factors)
+        design = Design(builder, total)
+        design.fold_factors = fold_factors
+    else:
+        design = Design(builder, _reduce(builder, train, "train", solver["chunk_size"], context))
     if with_validation:
         design.validation_factor = _reduce(builder, validation, "validation", solver["chunk_size"], context)
     design.seconds = time.perf_counter() - context.start
@@ -295,12 +308,12 @@ def solve_design(config, design, fitted, context=None):
     roughness = design.builder.column_roughness()
     if prune is None:
         solution = solve(design.factor, solver["regularisation"], design.validation_factor, solver["tolerance"],
-                         roughness, solver["smoothness_power"])
+                         roughness, solver["smoothness_power"], design.fold_factors)
     elif context.rank == 0:
         pruning = prune_features(
             design.factor, fitted.basis, design.builder.centre_embedding.shape[0], prune["max_terms"], prune["step"],
             solver["regularisation"], design.validation_factor, solver["tolerance"], roughness,
-            solver["smoothness_power"],
+            solver["smoothness_power"], design.fold_factors,
         )
         solution = pruning.solution
         log.info("pruned: %s", "; ".join(f"{r['features']} features, {r['terms']} terms" for r in pruning.rounds))

@@ -39,10 +39,11 @@ class FitMemoryError(ConfigError):
     """The fit would need more memory than there is; the message gives the estimate and settings that fit."""
 
 
-def peak_bytes(n_columns, chunk_rows, with_validation, gradient_bytes=0):
-    """Estimated peak bytes of the design and solve (see the module docstring)."""
+def peak_bytes(n_columns, chunk_rows, extra_factors=0, gradient_bytes=0):
+    """Estimated peak bytes of the design and solve (see the module docstring); extra_factors: triangular
+    factors held besides the training one (1 for a validation split, folds + 1 for cross-validation)."""
     size = n_columns + 1.0
-    copies = FACTOR_COPIES + (1.0 if with_validation else 0.0)
+    copies = FACTOR_COPIES + float(extra_factors)
     return 8.0 * (copies * size * size + ROW_COPIES * chunk_rows * size) + gradient_bytes
 
 
@@ -88,13 +89,13 @@ def gradient_bytes(structures, cutoff, n_features, n_columns, need):
     return 8.0 * 3 * (n_samples * n_features + len(largest) * n_columns)
 
 
-def check_fit_memory(n_columns, chunk_rows, with_validation, gradient, limit_gib=None, ranks=1, alternatives=None):
+def check_fit_memory(n_columns, chunk_rows, extra_factors, gradient, limit_gib=None, ranks=1, alternatives=None):
     """Refuse (FitMemoryError) a fit whose estimated peak exceeds the memory available per rank.
 
     alternatives: a callable returning groups of [(setting, n_columns)], each group ordered from the
     smallest change to the largest; called only when refusing, it suggests the first entry of each group
     that fits. Returns the estimate in bytes."""
-    estimate = peak_bytes(n_columns, chunk_rows, with_validation, gradient)
+    estimate = peak_bytes(n_columns, chunk_rows, extra_factors, gradient)
     if limit_gib is not None:
         available, source = float(limit_gib) * GIB, f"solver.memory_limit ({limit_gib} GiB)"
     else:
@@ -107,13 +108,13 @@ def check_fit_memory(n_columns, chunk_rows, with_validation, gradient, limit_gib
     suggestions = []
     for group in alternatives() if alternatives else []:
         for setting, columns in group:
-            needed = peak_bytes(columns, chunk_rows, with_validation, gradient * columns / max(n_columns, 1))
+            needed = peak_bytes(columns, chunk_rows, extra_factors, gradient * columns / max(n_columns, 1))
             if needed <= per_rank:
                 suggestions.append(f"{setting} ({columns:,} columns, about {readable(needed)})")
                 break
     ranks_note = f" per MPI rank ({ranks} ranks)" if ranks > 1 else ""
     largest = int(np.floor(np.sqrt(max(per_rank / 8.0 - ROW_COPIES * chunk_rows * (n_columns + 1), 0.0) /
-                                   (FACTOR_COPIES + with_validation)))) - 1
+                                   (FACTOR_COPIES + extra_factors)))) - 1
     message = (
         f"the fit needs an estimated {readable(estimate)}{ranks_note} for {n_columns:,} columns "
         f"(the triangular factor and its solve grow as columns²; largest chunk {chunk_rows:,} rows), but "

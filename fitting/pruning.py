@@ -53,7 +53,7 @@ class PruningResult:
 
 
 def prune_features(factor, basis, n_centre, max_terms, step, regularisation, validation_factor, tolerance,
-                   roughness=None, smoothness_power=None):
+                   roughness=None, smoothness_power=None, fold_factors=None):
     """Drop ν ≥ 3 invariants until their coupling terms number at most ``max_terms`` (see module doc).
 
     factor: TriangularFactor of the full design (columns: n_centre blocks of basis.n_features coefficient
@@ -74,7 +74,8 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
         columns = np.concatenate([(kappa * n_features + kept) for kappa in range(n_centre)] + [extra_columns])
         validation = None if validation_factor is None else restrict_rows(validation_factor, columns)
         solution = solve(restrict_factor(factor, columns), regularisation, validation, tolerance,
-                         None if roughness is None else roughness[columns], smoothness_power)
+                         None if roughness is None else roughness[columns], smoothness_power,
+                         None if fold_factors is None else [restrict_rows(f, columns) for f in fold_factors])
         kept_terms = int(terms[kept][prunable[kept]].sum())
         rounds.append({
             "features": int(len(kept)),

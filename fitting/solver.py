@@ -13,8 +13,26 @@ instead of D_j, so the penalty λ Σ_j (D_j ε_j^p w_j)² grows with the roughne
 (ε: Σ of its factors' LE eigenvalues, lepot.calculator.Basis.feature_roughness) — a diagonal Tikhonov
 prior, i.e. a plain ridge on rescaled columns, so it needs nothing from the rows: it works on any
 factor (streamed, MPI-combined, restricted by pruning). p = 0 is the plain scaled ridge. With
-``power="auto"`` every p of POWER_GRID is tried and the one whose λ-search reaches the lowest criterion
-(GCV on the training factor, or the validation residual) is kept (one SVD of R per p).
+``power="auto"`` every p of POWER_GRID is tried (one SVD of R per p) and, as for λ, the largest p (the
+smoothest prior) whose lowest criterion over λ (GCV on the training factor, or the validation residual)
+is within ``tolerance`` of the best p's is kept: GCV is nearly flat in p on real data (mlearn Mo and Si:
+within 0.1 %), so "lowest" alone would be decided by round-off. With the evidence, the largest evidence.
+
+With ``regularisation="evidence"`` λ maximises the Bayesian evidence of the data (MacKay 1992) instead:
+weights w' = D w with prior N(0, α⁻¹ I), Gaussian noise of precision β, λ = α/β, and β at its optimum
+β = n/Q for each λ, which leaves (m columns, n rows, S the singular values of R D⁻¹)
+
+    ln p(y | λ) = (m/2) ln λ − (n/2) ln(Q/n) − n/2 − ½ Σ_k ln(λ + S_k²) − (n/2) ln 2π
+    Q(λ) = RSS(λ) + λ |w'(λ)|²
+
+(null directions, S_k = 0, contribute ln λ − ln λ = 0). The λ of the largest evidence is taken as it is:
+differences of log-evidence are log Bayes factors, so no tolerance rule applies; the powers of the
+smoothness prior are compared the same way (the largest evidence).
+
+With ``regularisation="cv"`` the criterion is k-fold cross-validation over structures, on the factors
+alone: the training rows are reduced fold by fold (``fold_factors``, lepot.fitting.fit), the problem
+without fold k is the QR of the other folds' stacked factors, and the score is
+Σ_k |X_k w_{-k}(λ) − y_k|² / n (each fold's weighted rows), with the same tolerance rule as GCV.
 
 λ is searched as λ = 10^t S_max², t in [-20, 0]. The criterion (GCV, or with ``validation`` the
 residual on a validation factor) is minimised on a grid refined by Brent's method; then, because the
@@ -30,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
+
+from .design import TriangularFactor
 
 LOG_RANGE = (-20.0, 0.0)
 POWER_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # smoothness-prior powers tried by power="auto"
@@ -86,6 +106,20 @@ class RidgeProblem:
         dof = float(np.sum(keep))
         return self.n_rows * rss / max(self.n_rows - dof, 1e-12) ** 2
 
+    def negative_log_evidence(self, relative_lambda):
+        """−ln p(y | λ) with the noise precision at its optimum (module docstring); needs λ > 0."""
+        lam = relative_lambda * self.s_max2
+        s2 = self.singular**2
+        keep = self._filter(relative_lambda)
+        rss = self.rho2 + float(np.sum(((1.0 - keep) * self.projected) ** 2))
+        active = s2 > 0
+        scaled_weights = np.where(active, self.singular * self.projected / np.where(active, s2 + lam, 1.0), 0.0)
+        q = rss + lam * float(np.sum(scaled_weights**2))
+        n, m = self.n_rows, len(self.singular)
+        log_evidence = (0.5 * m * np.log(lam) - 0.5 * n * np.log(q / n) - 0.5 * n
+                        - 0.5 * float(np.sum(np.log(lam + s2))) - 0.5 * n * np.log(2.0 * np.pi))
+        return -log_evidence
+
     def effective_parameters(self, relative_lambda):
         return float(np.sum(self._filter(relative_lambda)))
 
@@ -107,15 +141,47 @@ def validation_residual(problem, validation_factor):
     return residual
 
 
+def merged_factor(factors):
+    """One TriangularFactor of the rows of several factors (objects with r [n][columns], z, residual_outside,
+    n_rows: full or column-restricted factors), by QR of their stacked [R | z] and ρ rows."""
+    n_columns = factors[0].r.shape[1]
+    merged = TriangularFactor(n_columns)
+    for factor in factors:
+        matrix = np.vstack([factor.r, np.zeros((1, n_columns))])
+        targets = np.concatenate([factor.z, [np.sqrt(factor.residual_outside)]])
+        merged.add(matrix, targets)
+    merged.n_rows = sum(factor.n_rows for factor in factors)
+    return merged
+
+
+class CrossValidation:
+    """k-fold cross-validation on fold factors: one ridge problem per held-out fold (see the module docstring)."""
+
+    def __init__(self, fold_factors, column_prior=None):
+        if len(fold_factors) < 2:
+            raise ValueError(f"cross-validation needs at least 2 folds, got {len(fold_factors)}")
+        self.folds = fold_factors
+        self.problems = [RidgeProblem(merged_factor(fold_factors[:k] + fold_factors[k + 1 :]), column_prior)
+                         for k in range(len(fold_factors))]
+        self.n_rows = sum(f.n_rows for f in fold_factors)
+
+    def score(self, relative_lambda):
+        """Mean squared held-out residual of the weighted rows at λ_rel (relative to each fold problem's S_max²)."""
+        return sum(residual_sum_of_squares(fold, problem.coefficients(relative_lambda))
+                   for fold, problem in zip(self.folds, self.problems)) / max(self.n_rows, 1)
+
+
 def select_relative_lambda(function, tolerance):
     """(λ_rel, criterion, minimum) with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) ·
-    minimum (the lowest criterion found over λ)."""
+    minimum (the lowest criterion found over λ); tolerance None: the minimiser itself."""
     grid = np.arange(LOG_RANGE[0], LOG_RANGE[1] + 1e-9, GRID_STEP)
     values = np.array([function(10.0**t) for t in grid])
     best = int(np.argmin(values))
     low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
     refined = minimize_scalar(lambda t: function(10.0**t), bounds=(low, high), method="bounded", options={"xatol": 1e-6})
     t_min, minimum = (refined.x, refined.fun) if refined.fun <= values[best] else (grid[best], values[best])
+    if tolerance is None:
+        return 10.0**t_min, float(minimum), float(minimum)
     threshold = (1.0 + tolerance) * minimum
     above = np.flatnonzero((grid > t_min) & (values > threshold))
     if above.size == 0:
@@ -128,37 +194,52 @@ def select_relative_lambda(function, tolerance):
 
 
 def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAULT_TOLERANCE, roughness=None,
-          power=None):
-    """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation' or a fixed relative λ ≥ 0.
-    ``roughness`` [n_columns] (ε_j ≥ 1) with ``power`` (a number ≥ 0 or "auto") adds the smoothness prior;
-    power None (or no roughness) solves without it."""
+          power=None, fold_factors=None):
+    """Solve the ridge problem; ``regularisation`` is 'gcv', 'validation', 'evidence', 'cv' or a fixed relative
+    λ ≥ 0. ``roughness`` [n_columns] (ε_j ≥ 1) with ``power`` (a number ≥ 0 or "auto") adds the smoothness
+    prior; power None (or no roughness) solves without it. 'cv' needs ``fold_factors`` (their rows are
+    those of ``factor``)."""
     if regularisation == "validation" and (validation_factor is None or validation_factor.n_rows == 0):
         raise ValueError("regularisation 'validation' needs validation data")
+    if regularisation == "cv" and (fold_factors is None or len(fold_factors) < 2):
+        raise ValueError("regularisation 'cv' needs at least 2 fold factors")
     if roughness is None or power is None:
-        return _solve_one(factor, regularisation, validation_factor, tolerance, None, None)
+        return _solve_one(factor, regularisation, validation_factor, tolerance, None, None, fold_factors)
     roughness = np.asarray(roughness, dtype=float)
     if roughness.shape != (factor.r.shape[1],) or not np.all(roughness >= 1.0):
         raise ValueError(f"roughness must be {factor.r.shape[1]} values >= 1, got shape {roughness.shape}")
     if power != "auto":
-        return _solve_one(factor, regularisation, validation_factor, tolerance, roughness, float(power))
-    candidates = {p: _solve_one(factor, regularisation, validation_factor, tolerance, roughness, p) for p in POWER_GRID}
+        return _solve_one(factor, regularisation, validation_factor, tolerance, roughness, float(power), fold_factors)
+    candidates = {p: _solve_one(factor, regularisation, validation_factor, tolerance, roughness, p, fold_factors)
+                  for p in POWER_GRID}
     scores = {p: solution.power_scores[p] for p, solution in candidates.items()}
-    best = min(scores, key=lambda p: (scores[p], p))
+    lowest = min(scores.values())
+    if regularisation == "evidence":
+        best = min(scores, key=lambda p: (scores[p], p))
+    else:  # the smoothest prior whose criterion is within tolerance of the lowest, as for λ
+        best = max(p for p, score in scores.items() if score <= lowest + tolerance * abs(lowest))
     chosen = candidates[best]
     chosen.power_scores = scores
     return chosen
 
 
-def _solve_one(factor, regularisation, validation_factor, tolerance, roughness, power):
+def _solve_one(factor, regularisation, validation_factor, tolerance, roughness, power, fold_factors=None):
     """One λ search at a fixed prior (power None: no prior). Its power_scores holds {power: lowest criterion}."""
-    problem = RidgeProblem(factor, None if power is None else roughness**power)
+    column_prior = None if power is None else roughness**power
+    problem = RidgeProblem(factor, column_prior)
     if regularisation == "gcv":
         criterion_of = problem.gcv
     elif regularisation == "validation":
         criterion_of = validation_residual(problem, validation_factor)
+    elif regularisation == "evidence":
+        criterion_of = problem.negative_log_evidence
+    elif regularisation == "cv":
+        criterion_of = CrossValidation(fold_factors, column_prior).score
     else:
         criterion_of = problem.gcv
-    if regularisation in ("gcv", "validation"):
+    if regularisation == "evidence":
+        relative_lambda, criterion, lowest = select_relative_lambda(criterion_of, None)
+    elif regularisation in ("gcv", "validation", "cv"):
         relative_lambda, criterion, lowest = select_relative_lambda(criterion_of, tolerance)
     else:
         relative_lambda = float(regularisation)

@@ -1,7 +1,8 @@
-"""The smoothness prior (lepot.fitting.solver, solver.smoothness_power): the penalty is the explicit
-augmented least-squares problem it claims, the power chosen by "auto" is the grid's lowest criterion, each
-feature's roughness is the sum of its factors' LE eigenvalues, and a fit with the prior is the same serial
-and under MPI and byte-identical when repeated."""
+"""The smoothness prior (lepot.fitting.solver, solver.smoothness_power) and the evidence criterion: the
+penalty is the explicit augmented least-squares problem it claims, the power chosen by "auto" is the grid's
+lowest criterion, the log-evidence equals the Gaussian marginal likelihood computed directly, each feature's
+roughness is the sum of its factors' LE eigenvalues, and a fit with the prior is the same serial and under
+MPI and byte-identical when repeated."""
 
 import os
 import subprocess
@@ -53,16 +54,49 @@ def test_power_zero_is_the_plain_ridge():
     assert plain.smoothness_power is None and prior.smoothness_power == 0.0
 
 
-def test_auto_power_is_the_grid_point_with_the_lowest_criterion():
-    """Brute force: a GCV search at each fixed power; auto returns the one with the lowest minimum."""
+@pytest.mark.parametrize("criterion, tolerance", [("gcv", 0.01), ("gcv", 0.0), ("evidence", 0.01)])
+def test_auto_power_is_chosen_from_brute_force_searches(criterion, tolerance):
+    """A λ search at each fixed power; auto returns the largest p within tolerance of the lowest criterion
+    (GCV), or the largest evidence."""
     _, _, factor = random_factor(5)
     roughness = np.geomspace(1.0, 60.0, 10)
-    chosen = solve(factor, "gcv", roughness=roughness, power="auto")
-    lowest = {p: solve(factor, "gcv", roughness=roughness, power=p).power_scores[p] for p in POWER_GRID}
+    chosen = solve(factor, criterion, tolerance=tolerance, roughness=roughness, power="auto")
+    lowest = {p: solve(factor, criterion, tolerance=tolerance, roughness=roughness, power=p).power_scores[p]
+              for p in POWER_GRID}
     assert chosen.power_scores == pytest.approx(lowest, rel=1e-12)
-    assert chosen.smoothness_power == min(lowest, key=lowest.get)
-    fixed = solve(factor, "gcv", roughness=roughness, power=chosen.smoothness_power)
+    best = min(lowest.values())
+    if criterion == "evidence":
+        assert chosen.smoothness_power == min(lowest, key=lowest.get)
+    else:
+        assert chosen.smoothness_power == max(p for p, v in lowest.items() if v <= best * (1 + tolerance))
+    fixed = solve(factor, criterion, tolerance=tolerance, roughness=roughness, power=chosen.smoothness_power)
     np.testing.assert_allclose(chosen.coefficients, fixed.coefficients, rtol=1e-12)
+
+
+@pytest.mark.parametrize("power", [None, 1.0])
+def test_log_evidence_equals_the_marginal_likelihood(power):
+    """ln N(y | 0, β⁻¹ I + α⁻¹ X' X'ᵀ) with X' the column-scaled design, α = λ β and β = n / Q(λ), computed
+    from the rows directly, against the factor's closed form; and the evidence solve maximises it."""
+    from scipy.stats import multivariate_normal
+
+    matrix, targets, factor = random_factor(8, n_rows=60, n_columns=8)
+    roughness = np.linspace(1.0, 20.0, 8)
+    problem = RidgeProblem(factor, None if power is None else roughness**power)
+    scaled = matrix / problem.scale
+
+    def direct(relative_lambda):
+        lam = relative_lambda * problem.s_max2
+        w = np.linalg.solve(scaled.T @ scaled + lam * np.eye(8), scaled.T @ targets)
+        q = np.sum((targets - scaled @ w) ** 2) + lam * np.sum(w**2)
+        beta = len(targets) / q
+        covariance = np.eye(len(targets)) / beta + scaled @ scaled.T / (lam * beta)
+        return -multivariate_normal(np.zeros(len(targets)), covariance).logpdf(targets)
+
+    for relative_lambda in (1e-8, 1e-4, 1e-2, 0.3):
+        assert problem.negative_log_evidence(relative_lambda) == pytest.approx(direct(relative_lambda), rel=1e-9)
+    chosen = solve(factor, "evidence", roughness=None if power is None else roughness, power=power)
+    grid = np.logspace(-8, 0, 81)
+    assert direct(chosen.regularisation) <= min(direct(x) for x in grid) + 1e-9
 
 
 def test_roughness_must_be_at_least_one_per_column():
