@@ -1,10 +1,11 @@
 """The smoothness prior on mlearn Mo and Si: validation and test errors against its power p, and the p that
 GCV on the training data picks.
 
-    .venv/bin/python benchmarks/smoothness_prior.py [--element Mo|Si] [--prune]    (needs ../shared/data)
+    .venv/bin/python benchmarks/smoothness_prior.py [--element Mo|Si] [--prune] [--fast]    (needs ../shared/data)
 
 For each element, examples/fit_<El>.yaml (the recommended setting: body order 3, budget 70; without its
-pruning unless --prune) is reduced into its triangular factors once; then the ridge is solved with the
+pruning unless --prune), or with --fast examples/fit_<El>_fast.yaml (the library defaults, body order 2), is
+reduced into its triangular factors once; then the ridge is solved with the
 smoothness prior at every p of lepot.fitting.solver.POWER_GRID (and without it), the strength chosen on the
 training factor each time by GCV, by the Bayesian evidence and by 5-fold cross-validation over the training
 structures (solver.regularisation cv; the design is reduced fold by fold once, and the training factor is
@@ -41,8 +42,8 @@ def mae(model, structures):
     return table["energy_meV_per_atom"]["mae"], table["forces_eV_per_A"]["mae"]
 
 
-def study(element, prune):
-    config = load_config(ROOT / "examples" / f"fit_{element}.yaml")
+def study(element, prune, fast):
+    config = load_config(ROOT / "examples" / f"fit_{element}{'_fast' if fast else ''}.yaml")
     prune_settings = config["model"]["prune"]
     if not prune:
         config.model.prune = None
@@ -52,7 +53,7 @@ def study(element, prune):
     design = reduce_design(config, data, fitted)
     roughness = design.builder.column_roughness()
     n_centre = design.builder.centre_embedding.shape[0]
-    print(f"\n{element}: {design.builder.n_columns} columns, {design.factor.n_rows} rows"
+    print(f"\n{element}{' (fast)' if fast else ''}: {design.builder.n_columns} columns, {design.factor.n_rows} rows"
           f"{', pruned to ' + str(prune_settings['max_terms']) + ' terms' if prune else ''}")
     print("| criterion | p | lowest criterion over λ | relative ridge | effective parameters | validation E MAE "
           "| validation F MAE | test E MAE | test F MAE |")
@@ -83,10 +84,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--element", choices=("Mo", "Si"), action="append")
     parser.add_argument("--prune", action="store_true", help="with the setting's pruning (refit per round)")
+    parser.add_argument("--fast", action="store_true", help="the body-order-2 setting (library defaults)")
     arguments = parser.parse_args()
     print(machine_line())
     for element in arguments.element or ["Mo", "Si"]:
-        study(element, arguments.prune)
+        study(element, arguments.prune, arguments.fast)
 
 
 if __name__ == "__main__":

@@ -232,8 +232,9 @@ class SolverSettings(Section):
     #                             machine has available. The peak is estimated first (fitting/memory.py)
     seed: int = 0  # validation split and embedding-learning sample
     folds: int = 5  # structures dealt into this many folds for regularisation "cv" (seeded with seed)
-    smoothness_power: object = None  # smoothness prior ε^p on each column's ridge penalty: null (none), a
-    #                                  number p >= 0, or "auto" (p chosen by the regularisation criterion)
+    smoothness_power: object = None  # smoothness prior ε^p on each column's ridge penalty: null (none, the
+    #                                  default: docs/fitting.md says why), a number p >= 0, or "auto" (p chosen
+    #                                  by the regularisation criterion)
 
     def check(self, fail, config):
         regularisation = self.regularisation

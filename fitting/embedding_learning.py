@@ -181,7 +181,7 @@ class EmbeddingProblem:
         factor = TriangularFactor(x.shape[1])
         factor.add(x, y)
         problem = RidgeProblem(factor)
-        relative_lambda, _, _ = select_relative_lambda(problem.gcv, tolerance)
+        relative_lambda = select_relative_lambda(problem.gcv, tolerance).relative_lambda
         self.scale = problem.scale
         self.mu = relative_lambda * problem.s_max2
         self.n_rows = len(y)

@@ -47,7 +47,8 @@ from .metrics import error_table, predict
 from .memory import check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
 from .progress import progress_bar
 from .pruning import prune_features
-from .report import embedding_lines, embedding_plot_png, parity_plot_png, pruning_lines, report_text
+from .report import (embedding_lines, embedding_plot_png, flagged_groups, parity_plot_png, pruning_lines,
+                     regularisation_plot_png, report_text)
 from .solver import solve
 
 log = logging.getLogger("lepot.fitting")
@@ -385,10 +386,16 @@ def evaluate_and_write(config, data, fitted, design, solved, model, outputs, con
             groups[name] = predict(model, structures, bar)
     tables = {name: error_table(g) for name, g in groups.items()}
     model.metadata["fit"]["errors"] = tables
+    flagged = flagged_groups(tables)
+    model.metadata["fit"]["flagged_groups"] = flagged
     summary = _summary_lines(config, data, fitted, design, solved, model, context)
     report = report_text(f"lepot fit: {os.path.basename(outputs['model'])}", summary, tables,
-                         yaml.safe_dump(config.to_dict(), sort_keys=False))
+                         yaml.safe_dump(config.to_dict(), sort_keys=False), flagged)
     files = {"model": model.to_text(outputs["model"]), "report": report, "parity_plot": parity_plot_png(groups)}
+    regularisation_plot = regularisation_plot_png(solved.solution)
+    if regularisation_plot is not None:
+        outputs["regularisation_plot"] = os.path.splitext(outputs["model"])[0] + "_regularisation.png"
+        files["regularisation_plot"] = regularisation_plot
     if fitted.embedding is not None:
         outputs["embedding_plot"] = os.path.splitext(outputs["model"])[0] + "_embedding.png"
         files["embedding_plot"] = embedding_plot_png(fitted.embedding, model.basis.species,

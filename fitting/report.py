@@ -1,4 +1,5 @@
-"""Fit reports: markdown text with the summary lines of every stage, a parity plot and an embedding plot (PNG)."""
+"""Fit reports: markdown text with the summary lines of every stage and the groups to check, a parity plot,
+a plot of the regularisation criterion against the ridge strength, and an embedding plot (PNG)."""
 
 import io
 
@@ -7,13 +8,78 @@ import numpy as np
 from .metrics import format_tables
 
 SPLIT_COLOURS = {"train": "tab:blue", "validation": "tab:orange", "test": "tab:green"}
+FLAG_RATIO = 2.0  # a group is flagged when its RMSE exceeds this multiple of its split's overall RMSE
+FLAGGED_SPLITS = ("train", "validation")  # the test split is only reported, never used to decide anything
+CRITERION_LABELS = {"gcv": "GCV score", "validation": "validation residual (weighted, squared)",
+                    "evidence": "−ln evidence", "cv": "cross-validation mean squared residual"}
 
 
-def report_text(title, summary_lines, tables, config_text):
+def report_text(title, summary_lines, tables, config_text, flagged=()):
     lines = [f"# {title}", ""]
     lines += [f"- {line}" for line in summary_lines]
-    lines += ["", "## Errors", "", format_tables(tables), "", "## Fit configuration", "", "```yaml", config_text.rstrip(), "```", ""]
+    lines += ["", "## Errors", "", format_tables(tables), ""]
+    if flagged:
+        lines += ["## Groups to check", "",
+                  f"Groups whose energy or force RMSE is more than {FLAG_RATIO:g}× their split's overall RMSE "
+                  "(train: fitted poorly; validation: does not carry). Check their data, add structures like them, "
+                  "or weight them (weights.config_types); docs/fitting.md.", ""]
+        lines += [f"- {entry['split']} {entry['group']}: {entry['target']} RMSE {entry['rmse']:.4g} {entry['unit']} = "
+                  f"{entry['ratio']:.1f}× the split's {entry['overall']:.4g}" for entry in flagged]
+        lines += [""]
+    lines += ["## Fit configuration", "", "```yaml", config_text.rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def flagged_groups(tables):
+    """[{split, group, target, rmse, overall, ratio, unit}] of the config_type groups of the train and validation
+    splits whose energy or force RMSE exceeds FLAG_RATIO × the split's overall RMSE (groups of one structure
+    included: a single surface can be what a fit gets wrong)."""
+    flagged = []
+    for split in FLAGGED_SPLITS:
+        table = tables.get(split)
+        if not table:
+            continue
+        for target, key, unit in (("energy", "energy_meV_per_atom", "meV/atom"), ("forces", "forces_eV_per_A", "eV/Å")):
+            overall = table["all"][key]
+            if overall is None or overall["rmse"] == 0.0:
+                continue
+            for group, row in table.items():
+                if group == "all" or row[key] is None or len(table) <= 2:
+                    continue
+                ratio = row[key]["rmse"] / overall["rmse"]
+                if ratio > FLAG_RATIO:
+                    flagged.append({"split": split, "group": group, "target": target, "rmse": row[key]["rmse"],
+                                    "overall": overall["rmse"], "ratio": ratio, "unit": unit})
+    return flagged
+
+
+def regularisation_plot_png(solution):
+    """PNG bytes: the criterion of the ridge-strength search against λ / S_max², one curve per smoothness-prior
+    power tried, the chosen strength marked; None when λ was fixed (no search)."""
+    if not solution.curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for power, (log_grid, values) in solution.curves.items():
+        chosen = power == solution.smoothness_power
+        label = "no prior" if power is None else f"p = {power:g}"
+        axis.plot(10.0**log_grid, values, linewidth=2.0 if chosen else 1.0, label=label + (" (chosen)" if chosen else ""))
+    axis.axvline(solution.regularisation, color="black", linewidth=0.8, linestyle="--")
+    axis.set_xscale("log")
+    if solution.method != "evidence":
+        axis.set_yscale("log")
+    axis.set_xlabel("relative ridge λ / S_max²")
+    axis.set_ylabel(CRITERION_LABELS.get(solution.method, solution.method))
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
 
 
 def pruning_lines(pruning):

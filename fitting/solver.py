@@ -45,6 +45,7 @@ in λ and w. Deterministic; nothing here is random.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
@@ -67,6 +68,7 @@ class Solution:
     criterion: float  # GCV score or validation RSS at the chosen λ
     smoothness_power: float = None  # p of the smoothness prior (None: no prior)
     power_scores: dict = None  # {p: lowest criterion over λ} when p was chosen (power="auto")
+    curves: dict = None  # {p (None: no prior): (log10 λ_rel grid, criterion)} of the λ searches
 
 
 class RidgeProblem:
@@ -171,9 +173,17 @@ class CrossValidation:
                    for fold, problem in zip(self.folds, self.problems)) / max(self.n_rows, 1)
 
 
+class LambdaChoice(NamedTuple):
+    relative_lambda: float  # λ / S_max², the chosen strength
+    criterion: float  # the criterion there
+    minimum: float  # the lowest criterion found over λ
+    log_grid: np.ndarray  # log10 λ_rel of the coarse search
+    values: np.ndarray  # the criterion on that grid
+
+
 def select_relative_lambda(function, tolerance):
-    """(λ_rel, criterion, minimum) with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) ·
-    minimum (the lowest criterion found over λ); tolerance None: the minimiser itself."""
+    """LambdaChoice with λ_rel = 10^t the largest value whose criterion <= (1 + tolerance) · minimum (the
+    lowest criterion found over λ); tolerance None: the minimiser itself."""
     grid = np.arange(LOG_RANGE[0], LOG_RANGE[1] + 1e-9, GRID_STEP)
     values = np.array([function(10.0**t) for t in grid])
     best = int(np.argmin(values))
@@ -181,7 +191,7 @@ def select_relative_lambda(function, tolerance):
     refined = minimize_scalar(lambda t: function(10.0**t), bounds=(low, high), method="bounded", options={"xatol": 1e-6})
     t_min, minimum = (refined.x, refined.fun) if refined.fun <= values[best] else (grid[best], values[best])
     if tolerance is None:
-        return 10.0**t_min, float(minimum), float(minimum)
+        return LambdaChoice(10.0**t_min, float(minimum), float(minimum), grid, values)
     threshold = (1.0 + tolerance) * minimum
     above = np.flatnonzero((grid > t_min) & (values > threshold))
     if above.size == 0:
@@ -190,7 +200,7 @@ def select_relative_lambda(function, tolerance):
         first_above = above[0]
         start = max(grid[first_above - 1], t_min)
         t = brentq(lambda x: function(10.0**x) - threshold, start, grid[first_above], xtol=1e-9)
-    return 10.0**t, float(function(10.0**t)), float(minimum)
+    return LambdaChoice(10.0**t, float(function(10.0**t)), float(minimum), grid, values)
 
 
 def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAULT_TOLERANCE, roughness=None,
@@ -220,6 +230,8 @@ def solve(factor, regularisation="gcv", validation_factor=None, tolerance=DEFAUL
         best = max(p for p, score in scores.items() if score <= lowest + tolerance * abs(lowest))
     chosen = candidates[best]
     chosen.power_scores = scores
+    if chosen.curves is not None:
+        chosen.curves = {p: solution.curves[p] for p, solution in candidates.items()}
     return chosen
 
 
@@ -237,10 +249,11 @@ def _solve_one(factor, regularisation, validation_factor, tolerance, roughness, 
         criterion_of = CrossValidation(fold_factors, column_prior).score
     else:
         criterion_of = problem.gcv
-    if regularisation == "evidence":
-        relative_lambda, criterion, lowest = select_relative_lambda(criterion_of, None)
-    elif regularisation in ("gcv", "validation", "cv"):
-        relative_lambda, criterion, lowest = select_relative_lambda(criterion_of, tolerance)
+    curves = None
+    if regularisation in ("evidence", "gcv", "validation", "cv"):
+        choice = select_relative_lambda(criterion_of, None if regularisation == "evidence" else tolerance)
+        relative_lambda, criterion, lowest = choice.relative_lambda, choice.criterion, choice.minimum
+        curves = {power: (choice.log_grid, choice.values)}
     else:
         relative_lambda = float(regularisation)
         criterion = lowest = criterion_of(relative_lambda)
@@ -253,4 +266,5 @@ def _solve_one(factor, regularisation, validation_factor, tolerance, roughness, 
         criterion=criterion,
         smoothness_power=power,
         power_scores=None if power is None else {power: lowest},
+        curves=curves,
     )
