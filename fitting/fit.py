@@ -432,8 +432,10 @@ def smoothness_lines(solution):
         return []
     line = f"smoothness prior: penalty λ Σ_j (D_j ε_j^p w_j)², p = {solution.smoothness_power:g}"
     if solution.power_scores is not None and len(solution.power_scores) > 1:
-        line += (f" (chosen as the lowest {solution.method} criterion over p: "
-                 + ", ".join(f"{p:g}: {v:.4g}" for p, v in solution.power_scores.items()) + ")")
+        rule = ("the largest evidence" if solution.method == "evidence" else
+                f"the smoothest p whose lowest {solution.method} criterion is within solver.tolerance of the best")
+        line += (f" (chosen as {rule}; lowest criterion per p: "
+                 + ", ".join(f"{p:g}: {v:.6g}" for p, v in solution.power_scores.items()) + ")")
     return [line]
 
 
