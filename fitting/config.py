@@ -208,8 +208,14 @@ class RowWeights(Section):
     forces: float = 1.0  # per eV/Å
     stress: float = 1.0  # per eV/atom of virial (σV/N)
     config_types: dict = field(default_factory=dict)  # {type: {energy: factor, forces: factor, stress: factor}}
+    choose: str = None  # null: use these weights; evidence: scale them per target by the Bayesian evidence of
+    #                     the training data (lepot.fitting.weights; these are then the starting scales)
 
     def check(self, fail, config):
+        if self.choose not in (None, "evidence"):
+            fail("weights.choose", f"must be null or 'evidence', got {self.choose!r}")
+        if self.choose is not None and config.solver.regularisation == "cv":
+            fail("weights.choose", "cannot be combined with solver.regularisation 'cv' (the folds are not re-weighted)")
         for key in ("energy", "forces", "stress"):
             if not _number(self[key]) or self[key] < 0:
                 fail(f"weights.{key}", f"must be a number >= 0, got {self[key]!r}")

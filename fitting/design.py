@@ -76,7 +76,15 @@ class RowBuilder:
         return {key: self.row_weights[key] * factors.get(key, 1.0) for key in ("energy", "forces", "stress")}
 
     def rows(self, structure):
-        """(X [n_rows][n_columns], y [n_rows]) of one structure, already weighted."""
+        """(X [n_rows][n_columns], y [n_rows]) of one structure, already weighted: energy, forces, stress rows."""
+        by_target = self.rows_by_target(structure)
+        if not by_target:
+            return np.zeros((0, self.n_columns)), np.zeros(0)
+        return np.vstack([x for x, _ in by_target.values()]), np.concatenate([y for _, y in by_target.values()])
+
+    def rows_by_target(self, structure):
+        """{target: (X, y)} of one structure for the targets with a non-zero weight, in the order energy,
+        forces, stress (the rows of rows(), split by target)."""
         row_weight = self.structure_row_weights(structure)
         atoms = structure.atoms
         n_atoms = len(atoms)
@@ -91,7 +99,7 @@ class RowBuilder:
             gradients.append("strain")
         result = self.descriptors.compute(atoms, gradients=tuple(gradients))
         core = self.core.compute(atoms) if self.core is not None else None
-        blocks, targets = [], []
+        by_target = {}
 
         if row_weight["energy"] > 0:
             row = np.zeros((1, self.n_columns))
@@ -101,8 +109,8 @@ class RowBuilder:
             target = structure.energy - (core.energy if core else 0.0)
             if self.given_reference_energies is not None:
                 target -= self.given_reference_energies[species].sum()
-            blocks.append(row * (row_weight["energy"] / n_atoms))
-            targets.append(np.array([target]) * (row_weight["energy"] / n_atoms))
+            by_target["energy"] = (row * (row_weight["energy"] / n_atoms),
+                                   np.array([target]) * (row_weight["energy"] / n_atoms))
 
         if row_weight["forces"] > 0:
             rows = np.zeros((n_atoms, 3, self.n_columns))
@@ -117,8 +125,8 @@ class RowBuilder:
                 )
                 rows[:, :, kappa * n_features : (kappa + 1) * n_features] = -summed
             target = structure.forces - (core.forces if core else 0.0)
-            blocks.append(rows.reshape(3 * n_atoms, -1) * row_weight["forces"])
-            targets.append(target.reshape(-1) * row_weight["forces"])
+            by_target["forces"] = (rows.reshape(3 * n_atoms, -1) * row_weight["forces"],
+                                   target.reshape(-1) * row_weight["forces"])
 
         if row_weight["stress"] > 0:
             rows = np.zeros((6, self.n_columns))
@@ -132,12 +140,8 @@ class RowBuilder:
             if core:
                 virial = virial - core.stress * volume
             target = np.array([virial[a, b] for a, b in ASE_VOIGT])
-            blocks.append(rows * (row_weight["stress"] / n_atoms))
-            targets.append(target * (row_weight["stress"] / n_atoms))
-
-        if not blocks:
-            return np.zeros((0, self.n_columns)), np.zeros(0)
-        return np.vstack(blocks), np.concatenate(targets)
+            by_target["stress"] = (rows * (row_weight["stress"] / n_atoms), target * (row_weight["stress"] / n_atoms))
+        return by_target
 
 
 class TriangularFactor:
@@ -196,6 +200,22 @@ def reduce_structures(builder, structures, chunk_size, progress=None):
         if progress is not None:
             progress.update(len(chunk))
     return factor
+
+
+def reduce_structures_by_target(builder, structures, chunk_size, progress=None):
+    """{target: TriangularFactor} of the rows of each target (energy, forces, stress) of ``structures``,
+    built chunk by chunk; their merge is reduce_structures' factor (lepot.fitting.weights re-weights them)."""
+    factors = {target: TriangularFactor(builder.n_columns) for target in ("energy", "forces", "stress")}
+    for start in range(0, len(structures), chunk_size):
+        chunk = structures[start : start + chunk_size]
+        pieces = [builder.rows_by_target(s) for s in chunk]
+        for target, factor in factors.items():
+            blocks = [p[target] for p in pieces if target in p]
+            if blocks:
+                factor.add(np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]))
+        if progress is not None:
+            progress.update(len(chunk))
+    return factors
 
 
 def mpi_reduce(factor, communicator):

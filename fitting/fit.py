@@ -39,7 +39,7 @@ from .config import ConfigError, FitConfig, load_config, make_config
 from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
 from .data import (TargetKeys, check_species, check_targets, cross_validation_folds, digest, read_structures,
                    split_validation)
-from .design import RowBuilder, TriangularFactor, mpi_reduce, reduce_structures
+from .design import RowBuilder, TriangularFactor, mpi_reduce, reduce_structures, reduce_structures_by_target
 from .contraction_learning import learn_fit_contraction
 from .embedding import principal_contraction, principal_embedding
 from .embedding_learning import learn_fit_embedding
@@ -50,6 +50,7 @@ from .pruning import prune_features
 from .report import (embedding_lines, embedding_plot_png, flagged_groups, parity_plot_png, pruning_lines,
                      regularisation_plot_png, report_text)
 from .solver import solve
+from .weights import TargetEvidence, reweighted_factor
 
 log = logging.getLogger("lepot.fitting")
 
@@ -97,6 +98,7 @@ class Design:
     factor: object  # TriangularFactor of the training rows
     validation_factor: object = None  # of the validation rows, when the solver or pruning uses them
     fold_factors: list = None  # [folds] of the training rows, fold by fold, for regularisation "cv"
+    chosen_weights: object = None  # lepot.fitting.weights.WeightChoice with weights.choose
     seconds: float = 0.0  # wall time since the fit started
 
 
@@ -267,7 +269,7 @@ def reduce_design(config, data, fitted, context=None):
     n_columns = n_centre * basis.n_features + (basis.n_species if fitted.fit_reference_energies else 0)
     estimate = check_fit_memory(
         n_columns, largest_chunk_rows(train, solver["chunk_size"], data.targets),
-        int(with_validation) + (folds + 1 if folds else 0),
+        int(with_validation) + (folds + 1 if folds else 0) + (3 if config["weights"]["choose"] else 0),
         gradient_bytes(train, basis.cutoff, basis.n_features, n_columns, data.targets), solver["memory_limit"],
         context.size, lambda: smaller_settings(config, basis, fitted.fit_reference_energies),
     )
@@ -284,12 +286,34 @@ def reduce_design(config, data, fitted, context=None):
         total.merge(fold_factors)
         design = Design(builder, total)
         design.fold_factors = fold_factors
+    elif config["weights"]["choose"] == "evidence":
+        target_factors = _reduce_by_target(builder, train, "train", solver["chunk_size"], context)
+        design = Design(builder, None)
+        design.chosen_weights = TargetEvidence(target_factors).choose()
+        design.factor = reweighted_factor(target_factors, design.chosen_weights.multipliers)
+        if context.rank == 0:
+            log.info("weights chosen by the evidence: %s", ", ".join(
+                f"{t} {config['weights'][t] * m:.4g}" for t, m in design.chosen_weights.multipliers.items()))
     else:
         design = Design(builder, _reduce(builder, train, "train", solver["chunk_size"], context))
-    if with_validation:
+    if with_validation and design.chosen_weights is not None:
+        design.validation_factor = reweighted_factor(
+            _reduce_by_target(builder, validation, "validation", solver["chunk_size"], context),
+            design.chosen_weights.multipliers)
+    elif with_validation:
         design.validation_factor = _reduce(builder, validation, "validation", solver["chunk_size"], context)
     design.seconds = time.perf_counter() - context.start
     return design
+
+
+def _reduce_by_target(builder, structures, name, chunk_size, context):
+    """{target: factor} of this rank's share of ``structures``, each combined over ranks."""
+    mine = structures[context.rank :: context.size]
+    with progress_bar(len(mine), f"design matrix ({name}, by target)", context.show) as bar:
+        factors = reduce_structures_by_target(builder, mine, chunk_size, bar)
+    if context.communicator is None:
+        return factors
+    return {target: mpi_reduce(factor, context.communicator) for target, factor in factors.items()}
 
 
 def _reduce(builder, structures, name, chunk_size, context):
@@ -369,6 +393,11 @@ def assemble_model(config, data, fitted, design, solved):
             "condition_number": solution.condition_number,
             "n_rows": design.factor.n_rows,
             "n_columns": builder.n_columns if pruning is None else int(len(pruning.columns)),
+            "chosen_weights": None if design.chosen_weights is None else {
+                "weights": {t: config["weights"][t] * m for t, m in design.chosen_weights.multipliers.items()},
+                "noise": design.chosen_weights.noise,
+                "log_evidence": design.chosen_weights.log_evidence,
+            },
             "smoothness_power": solution.smoothness_power,
             "smoothness_power_scores": None if solution.power_scores is None else
             {f"{p:g}": value for p, value in solution.power_scores.items()},
@@ -416,6 +445,7 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         f"rows {factor.n_rows}; solver {solution.method}: relative ridge {solution.regularisation:.3g}, "
         f"{solution.effective_parameters:.1f} effective parameters, condition number {solution.condition_number:.3g}",
         *smoothness_lines(solution),
+        *weight_lines(config, design.chosen_weights),
         "reference energies (eV): " + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.species, model.reference_energies)),
         summary_line(basis.core_repulsion, fitted.shortest_distances, config["model"]["core_repulsion"]),
         *embedding_lines(config["model"]["centre_weights"], fitted.embedding, fitted.learned, design.builder,
@@ -424,6 +454,16 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         f"MPI ranks {context.size}; design matrix {design.seconds:.1f} s; total {time.perf_counter() - context.start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in model.metadata["fit"]["data"].items()),
     ]
+
+
+def weight_lines(config, choice):
+    """The report's line on weights chosen by the evidence (none when the config's weights were used)."""
+    if choice is None:
+        return []
+    weights = ", ".join(f"{t} {config['weights'][t] * m:.4g}" for t, m in choice.multipliers.items())
+    noise = ", ".join(f"{t} {value:.3g}" for t, value in choice.noise.items())
+    return [f"row weights chosen by the evidence of the training data (weights.choose): {weights}; fitted noise "
+            f"in the configured row units: {noise}; ln evidence {choice.log_evidence:.6g}"]
 
 
 def smoothness_lines(solution):
