@@ -90,7 +90,8 @@ class ModelSettings(Section):
     minimal_basis: dict = None  # or {neighbours: 30, environments: 2, seed: 0}: functionally independent only
     prune: dict = None  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit
     reference_energies: object = "fit"  # "fit" (one E0 per species), or {El: E0 in eV}
-    core_repulsion: object = "auto"  # auto: ZBL below each pair's shortest distance in the data
+    core_repulsion: object = "auto"  # auto: ZBL below each pair's shortest distance in the data;
+    #                                  {shortest_fraction: f}: below f times it (molecules: docs/core-repulsion.md)
     #                                  (fitting/core_radii.py); null: none; or {r_inner, r_outer[, pairs]}
 
     def check(self, fail, config):
@@ -106,9 +107,14 @@ class ModelSettings(Section):
             if not all(_number(v) for v in reference.values()):
                 fail("model.reference_energies", "must map each species to a number (eV)")
         core = self.core_repulsion
-        if core is not None and core != "auto":
+        if isinstance(core, dict) and "shortest_fraction" in core:
+            fraction = core["shortest_fraction"]
+            if set(core) != {"shortest_fraction"} or not _number(fraction) or not 0 < fraction <= 1:
+                fail("model.core_repulsion", "{shortest_fraction: f} needs one number 0 < f <= 1 and nothing else")
+        elif core is not None and core != "auto":
             if not isinstance(core, dict) or not set(core) <= {"r_inner", "r_outer", "pairs"}:
-                fail("model.core_repulsion", "must be 'auto', null or {r_inner, r_outer[, pairs]}")
+                fail("model.core_repulsion",
+                     "must be 'auto', {shortest_fraction: f}, null or {r_inner, r_outer[, pairs]}")
 
     def _check_sizes(self, fail):
         for key in ("cutoff", "cutoff_width"):

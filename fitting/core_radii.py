@@ -16,6 +16,11 @@ training structures alone, an Nb-Mo-Ta-W validation cell with a Ta-Ta contact 0.
 training one had its forces changed by the switch (Ta validation force RMSE +10 %). A pair that never
 occurs in the data within the cutoff gets the smallest r_outer of the pairs that do.
 
+With `{shortest_fraction: f}` the handover starts at f · r_outer instead (r_inner = INNER_FRACTION of
+that). Molecules need it: the shortest distance of a bonded pair in an MD data set is a bond only slightly
+compressed, and new MD samples fall just below it — into the switch, where the bond fades out of the
+density and forces reach 10⁴ eV/Å (rMD17 ethanol, docs/core-repulsion.md).
+
 INNER_FRACTION = 0.8 was chosen on the training and validation data of the shipped potentials (mlearn
 Mo and Si, the Nb-Mo-Ta-W elements and binaries), never on test data: it is the widest switching window
 (smallest fraction, on a 0.1 grid) for which every dimer and trimer (equilateral and linear, every
@@ -55,9 +60,9 @@ def shortest_distances(structures, symbols, cutoff):
     }
 
 
-def automatic_core_repulsion(structures, symbols, cutoff):
+def automatic_core_repulsion(structures, symbols, cutoff, shortest_fraction=1.0):
     """CoreRepulsion of every species pair from the fit's (training and validation) structures (module
-    docstring), and the measured shortest distances."""
+    docstring), and the measured shortest distances; r_outer = shortest_fraction × the shortest distance."""
     measured = shortest_distances(structures, symbols, cutoff)
     if not measured:
         raise ConfigError(
@@ -67,7 +72,7 @@ def automatic_core_repulsion(structures, symbols, cutoff):
     fallback = min(measured.values())
     pairs = {}
     for a, b in itertools.combinations_with_replacement(symbols, 2):
-        outer = measured.get((a, b), fallback)
+        outer = shortest_fraction * measured.get((a, b), fallback)
         pairs[(a, b)] = (INNER_FRACTION * outer, outer)
     return CoreRepulsion(pairs), measured
 
@@ -91,12 +96,14 @@ def summary_line(core_repulsion, measured, settings):
     """Report line: the radii used, and where they came from."""
     if core_repulsion is None:
         return "core repulsion: none (model.core_repulsion: null)"
-    source = (
-        f"auto: r_outer = shortest distance of the pair in the training and validation data, "
-        f"r_inner = {INNER_FRACTION} r_outer"
-        if settings == "auto"
-        else "from the config"
-    )
+    if settings == "auto":
+        source = (f"auto: r_outer = shortest distance of the pair in the training and validation data, "
+                  f"r_inner = {INNER_FRACTION} r_outer")
+    elif isinstance(settings, dict) and "shortest_fraction" in settings:
+        source = (f"r_outer = {settings['shortest_fraction']:g} × the shortest distance of the pair in the training "
+                  f"and validation data, r_inner = {INNER_FRACTION} r_outer")
+    else:
+        source = "from the config"
     pairs = "; ".join(
         f"{a}-{b} {inner:.3f}-{outer:.3f} Å" + ("" if measured is None or (a, b) in measured else " (pair not in the data)")
         for (a, b), (inner, outer) in core_repulsion.pairs.items()

@@ -42,6 +42,12 @@ class Structure:
     def n_atoms(self):
         return len(self.atoms)
 
+    @property
+    def periodic(self):
+        """True for a cell periodic in all three directions: only such a structure has a stress (a molecule
+        or a slab in a box has none, and gets no stress rows whatever the stress weight)."""
+        return bool(np.all(self.atoms.pbc)) and self.atoms.cell.rank == 3
+
 
 @dataclass(frozen=True)
 class TargetKeys:
@@ -134,20 +140,21 @@ def _normalise_and_check(structure):
             raise DataError(f"{where}: stress has shape {stress.shape}, expected (6,) or (3, 3)")
         if not np.all(np.isfinite(stress)):
             raise DataError(f"{where}: stress contains NaN or inf")
-        if structure.atoms.cell.rank < 3:
-            raise DataError(f"{where}: stress given for a structure without a 3D cell")
+        if not structure.periodic:
+            raise DataError(f"{where}: stress given for a structure that is not periodic in 3D (pbc and a 3D cell)")
         structure.stress = stress
 
 
 def check_targets(structures, need_energy, need_forces, need_stress, split_name):
-    """Refuse structures that lack a target its weight asks for; refuse an empty split."""
+    """Refuse structures that lack a target its weight asks for (stress only of periodic ones: the others
+    have none); refuse an empty split."""
     if not structures:
         raise DataError(f"the {split_name} set is empty")
     for structure in structures:
         for needed, value, name in (
             (need_energy, structure.energy, "energy"),
             (need_forces, structure.forces, "forces"),
-            (need_stress, structure.stress, "stress"),
+            (need_stress and structure.periodic, structure.stress, "stress"),
         ):
             if needed and value is None:
                 raise DataError(

@@ -71,9 +71,13 @@ class RowBuilder:
         return np.asarray(coefficients)[self.n_coefficient_columns :]
 
     def structure_row_weights(self, structure):
-        """{energy, forces, stress}: the row weights of one structure (its config_type's factors applied)."""
+        """{energy, forces, stress}: the row weights of one structure (its config_type's factors applied; stress
+        0 for a structure that is not periodic in 3D, which has no stress)."""
         factors = self.row_weights["config_types"].get(structure.config_type, {})
-        return {key: self.row_weights[key] * factors.get(key, 1.0) for key in ("energy", "forces", "stress")}
+        weights = {key: self.row_weights[key] * factors.get(key, 1.0) for key in ("energy", "forces", "stress")}
+        if not structure.periodic:
+            weights["stress"] = 0.0
+        return weights
 
     def rows(self, structure):
         """(X [n_rows][n_columns], y [n_rows]) of one structure, already weighted: energy, forces, stress rows."""

@@ -217,9 +217,11 @@ def build_fit_basis(config, data, context=None):
     fitted = FitBasis(None, options)
     if model["reference_energies"] != "fit":
         fitted.reference_energies = np.array([model["reference_energies"][s] for s in species], float)
-    if model["core_repulsion"] == "auto":
+    core = model["core_repulsion"]
+    if core == "auto" or (isinstance(core, dict) and "shortest_fraction" in core):
         seen = data.splits["train"] + data.splits.get("validation", [])
-        options["core_repulsion"], fitted.shortest_distances = automatic_core_repulsion(seen, tuple(species), model["cutoff"])
+        options["core_repulsion"], fitted.shortest_distances = automatic_core_repulsion(
+            seen, tuple(species), model["cutoff"], 1.0 if core == "auto" else core["shortest_fraction"])
     else:
         options["core_repulsion"] = None if model["core_repulsion"] is None else configured_core_repulsion(
             model["core_repulsion"], tuple(species))

@@ -19,12 +19,14 @@ import ase.io
 import numpy as np
 import pytest
 from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 from models import random_model
 from structures import random_triclinic
 
 from lepot import potentials
 from lepot.calculator import CoreRepulsion, DescriptorCalculator, Potential, load_model
 from lepot.fitting import fit
+from lepot.fitting.config import ConfigError
 from lepot.fitting.core_radii import INNER_FRACTION, shortest_distances
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +95,56 @@ def test_default_fit_puts_the_handover_below_the_shortest_distance_in_the_data(t
     report = (tmp_path / "with.md").read_text()
     assert f"Mo-Mo {inner:.3f}-{outer:.3f} Å" in report and "auto: r_outer = shortest distance of the pair" in report
     assert json.loads((tmp_path / "with.json").read_text())["format_version"] >= 2  # the handover meaning
+
+
+@pytest.mark.parametrize("fraction", [0.9, 1.0])
+def test_shortest_fraction_moves_the_handover_below_the_data(tmp_path, fraction):
+    """{shortest_fraction: f}: r_outer = f × the shortest distance (f = 1 is 'auto'), stated in the report;
+    a non-periodic molecule with no stress fits with the default stress weight (it gets no stress rows)."""
+    config = {
+        "species": ["Mo"],
+        "data": {"train": str(SAMPLE), "validation_fraction": 0.0},
+        "model": {"cutoff": 4.5, "n_max": 4, "l_max": 3, "core_repulsion": {"shortest_fraction": fraction}},
+        "output": {"model": str(tmp_path / "fraction.json")},
+    }
+    model = fit(config, progress=False).model
+    structures = ase.io.read(SAMPLE, ":")
+    shortest = min(
+        np.min(atoms.get_all_distances(mic=True)[~np.eye(len(atoms), dtype=bool)]) for atoms in structures
+    )
+    inner, outer = model.core_repulsion.pairs[("Mo", "Mo")]
+    assert outer == pytest.approx(fraction * shortest, abs=1e-9) and inner == pytest.approx(INNER_FRACTION * outer)
+    assert f"r_outer = {fraction:g} × the shortest distance" in (tmp_path / "fraction.md").read_text()
+
+
+@pytest.mark.parametrize("setting", [{"shortest_fraction": 0.0}, {"shortest_fraction": 1.5},
+                                     {"shortest_fraction": 0.9, "r_outer": 2.0}, {"shortest_fraction": "x"}])
+def test_bad_shortest_fraction_is_named(tmp_path, setting):
+    config = {"species": ["Mo"], "data": {"train": str(SAMPLE)}, "model": {"core_repulsion": setting},
+              "output": {"model": str(tmp_path / "bad.json")}}
+    with pytest.raises(ConfigError, match="shortest_fraction"):
+        fit(config, progress=False)
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_a_molecule_without_stress_fits_with_the_default_weights(tmp_path):
+    """Non-periodic structures have no stress: they get no stress rows, and the default stress weight is
+    not an error for them (it still is for periodic structures that lack a stress)."""
+    from ase.build import molecule
+
+    structures = []
+    rng = np.random.default_rng(5)
+    for k in range(12):
+        atoms = molecule("CH3OH")
+        atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+        atoms.calc = SinglePointCalculator(atoms, energy=-30.0 + rng.normal(), forces=rng.normal(size=(6, 3)))
+        structures.append(atoms)
+    ase.io.write(tmp_path / "methanol.extxyz", structures)
+    config = {"species": ["C", "H", "O"], "data": {"train": str(tmp_path / "methanol.extxyz"), "validation_fraction": 0.0},
+              "model": {"cutoff": 4.0, "n_max": 3, "l_max": 2}, "output": {"model": str(tmp_path / "methanol.json")}}
+    result = fit(config, progress=False)
+    assert result.tables["train"]["all"]["stress_GPa"] is None
+    assert result.solution.effective_parameters > 0
 
 
 def test_shortest_distances_per_species_pair_include_periodic_images():
