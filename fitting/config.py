@@ -239,7 +239,8 @@ class RowWeights(Section):
 class SolverSettings(Section):
     regularisation: object = "gcv"  # gcv | validation | evidence | cv (k-fold over structures) | a fixed number
     tolerance: float = 0.01  # take the largest λ whose criterion is within this of its minimum
-    chunk_size: int = 32  # structures per design-matrix block (bounds the rows' memory)
+    chunk_size: object = "auto"  # structures per design-matrix block (bounds the rows' memory); auto: at least
+    #                              32 and enough for half as many rows as columns (fitting/memory.py)
     memory_limit: float = None  # GiB the fit may use on this node, shared by its MPI ranks; null: what the
     #                             machine has available. The peak is estimated first (fitting/memory.py)
     seed: int = 0  # validation split and embedding-learning sample
@@ -261,8 +262,9 @@ class SolverSettings(Section):
             fail("solver.folds", f"must be an integer >= 2, got {self.folds!r}")
         if not _number(self.tolerance) or self.tolerance < 0:
             fail("solver.tolerance", f"must be a number >= 0, got {self.tolerance!r}")
-        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            fail("solver.chunk_size", f"must be a positive integer, got {self.chunk_size!r}")
+        if self.chunk_size != "auto" and (not isinstance(self.chunk_size, int) or isinstance(self.chunk_size, bool)
+                                          or self.chunk_size < 1):
+            fail("solver.chunk_size", f"must be 'auto' or a positive integer, got {self.chunk_size!r}")
         if self.memory_limit is not None and (not _number(self.memory_limit) or not self.memory_limit > 0):
             fail("solver.memory_limit", f"must be null or a positive number of GiB, got {self.memory_limit!r}")
         if not isinstance(self.seed, int):

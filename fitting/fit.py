@@ -44,7 +44,7 @@ from .contraction_learning import learn_fit_contraction
 from .embedding import principal_contraction, principal_embedding
 from .embedding_learning import learn_fit_embedding
 from .metrics import error_table, predict
-from .memory import check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
+from .memory import automatic_chunk_size, check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
 from .progress import progress_bar
 from .pruning import prune_features
 from .report import (embedding_lines, embedding_plot_png, flagged_groups, parity_plot_png, pruning_lines,
@@ -269,8 +269,10 @@ def reduce_design(config, data, fitted, context=None):
     folds = solver["folds"] if solver["regularisation"] == "cv" else 0
     n_centre = basis.n_species if fitted.centre_embedding is None else fitted.centre_embedding.shape[0]
     n_columns = n_centre * basis.n_features + (basis.n_species if fitted.fit_reference_energies else 0)
+    chunk_size = (automatic_chunk_size(train, n_columns, data.targets) if solver["chunk_size"] == "auto"
+                  else solver["chunk_size"])
     estimate = check_fit_memory(
-        n_columns, largest_chunk_rows(train, solver["chunk_size"], data.targets),
+        n_columns, largest_chunk_rows(train, chunk_size, data.targets),
         int(with_validation) + (folds + 1 if folds else 0) + (3 if config["weights"]["choose"] else 0),
         gradient_bytes(train, basis.cutoff, basis.n_features, n_columns, data.targets), solver["memory_limit"],
         context.size, lambda: smaller_settings(config, basis, fitted.fit_reference_energies),
@@ -278,18 +280,19 @@ def reduce_design(config, data, fitted, context=None):
     builder = RowBuilder(basis, config["weights"], fitted.fit_reference_energies, fitted.reference_energies,
                          Model.core_repulsion_only(basis), fitted.centre_embedding)
     if context.rank == 0:
-        log.info("memory: about %.2f GiB at the peak of the design and solve", estimate / 2**30)
+        log.info("memory: about %.2f GiB at the peak of the design and solve (chunks of %d structures)",
+                 estimate / 2**30, chunk_size)
         log.info("basis: %d features x %d species, %d columns", basis.n_features, basis.n_species, builder.n_columns)
     if folds:  # one factor per fold; the training factor is their merge (the same least-squares problem)
         assignment = cross_validation_folds(len(train), folds, solver["seed"])
         fold_factors = [_reduce(builder, [s for s, f in zip(train, assignment) if f == k], f"train, fold {k + 1}/{folds}",
-                                solver["chunk_size"], context) for k in range(folds)]
+                                chunk_size, context) for k in range(folds)]
         total = TriangularFactor(builder.n_columns)
         total.merge(fold_factors)
         design = Design(builder, total)
         design.fold_factors = fold_factors
     elif config["weights"]["choose"] == "evidence":
-        target_factors = _reduce_by_target(builder, train, "train", solver["chunk_size"], context)
+        target_factors = _reduce_by_target(builder, train, "train", chunk_size, context)
         design = Design(builder, None)
         design.chosen_weights = TargetEvidence(target_factors).choose()
         design.factor = reweighted_factor(target_factors, design.chosen_weights.multipliers)
@@ -297,13 +300,13 @@ def reduce_design(config, data, fitted, context=None):
             log.info("weights chosen by the evidence: %s", ", ".join(
                 f"{t} {config['weights'][t] * m:.4g}" for t, m in design.chosen_weights.multipliers.items()))
     else:
-        design = Design(builder, _reduce(builder, train, "train", solver["chunk_size"], context))
+        design = Design(builder, _reduce(builder, train, "train", chunk_size, context))
     if with_validation and design.chosen_weights is not None:
         design.validation_factor = reweighted_factor(
-            _reduce_by_target(builder, validation, "validation", solver["chunk_size"], context),
+            _reduce_by_target(builder, validation, "validation", chunk_size, context),
             design.chosen_weights.multipliers)
     elif with_validation:
-        design.validation_factor = _reduce(builder, validation, "validation", solver["chunk_size"], context)
+        design.validation_factor = _reduce(builder, validation, "validation", chunk_size, context)
     design.seconds = time.perf_counter() - context.start
     return design
 

@@ -18,7 +18,7 @@ from structures import open_cluster, random_triclinic
 from lepot.calculator import Potential, load_model
 from lepot.fitting import fit
 from lepot.fitting.config import ConfigError
-from lepot.fitting.data import DataError
+from lepot.fitting.data import DataError, TargetKeys, read_structures
 from lepot.fitting.memory import FitMemoryError
 from lepot.fitting.evaluate import evaluate
 
@@ -88,7 +88,26 @@ def real_config(tmp_path, **solver):
 def test_chunked_equals_unchunked(tmp_path):
     one = fit(real_config(tmp_path, chunk_size=1), progress=False).model
     all_at_once = fit(real_config(tmp_path, chunk_size=1000), progress=False).model
+    automatic = fit(real_config(tmp_path, chunk_size="auto"), progress=False).model
     np.testing.assert_allclose(one.coefficients, all_at_once.coefficients, rtol=1e-8, atol=1e-10 * np.abs(one.coefficients).max())
+    np.testing.assert_allclose(automatic.coefficients, all_at_once.coefficients, rtol=1e-8,
+                               atol=1e-10 * np.abs(one.coefficients).max())
+
+
+def test_automatic_chunk_size_holds_half_as_many_rows_as_columns():
+    from lepot.fitting.memory import AUTO_CHUNK_MINIMUM, automatic_chunk_size, rows_per_structure
+
+    structures = read_structures(str(SAMPLE), TargetKeys(), ".")
+    need = {"energy": True, "forces": True, "stress": True}
+    mean_rows = np.mean([rows_per_structure(s, need) for s in structures])
+    assert automatic_chunk_size(structures, 500, need) == AUTO_CHUNK_MINIMUM  # few columns: the minimum
+    many = automatic_chunk_size(structures, 40000, need)
+    assert many == int(np.ceil(0.5 * 40000 / mean_rows)) and many > AUTO_CHUNK_MINIMUM
+
+
+@pytest.mark.parametrize("chunk_size", [0, "big", True])
+def test_bad_chunk_size_is_named(tmp_path, chunk_size):
+    assert_refused(real_config(tmp_path, chunk_size=chunk_size), ConfigError, "solver.chunk_size", tmp_path / "Mo.json")
 
 
 def test_same_data_config_and_seed_give_the_same_file(tmp_path, monkeypatch):
