@@ -1,20 +1,16 @@
 """k-fold cross-validation on fold factors (solver.regularisation: cv): the score equals explicit refits
 without each fold, the folds are a seeded partition, and a fit with it is the same serial and under MPI."""
 
-import os
-import subprocess
 
 import numpy as np
 import pytest
-import yaml
 
-from lepot.calculator import load_model
 from lepot.fitting import fit
 from lepot.fitting.config import ConfigError
 from lepot.fitting.data import DataError, cross_validation_folds
 from lepot.fitting.design import TriangularFactor
 from lepot.fitting.solver import CrossValidation, solve
-from test_fitting import BIN, SAMPLE, assert_refused, small_config
+from test_fitting import SAMPLE, assert_refused, fit_on_two_ranks, small_config
 
 
 def fold_rows(seed, n_folds=4, rows_per_fold=(30, 25, 35, 28), n_columns=7):
@@ -81,12 +77,7 @@ def cv_config(tmp_path, name, **solver):
 
 
 def test_cv_fit_under_mpi_equals_serial(tmp_path):
-    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(cv_config(tmp_path, "mpi", smoothness_power="auto")))
-    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet",
-                                str(tmp_path / "mpi.yaml")], env=dict(os.environ, OMP_NUM_THREADS="1"),
-                               capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr
-    parallel = load_model(tmp_path / "mpi.json")
+    parallel = fit_on_two_ranks(cv_config(tmp_path, "mpi", smoothness_power="auto"), tmp_path)
     serial = fit(cv_config(tmp_path, "serial", smoothness_power="auto"), progress=False).model
     assert serial.metadata["fit"]["solver"]["method"] == "cv"
     assert parallel.metadata["fit"]["solver"]["smoothness_power"] == serial.metadata["fit"]["solver"]["smoothness_power"]

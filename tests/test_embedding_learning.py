@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from finite_differences import assert_exact_loss_gradient
 from structures import write_emt_training_file
+from test_fitting import fit_on_two_ranks
 
 from lepot.calculator import DescriptorCalculator, load_model
 from lepot.fitting import fit
@@ -90,24 +91,9 @@ def test_learning_without_compression_is_refused(tmp_path):
 
 
 def test_mpi_two_ranks_equal_serial_with_a_learned_embedding(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import yaml
-
     config = fit_config(tmp_path, ["Cu", "Ag", "Au"], seed=6)
     serial = fit(config, communicator=None, progress=False).model
-    config["output"]["model"] = str(tmp_path / "mpi.json")
-    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(config))
-    binaries = Path(sys.executable).parent
-    completed = subprocess.run(
-        [str(binaries / "mpiexec"), "-n", "2", str(binaries / "lepot"), "fit", "--quiet", str(tmp_path / "mpi.yaml")],
-        env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr
-    parallel = load_model(tmp_path / "mpi.json")
+    parallel = fit_on_two_ranks(config, tmp_path, timeout=600)
     # rank 0 learns and broadcasts; serial and parallel differ only by BLAS round-off (thread counts differ)
     np.testing.assert_allclose(parallel.basis.embedding, serial.basis.embedding, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8, atol=1e-10 * np.abs(serial.coefficients).max())

@@ -121,15 +121,20 @@ def test_same_data_config_and_seed_give_the_same_file(tmp_path, monkeypatch):
     assert (tmp_path / "Mo.json").read_bytes() != first
 
 
-def test_mpi_two_ranks_equal_serial(tmp_path):
-    config = real_config(tmp_path)
-    config["output"]["model"] = str(tmp_path / "mpi.json")
-    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(config))
-    environment = dict(os.environ, OMP_NUM_THREADS="1")
-    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet", str(tmp_path / "mpi.yaml")],
-                               env=environment, capture_output=True, text=True, timeout=300)
+def fit_on_two_ranks(config, folder, timeout=300):
+    """`mpiexec -n 2 lepot fit` of ``config`` (a dict; its output goes to folder/mpi.json, one thread per rank);
+    returns the written model."""
+    config = dict(config, output={**config["output"], "model": str(Path(folder) / "mpi.json")})
+    (Path(folder) / "mpi.yaml").write_text(yaml.safe_dump(config))
+    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet",
+                                str(Path(folder) / "mpi.yaml")], env=dict(os.environ, OMP_NUM_THREADS="1"),
+                               capture_output=True, text=True, timeout=timeout)
     assert completed.returncode == 0, completed.stderr
-    parallel = load_model(tmp_path / "mpi.json")
+    return load_model(Path(folder) / "mpi.json")
+
+
+def test_mpi_two_ranks_equal_serial(tmp_path):
+    parallel = fit_on_two_ranks(real_config(tmp_path), tmp_path)
     serial = fit(real_config(tmp_path), progress=False).model
     assert parallel.metadata["fit"]["solver"]["n_rows"] == serial.metadata["fit"]["solver"]["n_rows"]
     np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8, atol=1e-10 * np.abs(serial.coefficients).max())

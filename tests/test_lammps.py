@@ -3,7 +3,6 @@ MPI = serial, energy conservation, reproducible reruns, LAMMPS conventions (pote
 fix adapt, unset coefficients) and clear errors for bad input (bad parameter files:
 test_parameter_file_contract.py)."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path

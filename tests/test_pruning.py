@@ -1,15 +1,11 @@
 """Cost-aware pruning (lepot.fitting.pruning): the restricted factor is the least-squares problem of its
 columns, and a pruned fit equals a plain fit of the kept basis on the same rows."""
 
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from lepot.calculator import load_model
 from lepot.calculator.minimal_basis import subset_basis
 from lepot.fitting import fit
 from lepot.fitting.config import ConfigError
@@ -17,7 +13,7 @@ from lepot.fitting.data import read_structures
 from lepot.fitting.design import RowBuilder, TriangularFactor, reduce_structures
 from lepot.fitting.pruning import restrict_factor
 from lepot.fitting.solver import solve
-from test_fitting import BIN, SAMPLE, assert_refused, small_config
+from test_fitting import SAMPLE, assert_refused, fit_on_two_ranks, small_config
 
 
 def test_restricted_factor_is_the_least_squares_problem_of_its_columns():
@@ -84,14 +80,7 @@ def test_bad_pruning_settings_are_named(tmp_path):
 
 
 def test_pruned_fit_under_mpi_equals_serial(tmp_path):
-    config = pruned_config(tmp_path, 300)
-    config["output"]["model"] = str(tmp_path / "mpi.json")
-    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(config))
-    environment = dict(os.environ, OMP_NUM_THREADS="1")
-    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet",
-                                str(tmp_path / "mpi.yaml")], env=environment, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr
-    parallel = load_model(tmp_path / "mpi.json")
+    parallel = fit_on_two_ranks(pruned_config(tmp_path, 300), tmp_path)
     serial = fit(pruned_config(tmp_path, 300), progress=False).model
     assert len(serial.metadata["fit"]["pruning"]) > 1
     assert parallel.basis.couplings.labels == serial.basis.couplings.labels

@@ -4,19 +4,16 @@ lowest criterion, the log-evidence equals the Gaussian marginal likelihood compu
 roughness is the sum of its factors' LE eigenvalues, and a fit with the prior is the same serial and under
 MPI and byte-identical when repeated."""
 
-import os
-import subprocess
 
 import numpy as np
 import pytest
-import yaml
 
-from lepot.calculator import build_basis, load_model
+from lepot.calculator import build_basis
 from lepot.fitting import fit
 from lepot.fitting.config import ConfigError
 from lepot.fitting.design import TriangularFactor
 from lepot.fitting.solver import POWER_GRID, RidgeProblem, solve
-from test_fitting import BIN, SAMPLE, assert_refused, small_config
+from test_fitting import SAMPLE, assert_refused, fit_on_two_ranks, small_config
 
 
 def random_factor(seed, n_rows=120, n_columns=10):
@@ -142,13 +139,7 @@ def test_fit_with_the_prior_reports_its_choice_and_is_reproducible(tmp_path, mon
 
 
 def test_fit_with_the_prior_under_mpi_equals_serial(tmp_path):
-    config = prior_config(tmp_path, "mpi", power=1.5)
-    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(config))
-    environment = dict(os.environ, OMP_NUM_THREADS="1")
-    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet",
-                                str(tmp_path / "mpi.yaml")], env=environment, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr
-    parallel = load_model(tmp_path / "mpi.json")
+    parallel = fit_on_two_ranks(prior_config(tmp_path, "mpi", power=1.5), tmp_path)
     serial = fit(prior_config(tmp_path, "serial", power=1.5), progress=False).model
     np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8,
                                atol=1e-10 * np.abs(serial.coefficients).max())

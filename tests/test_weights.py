@@ -2,19 +2,15 @@
 marginal likelihood with one noise level per target computed from the rows, its gradient equals finite
 differences, the maximum recovers known noise ratios, and a fit with it is the same serial and under MPI."""
 
-import os
-import subprocess
 
 import numpy as np
 import pytest
-import yaml
 
-from lepot.calculator import load_model
 from lepot.fitting import fit
 from lepot.fitting.config import ConfigError
 from lepot.fitting.design import TriangularFactor
 from lepot.fitting.weights import TargetEvidence, reweighted_factor
-from test_fitting import BIN, SAMPLE, assert_refused, small_config
+from test_fitting import SAMPLE, assert_refused, fit_on_two_ranks, small_config
 
 NOISE = {"energy": 0.02, "forces": 0.3, "stress": 0.1}
 ROWS = {"energy": 40, "forces": 150, "stress": 30}
@@ -90,13 +86,8 @@ def chosen_config(tmp_path, name):
 
 
 def test_fit_with_chosen_weights_reports_them_and_mpi_equals_serial(tmp_path):
-    (tmp_path / "mpi.yaml").write_text(yaml.safe_dump(chosen_config(tmp_path, "mpi")))
-    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", str(BIN / "lepot"), "fit", "--quiet",
-                                str(tmp_path / "mpi.yaml")], env=dict(os.environ, OMP_NUM_THREADS="1"),
-                               capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr
+    parallel = fit_on_two_ranks(chosen_config(tmp_path, "mpi"), tmp_path)
     serial = fit(chosen_config(tmp_path, "serial"), progress=False).model
-    parallel = load_model(tmp_path / "mpi.json")
     chosen = serial.metadata["fit"]["solver"]["chosen_weights"]
     assert chosen["weights"]["forces"] == 1.0 and chosen["weights"]["energy"] > 0
     assert "row weights chosen by the evidence" in (tmp_path / "serial.md").read_text()
