@@ -82,9 +82,10 @@ def validate_structure(positions, cell, pbc):
 
 
 def _check_overlaps(centres, neighbours, shifts, vectors):
-    distances = np.sqrt((vectors * vectors).sum(axis=1))
-    close = np.flatnonzero(distances < MIN_PAIR_DISTANCE)
+    squared = np.einsum("ij,ij->i", vectors, vectors)  # |r_ij|², no square root unless something overlaps
+    close = np.flatnonzero(~(squared >= MIN_PAIR_DISTANCE * MIN_PAIR_DISTANCE))
     if close.size:
+        distances = np.sqrt(squared)
         p = close[0]
         raise ValueError(
             f"atoms {centres[p]} and {neighbours[p]} (shift {shifts[p].tolist()}) overlap: distance "
@@ -106,7 +107,7 @@ class VerletPairs:
         if not np.isfinite(skin) or skin < 0:
             raise ValueError(f"skin must be a non-negative number of Å, got {skin}")
         self.cutoff, self.skin = float(cutoff), float(skin)
-        self._built = None  # (positions r⁰, cell, pbc, NeighbourPairs)
+        self._built = None  # (positions r⁰, cell, pbc, NeighbourPairs, shift · cell [n_pairs][3] in Å)
         self.builds = 0  # lists built so far
 
     def pairs(self, positions, cell, pbc):
@@ -115,16 +116,16 @@ class VerletPairs:
             self.builds += 1
             return neighbour_pairs(positions, cell, pbc, self.cutoff)
         if self._built is not None:
-            origin, built_cell, built_pbc, pairs = self._built
+            origin, built_cell, built_pbc, pairs, shift_vectors = self._built
             if (len(origin) == len(positions) and np.array_equal(built_cell, cell) and np.array_equal(built_pbc, pbc)
                     and (len(positions) == 0
                          or ((positions - origin) ** 2).sum(axis=1).max() < (0.5 * self.skin) ** 2)):
-                vectors = positions[pairs.neighbours] - positions[pairs.centres] + pairs.shifts @ cell
+                vectors = positions[pairs.neighbours] - positions[pairs.centres] + shift_vectors
                 _check_overlaps(pairs.centres, pairs.neighbours, pairs.shifts, vectors)
                 return NeighbourPairs(pairs.n_atoms, pairs.centres, pairs.neighbours, pairs.shifts,
                                       np.ascontiguousarray(vectors), pairs.centre_offsets)
         pairs = neighbour_pairs(positions, cell, pbc, self.cutoff + self.skin)
-        self._built = (positions.copy(), cell.copy(), pbc.copy(), pairs)
+        self._built = (positions.copy(), cell.copy(), pbc.copy(), pairs, pairs.shifts @ cell)
         self.builds += 1
         return pairs
 
