@@ -50,6 +50,7 @@ from .pruning import prune_features
 from .report import (embedding_lines, embedding_plot_png, flagged_groups, parity_plot_png, pruning_lines,
                      regularisation_plot_png, report_text)
 from .solver import solve
+from .weights import EXTRA_FACTORS as WEIGHT_CHOICE_FACTORS
 from .weights import TargetEvidence, reweighted_factor
 
 log = logging.getLogger("lepot.fitting")
@@ -273,7 +274,7 @@ def reduce_design(config, data, fitted, context=None):
                   else solver["chunk_size"])
     estimate = check_fit_memory(
         n_columns, largest_chunk_rows(train, chunk_size, data.targets),
-        int(with_validation) + (folds + 1 if folds else 0) + (3 if config["weights"]["choose"] else 0),
+        int(with_validation) + (folds + 1 if folds else 0) + (WEIGHT_CHOICE_FACTORS if config["weights"]["choose"] else 0),
         gradient_bytes(train, basis.cutoff, basis.n_features, n_columns, data.targets), solver["memory_limit"],
         context.size, lambda: smaller_settings(config, basis, fitted.fit_reference_energies),
     )

@@ -145,7 +145,8 @@ def validation_residual(problem, validation_factor):
 
 def merged_factor(factors):
     """One TriangularFactor of the rows of several factors (objects with r [n][columns], z, residual_outside,
-    n_rows: full or column-restricted factors), by QR of their stacked [R | z] and ρ rows."""
+    n_rows: full or column-restricted factors), by QR of their stacked [R | z] and ρ rows. For full factors it
+    is TriangularFactor.merge; the fold factors of cross-validation restricted by pruning need this form."""
     n_columns = factors[0].r.shape[1]
     merged = TriangularFactor(n_columns)
     for factor in factors:

@@ -27,6 +27,8 @@ from scipy.optimize import minimize
 from .solver import merged_factor
 
 TARGETS = ("energy", "forces", "stress")
+EXTRA_FACTORS = 12  # (m+1)² arrays held while choosing (for the memory estimate): the 3 per-target factors,
+#                    their scaled copies and Gram matrices (6), A, its Cholesky factor and L⁻¹ (3)
 POLISH_STEPS = 4  # Newton steps after L-BFGS (each 2 (1 + number of targets) gradient evaluations)
 HESSIAN_STEP = 1e-4  # in ln α, ln β
 

@@ -181,6 +181,7 @@ public:
         }
         for (int m = max_degree >= 5 ? degree_begin(5) : n_monomials; m < n_monomials; ++m) {
             const double c = coefficient[m];
+            if (c == 0.0) continue;  // a monomial of another species only (kept when any species uses it)
             const int begin = factor_offsets_[m], end = factor_offsets_[m + 1];
             for (int f = begin; f < end; ++f) {
                 alignas(64) double partial[W];  // c Π_{g ≠ f} A_g per lane

@@ -50,8 +50,9 @@ struct PotentialWorkspace {
     std::vector<double> lane_density;       // shape [n_extended][lanes], [A ; Ã] of the block's centres
     std::vector<double> lane_adjoint;       // shape [n_extended][lanes], ∂E_i/∂[A ; Ã]
     std::vector<double> extended;           // shape [n_extended], [A ; Ã] of one centre (with a contraction)
-    std::vector<double> extended_adjoint;   // shape [n_extended], ∂E_i/∂[A ; Ã] of one centre
-    std::vector<double> adjoint;          // shape [n_density], ∂E_i/∂A
+    std::vector<double> extended_adjoint;   // shape [n_extended], ∂E_i/∂[A ; Ã] of one centre (∂E_i/∂A without
+                                            //   a contraction)
+    std::vector<double> adjoint;          // shape [n_density], ∂E_i/∂A (with a contraction: Wᵀ of the above)
     std::vector<double> species_adjoint;  // shape [n_species][n_nlm], h_s
     std::vector<char> species_present;    // shape [n_species]
 };
@@ -167,11 +168,12 @@ private:
                         double* pair_gradients) const {
         const int n_species = expansion_.n_species();
         const int n_nlm = expansion_.layout().n_nlm();
-        ws.adjoint.resize(expansion_.n_density());
-        if (contraction_.enabled())
+        const double* adjoint = ws.extended_adjoint.data();  // ∂E_i/∂A, shape [n_density]
+        if (contraction_.enabled()) {
+            ws.adjoint.resize(expansion_.n_density());
             contraction_.backward(ws.extended_adjoint.data(), ws.adjoint.data());
-        else
-            std::copy_n(ws.extended_adjoint.data(), expansion_.n_density(), ws.adjoint.data());
+            adjoint = ws.adjoint.data();
+        }
 
         ws.species_present.assign(n_species, 0);
         for (int p = 0; p < n_neigh; ++p) ws.species_present[neighbour_species[p]] = 1;
@@ -182,7 +184,7 @@ private:
             double* h = &ws.species_adjoint[static_cast<size_t>(s) * n_nlm];
             for (int k = 0; k < expansion_.n_pseudo(); ++k) {
                 if (!expansion_.contributes(s, k)) continue;
-                const double* g = &ws.adjoint[static_cast<size_t>(k) * n_nlm];
+                const double* g = adjoint + static_cast<size_t>(k) * n_nlm;
                 for (int l = 0; l <= layout.l_max(); ++l) {
                     const int width = 2 * l + 1;
                     for (int n = 0; n < layout.n_radial(l); ++n) {
