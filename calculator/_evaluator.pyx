@@ -123,6 +123,19 @@ cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
         vector[double] reference_energies
 
 
+cdef extern from "posterior.hpp" namespace "lepot" nogil:
+    cdef cppclass PosteriorParameters:
+        cbool present
+        int n_centre
+        vector[double] centre_channels
+        cbool reference_energy_columns
+        int n_columns
+        vector[double] factor
+        double posterior_scale
+        double energy_noise
+        double reference_variance
+
+
 cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
     const char* parameter_file_format
     int parameter_file_version
@@ -138,6 +151,7 @@ cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
         vector[int] feature_index
         vector[int] feature_channel_offsets
         vector[int] feature_channels
+        PosteriorParameters posterior
         string metadata
 
     ParameterFile core_parse_parameter_file "lepot::parse_parameter_file"(const string&, const string&) except +
@@ -253,7 +267,25 @@ cdef dict parameter_file_dict(ParameterFile& parsed):
         "contraction_weights": np.array(basis.contraction_weights, dtype=np.float64),
         "core_pair_species": np.array(basis.core_pair_species, dtype=np.int64).reshape(n_pairs, 2),
         "core_pair_radii": np.array(basis.core_pair_radii, dtype=np.float64).reshape(n_pairs, 2),
+        "uncertainty": posterior_dict(parsed.posterior, n_species),
         "metadata": json.loads(parsed.metadata.decode()),
+    }
+
+
+cdef posterior_dict(PosteriorParameters& posterior, int n_species):
+    """The "uncertainty" content (None for null): the packed factor unpacked to [n_columns][n_columns]."""
+    if not posterior.present:
+        return None
+    n = posterior.n_columns
+    factor = np.zeros((n, n))
+    factor[np.triu_indices(n)] = np.array(posterior.factor, dtype=np.float64)
+    return {
+        "centre_channels": np.array(posterior.centre_channels, dtype=np.float64).reshape(posterior.n_centre, n_species),
+        "reference_energy_columns": posterior.reference_energy_columns,
+        "factor": factor,
+        "posterior_scale": posterior.posterior_scale,
+        "energy_noise": posterior.energy_noise,
+        "reference_variance": posterior.reference_variance,
     }
 
 

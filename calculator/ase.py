@@ -11,6 +11,13 @@ Properties (one evaluation computes all of them):
     stress                eV/Å³, Voigt (xx, yy, zz, yz, xz, xy), σ = (1/V) ∂E/∂ε, tensile positive
     stresses              eV/Å³ per atom, Voigt, summing to stress
 stress and stresses need a cell with non-zero volume (any pbc); otherwise they are not available.
+
+With a parameter file that stores the coefficients' posterior ("uncertainty", written by lepot fit;
+docs/uncertainty.md), also, computed only when one of them is asked for (calc.get_property(name, atoms)):
+    energy_uncertainty          eV, standard deviation of the predicted energy (calibrated on validation data)
+    energies_uncertainty        eV per atom, posterior standard deviation of each local energy
+    local_prediction_rigidity   eV⁻² per atom, LPR_i = 1 / (posterior variance of E_i at unit noise)
+    extrapolation_grade         per atom, 1 at the median validation environment; ≫ 1 is extrapolation
 """
 
 from pathlib import Path
@@ -18,9 +25,11 @@ from pathlib import Path
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from .conventions import ASE_VOIGT, to_voigt
+from .descriptors import DescriptorCalculator
 from .model import Model, load_model
 from .neighbours import cell_volume
 from .potential import Potential
+from .uncertainty import UNCERTAINTY_PROPERTIES
 
 
 def resolve_model(model):
@@ -51,12 +60,14 @@ class LepotCalculator(Calculator):
     when asked for (their per-pair tally costs ~30 % of a fast model's step), then with everything else.
     """
 
-    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses")
+    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses") + UNCERTAINTY_PROPERTIES
 
     def __init__(self, model, n_threads=None, skin=0.3, **kwargs):
         super().__init__(**kwargs)
         self.model = resolve_model(model)
         self.potential = Potential(self.model, n_threads=n_threads, skin=skin)
+        self.n_threads = n_threads
+        self._descriptors = None  # a DescriptorCalculator, made when an uncertainty is first asked for
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -73,3 +84,16 @@ class LepotCalculator(Calculator):
             self.results["stress"] = to_voigt(result.stress, ASE_VOIGT)
         if result.stresses is not None:
             self.results["stresses"] = to_voigt(result.stresses, ASE_VOIGT)
+        if any(p in UNCERTAINTY_PROPERTIES for p in properties):
+            self.results.update(self._uncertainties())
+
+    def _uncertainties(self):
+        posterior = self.model.uncertainty
+        if posterior is None:
+            raise PropertyNotImplementedError(
+                "this parameter file stores no uncertainty ('uncertainty': null); refit it with lepot fit "
+                "(output.uncertainty: true, the default)")
+        if self._descriptors is None:
+            self._descriptors = DescriptorCalculator(self.model.basis, self.n_threads)
+        values = self._descriptors.compute(self.atoms).values
+        return posterior.evaluate(self.model.basis.species_index(self.atoms.numbers), values)

@@ -2,7 +2,7 @@
 
 The schema is documented, with an example, in docs/parameter-file.md. In short::
 
-    {"format": "lepot-potential", "format_version": 3,
+    {"format": "lepot-potential", "format_version": 4,
      "units": {"energy": "eV", "length": "Angstrom"},
      "species": ["Mo", "W"],
      "cutoff": {"radius": 5.0, "function": "shifted_cosine", "width": 1.0},
@@ -15,6 +15,8 @@ The schema is documented, with an example, in docs/parameter-file.md. In short::
      "weights": {"Mo": [...n_features], "W": [...]},                              # eV per unit B
      "reference_energies": {"Mo": E0, "W": E0},                                   # eV per atom
      "core_repulsion": null | {"type": "zbl", "pairs": [{"species": ["Mo", "W"], "r_inner": 1.0, "r_outer": 2.0}, ...]},
+     "uncertainty": null | {"centre_channels": [...], "reference_energy_columns": true, "factor": [...packed C],
+                     "posterior_scale": α², "energy_noise": τ, "reference_variance": v_ref},   # docs/uncertainty.md
      "metadata": {"code_version": ..., "created": ..., ...}}
 
 Every rule about the file lives in the compiled core's reader (core/parameter_file.hpp), which the
@@ -40,6 +42,7 @@ from . import _evaluator
 from .basis import Basis, Contraction, CoreRepulsion
 from .couplings import Couplings
 from .radial_basis import SplineTable, make_radial_basis
+from .uncertainty import Posterior, posterior_from_content
 
 FORMAT = _evaluator.PARAMETER_FILE_FORMAT
 FORMAT_VERSION = _evaluator.PARAMETER_FILE_VERSION
@@ -58,12 +61,14 @@ class Model:
     coefficients : float64 [n_species][n_features], w_q(a) in eV per unit of B_q, for centres of each
         species (the parameter file's "weights")
     reference_energies : float64 [n_species], E0 in eV per atom
+    uncertainty : the coefficients' posterior (lepot.calculator.uncertainty.Posterior), or None
     """
 
     basis: Basis
     coefficients: np.ndarray
     reference_energies: np.ndarray
     metadata: dict = field(default_factory=dict)
+    uncertainty: Posterior = None
 
     def __post_init__(self):
         self.coefficients = np.ascontiguousarray(self.coefficients, dtype=np.float64)
@@ -147,6 +152,7 @@ class Model:
                     for (a, b), (inner, outer) in self.core_repulsion.pairs.items()
                 ],
             },
+            "uncertainty": None if self.uncertainty is None else self.uncertainty.to_dict(),
             "metadata": metadata,
         }
 
@@ -285,7 +291,8 @@ def _model(content):
         core_repulsion = CoreRepulsion(pairs)
     basis = Basis(numbers, radial, spline, np.ascontiguousarray(content["embedding"]), couplings, content["body_order"],
                   core_repulsion, _contraction(content, couplings))
-    return Model(basis, content["coefficients"], content["reference_energies"], content["metadata"])
+    return Model(basis, content["coefficients"], content["reference_energies"], content["metadata"],
+                 posterior_from_content(content["uncertainty"]))
 
 
 __all__ = ["CoreRepulsion", "Model", "ModelFileError", "load_model", "write_file_atomically", "write_json_atomically"]

@@ -279,9 +279,11 @@ class OutputSettings(Section):
     model: str = None  # required: the parameter file
     report: str = None  # markdown report; default <model>.md
     parity_plot: str = None  # PNG; default <model>_parity.png
+    uncertainty: bool = True  # store the coefficients' posterior, calibrated on validation data (docs/uncertainty.md)
 
     def check(self, fail, config):
-        pass
+        if not isinstance(self.uncertainty, bool):
+            fail("output.uncertainty", f"must be true or false, got {self.uncertainty!r}")
 
 
 SECTIONS = {"data": DataSettings, "model": ModelSettings, "weights": RowWeights, "solver": SolverSettings,

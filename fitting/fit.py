@@ -46,7 +46,8 @@ from .embedding_learning import learn_fit_embedding
 from .metrics import error_table, predict
 from .memory import automatic_chunk_size, check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
 from .progress import progress_bar
-from .pruning import prune_features
+from .posterior import fitted_posterior
+from .pruning import prune_features, restrict_factor
 from .report import (embedding_lines, embedding_plot_png, flagged_groups, parity_plot_png, pruning_lines,
                      regularisation_plot_png, report_text)
 from .solver import solve
@@ -169,6 +170,8 @@ def fit(config, communicator="auto", progress=True):
     model = assemble_model(config, data, fitted, design, solved)
     if context.rank != 0:
         return FitResult(model, {}, solved.solution, {})
+    if config["output"]["uncertainty"]:
+        attach_posterior(config, data, design, solved, model)
     return evaluate_and_write(config, data, fitted, design, solved, model, outputs, context)
 
 
@@ -412,6 +415,32 @@ def assemble_model(config, data, fitted, design, solved):
     return Model(basis, coefficients, reference_energies, metadata)
 
 
+def attach_posterior(config, data, design, solved, model):
+    """Stage 5b (rank 0): the coefficients' posterior, calibrated on the validation structures
+    (lepot.fitting.posterior), into model.uncertainty and the metadata; skipped with a zero ridge."""
+    builder, solution, pruning = design.builder, solved.solution, solved.pruning
+    columns = np.arange(builder.n_columns) if pruning is None else pruning.columns
+    factor = design.factor if pruning is None else restrict_factor(design.factor, columns)
+    prior = None if solution.smoothness_power is None else builder.column_roughness()[columns] ** solution.smoothness_power
+    posterior, calibration = fitted_posterior(
+        model, factor, solution, prior, builder.centre_embedding, builder.fit_reference_energies,
+        data.splits.get("validation", []), data.splits["train"], config["weights"]["energy"])
+    if posterior is None:
+        log.warning("no uncertainty stored: the ridge is zero, so the coefficients' posterior is not defined")
+        return
+    model.uncertainty = posterior
+    model.metadata["fit"]["uncertainty"] = {
+        "calibration": calibration.method, "structures": calibration.n_structures,
+        "posterior_scale": calibration.posterior_scale, "energy_noise": calibration.energy_noise,
+        "negative_log_likelihood": calibration.negative_log_likelihood,
+        "reference_variance": posterior.reference_variance, "columns": posterior.n_columns,
+    }
+    log.info("uncertainty: %d columns, calibrated on %s (posterior scale %.3g, energy noise %.3g meV/atom)",
+             posterior.n_columns, "the fit's noise" if calibration.method == "fit" else
+             f"{calibration.n_structures} validation structures", calibration.posterior_scale,
+             1e3 * calibration.energy_noise)
+
+
 def evaluate_and_write(config, data, fitted, design, solved, model, outputs, context=None):
     """Stage 6: errors on every split (into the metadata), the report and plots, and the atomic writes."""
     context = context or FitContext()
@@ -457,9 +486,21 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         *embedding_lines(config["model"]["centre_weights"], fitted.embedding, fitted.learned, design.builder,
                          len(data.splits.get("validation", []))),
         *pruning_lines(solved.pruning),
+        *uncertainty_lines(model),
         f"MPI ranks {context.size}; design matrix {design.seconds:.1f} s; total {time.perf_counter() - context.start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in model.metadata["fit"]["data"].items()),
     ]
+
+
+def uncertainty_lines(model):
+    """The report's line on the stored posterior (docs/uncertainty.md), none without one."""
+    summary = model.metadata["fit"].get("uncertainty")
+    if summary is None:
+        return []
+    how = (f"calibrated on {summary['structures']} validation structures (maximum likelihood)"
+           if summary["calibration"] == "validation" else "from the fit's noise estimate (too few validation structures)")
+    return [f"uncertainty: posterior of {summary['columns']} columns, {how}: posterior scale "
+            f"{summary['posterior_scale']:.3g}, energy noise {1e3 * summary['energy_noise']:.3g} meV/atom"]
 
 
 def weight_lines(config, choice):

@@ -1,4 +1,4 @@
-// The parameter-file contract: reading and validating a lepot potential file (JSON, format_version 2).
+// The parameter-file contract: reading and validating a lepot potential file (JSON, format_version 4).
 //
 // This is the only reader. The LAMMPS plugin calls it directly; Python calls it through the Cython
 // bindings (lepot.calculator.model.load_model), and Python's writer passes every file it writes through
@@ -36,20 +36,24 @@
 #include "elements.hpp"
 #include "laplacian_eigenstates.hpp"
 #include "model_parameters.hpp"
+#include "posterior.hpp"
 #include "spherical_harmonics.hpp"
 
 namespace lepot {
 
 constexpr const char* parameter_file_format = "lepot-potential";
-constexpr int parameter_file_version = 3;
+constexpr int parameter_file_version = 4;
 // Version 1 differs only in what core_repulsion pairs mean (there ZBL was added and the model kept acting
 // on close pairs; from version 2 the model hands them over to ZBL). Version-1 files without core
 // repulsion therefore mean the same in both and are read; those with ZBL pairs are refused.
 // Version 3 adds the "contraction" key (tensor-reduced channels; null for none), required from version 3
 // and absent before: a version-2 file is a version-3 file with "contraction": null.
+// Version 4 adds the "uncertainty" key (the coefficients' posterior, posterior.hpp; null for none), likewise
+// required from version 4 and absent before.
 constexpr int oldest_readable_version = 1;
 constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 28;  // 256 MiB: the parsed tree takes ~6x the text
 constexpr int max_json_depth = 16;
+constexpr size_t max_posterior_columns = 16384;  // n(n+1)/2 numbers of >= 2 bytes each fit in 256 MiB
 constexpr int max_body_order = 5;
 // Largest allowed mismatch between stored spline nodes and the LE functions they declare, relative to
 // max |S_nl| of each function (lepot writes exact function values, so this only catches damage).
@@ -72,6 +76,7 @@ struct ParameterFile {
     std::vector<int> feature_index;               // shape [n_features], 0 (ν = 1), l (ν = 2) or j (ν >= 3)
     std::vector<int> feature_channel_offsets;     // shape [n_features+1], channels of feature q
     std::vector<int> feature_channels;            // shape [n_label_channels][3], (k, n, l) of each factor
+    PosteriorParameters posterior;                // the "uncertainty" object (present = false for null)
     std::string metadata;                         // the "metadata" object as JSON text
 };
 
@@ -569,6 +574,42 @@ inline void read_core_repulsion(const Json& data, const Checker& check, Paramete
     }
 }
 
+// "uncertainty": null, or {"centre_channels": [n_centre][n_species], "reference_energy_columns": bool,
+// "factor": [packed rows of C], "posterior_scale": α² > 0, "energy_noise": τ >= 0 (eV/atom),
+// "reference_variance": > 0 (eV²)} (posterior.hpp). C's diagonal must be non-zero (H = CᵀC is positive definite).
+inline void read_uncertainty(const Json& data, const Checker& check, ParameterFile& file) {
+    if (!data.contains("uncertainty") || data["uncertainty"].is_null()) return;
+    const Json& posterior = check.object(data["uncertainty"], "uncertainty",
+                                         {"centre_channels", "reference_energy_columns", "factor", "posterior_scale",
+                                          "energy_noise", "reference_variance"});
+    PosteriorParameters& out = file.posterior;
+    const size_t n_species = file.species.size(), n_features = file.model.basis.n_features;
+    const Json& channels = check.nonempty_list(posterior["centre_channels"], "uncertainty.centre_channels");
+    check.numbers(channels, "uncertainty.centre_channels", {channels.size(), n_species}, out.centre_channels);
+    out.n_centre = static_cast<int>(channels.size());
+    const Json& columns = posterior["reference_energy_columns"];
+    check.require(columns.is_boolean(),
+                  "'uncertainty.reference_energy_columns' must be true or false, got " + show(columns));
+    out.reference_energy_columns = columns.get<bool>();
+    const size_t n_columns = channels.size() * n_features + (out.reference_energy_columns ? n_species : 0);
+    // a packed factor of more columns cannot fit in a file of max_parameter_file_bytes (>= 2 bytes a number)
+    check.require(n_columns <= max_posterior_columns, "'uncertainty' describes " + std::to_string(n_columns) +
+                                                          " columns; at most " + std::to_string(max_posterior_columns) +
+                                                          " fit in a parameter file");
+    out.n_columns = static_cast<int>(n_columns);
+    // the packed length is checked against the list before anything is sized from it
+    check.numbers(posterior["factor"], "uncertainty.factor", {n_columns * (n_columns + 1) / 2}, out.factor);
+    for (size_t j = 0, start = 0; j < n_columns; start += n_columns - j, ++j)
+        check.require(out.factor[start] != 0.0, "'uncertainty.factor' has a zero on the diagonal (row " +
+                                                    std::to_string(j) + "): the posterior is not defined");
+    out.posterior_scale = check.positive(posterior["posterior_scale"], "uncertainty.posterior_scale");
+    out.energy_noise = check.number(posterior["energy_noise"], "uncertainty.energy_noise");
+    check.require(out.energy_noise >= 0.0,
+                  "'uncertainty.energy_noise' must not be negative, got " + format_double(out.energy_noise));
+    out.reference_variance = check.positive(posterior["reference_variance"], "uncertainty.reference_variance");
+    out.present = true;
+}
+
 }  // namespace parameter_file_detail
 
 // Validates the text of a parameter file; `source` (usually its path) prefixes every message.
@@ -598,6 +639,7 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
                                           "cutoff",  "radial",         "embedding", "basis",
                                           "weights", "reference_energies", "core_repulsion", "metadata"};
     if (data["format_version"] >= 3) top_level.push_back("contraction");
+    if (data["format_version"] >= 4) top_level.push_back("uncertainty");
     check.object(data, "top level", top_level);
     const Json& units = check.object(data["units"], "units", {"energy", "length"});
     check.require(units["energy"] == "eV" && units["length"] == "Angstrom",
@@ -642,6 +684,7 @@ inline ParameterFile parse_parameter_file(const std::string& text, const std::st
                   "a format_version 1 file with core_repulsion pairs: from version 2 those pairs also switch the "
                   "model off below r_outer, so the file would mean something else; refit it with this lepot");
     read_core_repulsion(data, check, file);
+    read_uncertainty(data, check, file);
     check.require(data["metadata"].is_object(), "'metadata' must be an object, got " + show(data["metadata"]));
     file.metadata = data["metadata"].dump(-1, ' ', false, Json::error_handler_t::strict);
     return file;

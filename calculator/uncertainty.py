@@ -1,0 +1,106 @@
+"""The posterior of a fitted potential's coefficients, and what it says about new environments.
+
+A linear lepot potential is the minimiser of L(w) = ½ (|X w − y|² + λ |D w|²) over its design columns
+(weighted rows X, y; the ridge the fit chose). The Hessian of L is H = Xᵀ X + λ D² = Cᵀ C, and the
+parameter file's "uncertainty" object stores the triangular C (docs/uncertainty.md, core/posterior.hpp).
+For a centre atom i its design columns are z_i (the per-atom part of an energy row: B(i) in the
+coefficient block(s) of its species, 1 in its E0 column) and u_i = C⁻ᵀ z_i [n_columns], eV per unit noise:
+
+    local prediction rigidity    LPR_i = 1 / |u_i|²                       eV⁻²   (Chong et al., JCTC 2023)
+    local-energy uncertainty     σ_i   = sqrt(α² |u_i|²)                  eV
+    structure energy uncertainty σ_E   = sqrt(α² |Σ_i u_i|² + (τ N)²)     eV
+    extrapolation grade          γ_i   = sqrt(|u_i|² / v_ref)             1 at the median validation environment
+
+α² (posterior_scale) and τ (energy_noise, eV/atom) are calibrated on validation energies by lepot fit;
+v_ref (reference_variance, eV²) is the median |u_i|² of the environments the calibration saw.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+#: The extra results an uncertainty evaluation gives (the ASE calculator's property names).
+UNCERTAINTY_PROPERTIES = ("energy_uncertainty", "energies_uncertainty", "local_prediction_rigidity",
+                          "extrapolation_grade")
+
+
+@dataclass
+class Posterior:
+    """The "uncertainty" object of a parameter file.
+
+    centre_channels : [n_centre][n_species], v_κ(a): species a's share of coefficient block κ
+    reference_energy_columns : whether the columns end with one E0 per species
+    factor : [n_columns][n_columns] upper triangular C, H = Cᵀ C (columns in the fit's order)
+    posterior_scale : α², dimensionless
+    energy_noise : τ, eV/atom
+    reference_variance : v_ref, eV²
+    """
+
+    centre_channels: np.ndarray
+    reference_energy_columns: bool
+    factor: np.ndarray
+    posterior_scale: float
+    energy_noise: float
+    reference_variance: float
+
+    def __post_init__(self):
+        self.centre_channels = np.ascontiguousarray(self.centre_channels, dtype=np.float64)
+        self.factor = np.ascontiguousarray(self.factor, dtype=np.float64)
+
+    @property
+    def n_columns(self):
+        return self.factor.shape[0]
+
+    def to_dict(self):
+        """The parameter file's "uncertainty" object (the factor packed row by row: C[j][j:])."""
+        return {
+            "centre_channels": self.centre_channels.tolist(),
+            "reference_energy_columns": bool(self.reference_energy_columns),
+            "factor": self.factor[np.triu_indices(self.n_columns)].tolist(),
+            "posterior_scale": float(self.posterior_scale),
+            "energy_noise": float(self.energy_noise),
+            "reference_variance": float(self.reference_variance),
+        }
+
+    def atom_columns(self, species_index, values):
+        """z_i [n_atoms][n_columns] of atoms of species ``species_index`` [n_atoms] with descriptors
+        ``values`` [n_atoms][n_features]."""
+        n_atoms, n_features = values.shape
+        n_centre, n_species = self.centre_channels.shape
+        n_coefficients = n_centre * n_features
+        if n_coefficients + (n_species if self.reference_energy_columns else 0) != self.n_columns:
+            raise ValueError(f"descriptors of {n_features} features do not match the posterior's {self.n_columns} columns")
+        weights = self.centre_channels[:, species_index].T  # shape [n_atoms][n_centre]
+        columns = np.zeros((n_atoms, self.n_columns))
+        columns[:, :n_coefficients] = (weights[:, :, None] * values[:, None, :]).reshape(n_atoms, n_coefficients)
+        if self.reference_energy_columns:
+            columns[np.arange(n_atoms), n_coefficients + species_index] = 1.0
+        return columns
+
+    def projections(self, species_index, values):
+        """u_i = C⁻ᵀ z_i, [n_atoms][n_columns] (eV per unit noise)."""
+        columns = self.atom_columns(species_index, values)
+        return solve_triangular(self.factor, columns.T, trans="T", lower=False).T
+
+    def evaluate(self, species_index, values):
+        """{name: value} of UNCERTAINTY_PROPERTIES for one structure (module docstring): energy_uncertainty
+        (eV), energies_uncertainty [n_atoms] (eV), local_prediction_rigidity [n_atoms] (eV⁻²),
+        extrapolation_grade [n_atoms]."""
+        u = self.projections(species_index, values)  # shape [n_atoms][n_columns]
+        atom_variance = np.einsum("ij,ij->i", u, u)  # shape [n_atoms], eV² per unit noise
+        total = u.sum(axis=0)
+        n_atoms = len(species_index)
+        with np.errstate(divide="ignore"):  # an atom whose columns are all zero is pinned exactly: LPR = inf
+            rigidity = 1.0 / atom_variance
+        return {
+            "energy_uncertainty": float(np.sqrt(self.posterior_scale * total @ total + (self.energy_noise * n_atoms) ** 2)),
+            "energies_uncertainty": np.sqrt(self.posterior_scale * atom_variance),
+            "local_prediction_rigidity": rigidity,
+            "extrapolation_grade": np.sqrt(atom_variance / self.reference_variance),
+        }
+
+
+def posterior_from_content(content):
+    """A Posterior from the core reader's "uncertainty" content, or None."""
+    return None if content is None else Posterior(**content)

@@ -1,0 +1,169 @@
+"""The coefficients' posterior (docs/uncertainty.md): LPR and the energy uncertainty against explicit
+constrained refits and an explicit Hessian, the calibration against a brute-force likelihood search, the
+file round trip and the ASE results."""
+
+import ase.io
+import numpy as np
+import pytest
+from ase.calculators.calculator import PropertyNotImplementedError
+from models import random_model
+from structures import write_emt_training_file
+from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
+
+from lepot.calculator import LepotCalculator, Model, load_model
+from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, load_data, reduce_design,
+                               solve_design)
+from lepot.fitting.posterior import calibrate
+from lepot.fitting.solver import RidgeProblem
+
+
+def mo_config(tmp_path):
+    """The shipped Mo sample, 8 of its 40 structures for validation (enough to calibrate on)."""
+    return small_config(SAMPLE, tmp_path / "Mo.json", data={"test": str(MO_TEST), "validation_fraction": 0.2},
+                        model={"n_max": 4, "l_max": 3, "cutoff": 5.0})
+
+
+def alloy_config(tmp_path):
+    """Two elements with compressed centre weights (two centre channels mixing both species)."""
+    train = write_emt_training_file(tmp_path / "train.extxyz", ["Cu", "Au"], 12, seed=4)
+    return small_config(train, tmp_path / "CuAu.json", species=["Cu", "Au"],
+                        data={"validation_fraction": 0.0},
+                        model={"n_max": 4, "l_max": 2, "cutoff": 4.5, "compression": 2, "centre_weights": "compressed"})
+
+
+def fitted_stages(config):
+    """The fit's stages run one by one: (data, design, solved, model with its posterior)."""
+    config = as_config(config)
+    data = load_data(config)
+    fitted = build_fit_basis(config, data)
+    design = reduce_design(config, data, fitted)
+    solved = solve_design(config, design, fitted)
+    model = assemble_model(config, data, fitted, design, solved)
+    attach_posterior(config, data, design, solved, model)
+    return data, design, solved, model
+
+
+def explicit_problem(data, design, solved):
+    """The weighted rows X, y of every training structure, stacked, and the ridge λ D² of the solution:
+    the loss L(w) = ½ (|X w − y|² + wᵀ (λ D²) w), built without the triangular factor's posterior code."""
+    rows = [design.builder.rows(s) for s in data.splits["train"]]
+    x, y = np.vstack([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+    problem = RidgeProblem(design.factor)
+    ridge = solved.solution.regularisation * problem.s_max2 * np.diag(problem.scale**2)
+    return x, y, ridge
+
+
+def atom_columns(builder, atoms, values):
+    """z_i of every atom: B(i) in its species' centre blocks, 1 in its E0 column (design.py's energy row, per atom)."""
+    species = builder.basis.species_index(atoms.numbers)
+    n_features = builder.basis.n_features
+    z = np.zeros((len(atoms), builder.n_columns))
+    for kappa, weight in enumerate(builder.centre_embedding):
+        z[:, kappa * n_features : (kappa + 1) * n_features] = weight[species][:, None] * values
+    z[np.arange(len(atoms)), builder.n_coefficient_columns + species] = 1.0
+    return z
+
+
+def constrained_minimum(x, y, ridge, z, target):
+    """min over w of ½ (|X w − y|² + wᵀ ridge w) subject to zᵀ w = target, by its KKT system."""
+    n = x.shape[1]
+    kkt = np.block([[x.T @ x + ridge, z[:, None]], [z[None, :], np.zeros((1, 1))]])
+    w = np.linalg.solve(kkt, np.concatenate([x.T @ y, [target]]))[:n]
+    return 0.5 * (np.sum((x @ w - y) ** 2) + w @ ridge @ w)
+
+
+@pytest.mark.parametrize("make_config", [mo_config, alloy_config])
+def test_local_prediction_rigidity_equals_the_curvature_of_constrained_refits(tmp_path, make_config):
+    """LPR_i = ∂² L_min / ∂ε_i², L_min(ε) the lowest loss of a refit whose local energy of atom i is held at ε
+    (Chong et al. 2023): here by explicit constrained solves at ε0 ± h (L_min is exactly quadratic in ε)."""
+    data, design, solved, model = fitted_stages(make_config(tmp_path))
+    x, y, ridge = explicit_problem(data, design, solved)
+    atoms = data.splits["train"][0].atoms.copy()
+    atoms.rattle(0.05, seed=1)
+    calculator = LepotCalculator(model)
+    rigidity = calculator.get_property("local_prediction_rigidity", atoms)
+    values = calculator._descriptors.compute(atoms).values
+    z = atom_columns(design.builder, atoms, values)
+    free = np.linalg.solve(x.T @ x + ridge, x.T @ y)
+    for i in (0, len(atoms) - 1):
+        centre, step = z[i] @ free, 1.0 / np.sqrt(rigidity[i])
+        losses = [constrained_minimum(x, y, ridge, z[i], centre + k * step) for k in (-1, 0, 1)]
+        curvature = (losses[0] - 2 * losses[1] + losses[2]) / step**2
+        assert rigidity[i] == pytest.approx(curvature, rel=1e-6)
+
+
+def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
+    data, design, solved, model = fitted_stages(mo_config(tmp_path))
+    x, y, ridge = explicit_problem(data, design, solved)
+    posterior = model.uncertainty
+    assert model.metadata["fit"]["uncertainty"]["calibration"] == "validation"
+    atoms = ase.io.read(MO_TEST, 3)
+    calculator = LepotCalculator(model)
+    sigma = calculator.get_property("energy_uncertainty", atoms)
+    local = calculator.get_property("energies_uncertainty", atoms)
+    z = atom_columns(design.builder, atoms, calculator._descriptors.compute(atoms).values)
+    covariance = np.linalg.inv(x.T @ x + ridge)
+    d = z.sum(axis=0)
+    expected = posterior.posterior_scale * d @ covariance @ d + (posterior.energy_noise * len(atoms)) ** 2
+    assert sigma**2 == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(local**2, posterior.posterior_scale * np.einsum("ij,jk,ik->i", z, covariance, z), rtol=1e-6)
+    grade = calculator.get_property("extrapolation_grade", atoms)
+    np.testing.assert_allclose(grade**2, local**2 / posterior.posterior_scale / posterior.reference_variance, rtol=1e-12)
+
+
+@pytest.mark.parametrize("minimum_scale", [1e-3, 10.0])
+def test_calibration_maximises_the_validation_likelihood(minimum_scale):
+    """Against a brute-force search over (α², τ²) with α² >= minimum_scale (with 10 the bound is active)."""
+    rng = np.random.default_rng(7)
+    variances = rng.uniform(0.1, 3.0, size=60) * 1e-6
+    residuals = rng.normal(size=60) * np.sqrt(4.0 * variances + 0.5e-6)
+    scale, noise, nll = calibrate(variances, residuals, minimum_scale)
+
+    def negative_log_likelihood(a, t2):
+        total = a * variances + t2
+        return 0.5 * np.sum(np.log(2 * np.pi * total) + residuals**2 / total)
+
+    grid_a, grid_t2 = np.meshgrid(np.geomspace(minimum_scale, 1e3, 401), np.geomspace(1e-10, 1e-4, 401), indexing="ij")
+    values = np.vectorize(negative_log_likelihood)(grid_a, grid_t2)
+    assert nll == pytest.approx(negative_log_likelihood(scale, noise**2), rel=1e-12)
+    assert nll <= values.min() + 1e-6
+    best = np.unravel_index(np.argmin(values), values.shape)
+    assert scale == pytest.approx(grid_a[best], rel=0.05)
+    if best[1] > 0:  # an interior optimum in τ²; at the grid's floor the likelihood only asks for τ² below it
+        assert noise**2 == pytest.approx(grid_t2[best], rel=0.05)
+    else:
+        assert noise**2 <= grid_t2[best]
+
+
+def test_posterior_survives_save_and_load_exactly(tmp_path):
+    _, _, _, model = fitted_stages(mo_config(tmp_path))
+    model.save(tmp_path / "saved.json")
+    loaded = load_model(tmp_path / "saved.json")
+    for key in ("centre_channels", "factor"):
+        np.testing.assert_array_equal(getattr(loaded.uncertainty, key), getattr(model.uncertainty, key))
+    for key in ("reference_energy_columns", "posterior_scale", "energy_noise", "reference_variance"):
+        assert getattr(loaded.uncertainty, key) == getattr(model.uncertainty, key)
+    assert loaded.to_text("a") == model.to_text("a")
+
+
+def test_two_ranks_store_the_serial_posterior(tmp_path):
+    config = mo_config(tmp_path)
+    serial = fitted_stages(config)[3].uncertainty
+    parallel = fit_on_two_ranks(config, tmp_path).uncertainty
+    np.testing.assert_allclose(parallel.factor, serial.factor, rtol=1e-7, atol=1e-9 * np.abs(serial.factor).max())
+    assert parallel.posterior_scale == pytest.approx(serial.posterior_scale, rel=1e-6)
+    assert parallel.reference_variance == pytest.approx(serial.reference_variance, rel=1e-6)
+
+
+def test_uncertainties_are_computed_only_when_asked_and_refused_without_a_posterior(tmp_path):
+    _, _, _, model = fitted_stages(mo_config(tmp_path))
+    atoms = ase.io.read(MO_TEST, 0)
+    calculator = LepotCalculator(model)
+    energy = calculator.get_potential_energy(atoms)
+    assert calculator._descriptors is None and "energy_uncertainty" not in calculator.results
+    assert calculator.get_property("energy_uncertainty", atoms) > 0
+    assert calculator.get_potential_energy(atoms) == energy
+    plain = LepotCalculator(random_model(["Mo"], seed=3))
+    with pytest.raises(PropertyNotImplementedError, match="stores no uncertainty"):
+        plain.get_property("extrapolation_grade", atoms)
+    assert isinstance(plain.model, Model) and plain.model.uncertainty is None
