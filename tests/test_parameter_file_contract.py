@@ -20,6 +20,7 @@ from models import random_model
 from structures import random_triclinic
 
 from lepot.calculator import Contraction, CoreRepulsion, LepotCalculator, ModelFileError, load_model
+from lepot.calculator.uncertainty import Posterior
 
 SPECIES = ["Mo", "W", "Nb"]
 
@@ -88,12 +89,14 @@ CASES = {
     "not JSON": (lambda text: "format = lepot-potential\n" + text, "not valid JSON at line 1, column 2: syntax error"),
     "top level a list": (lambda text: f"[{text}]", "the top level must be a JSON object"),
     "not a lepot file": (set_path(["format"], "pace"), "not a lepot parameter file ('format' is \"pace\""),
-    "future format version": (set_path(["format_version"], 4),
-                              "unsupported format_version 4; this lepot reads versions 1 to 3"),
+    "future format version": (set_path(["format_version"], 5),
+                              "unsupported format_version 5; this lepot reads versions 1 to 4"),
+    "version 3 with an uncertainty key": (set_path(["format_version"], 3),
+                                          "'top level' has the unknown key 'uncertainty'"),
     "version 2 with a contraction key": (set_path(["format_version"], 2),
                                          "'top level' has the unknown key 'contraction'"),
     "unknown format version": (set_path(["format_version"], 0), "unsupported format_version 0"),
-    "version 1 with core repulsion": (edit(lambda d: [d.update(format_version=1), d.pop("contraction")]),
+    "version 1 with core repulsion": (edit(lambda d: [d.update(format_version=1), d.pop("contraction"), d.pop("uncertainty")]),
                                       "a format_version 1 file with core_repulsion pairs: from version 2"),
     "version as a string": (set_path(["format_version"], "1"), "unsupported format_version \"1\""),
     "missing key": (edit(lambda d: d.pop("weights")), "'top level' is missing the key 'weights'"),
@@ -206,6 +209,48 @@ CONTRACTION_CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def posterior_text():
+    """Two centre channels over the three species and E0 columns: a random posterior of the right shape."""
+    model = random_model(SPECIES, seed=7, n_max=3, l_max=2)
+    rng = np.random.default_rng(7)
+    n_columns = 2 * model.basis.n_features + len(SPECIES)
+    factor = np.triu(rng.normal(size=(n_columns, n_columns))) + 5.0 * np.eye(n_columns)
+    model.uncertainty = Posterior(rng.normal(size=(2, len(SPECIES))), True, factor, 1.5, 0.002, 0.01)
+    return model.to_text()
+
+
+def set_packed_diagonal(data, row, value):
+    """Set C[row][row] in the packed factor (row j starts after the n − i entries of every row i < j)."""
+    n = len(data["uncertainty"]["centre_channels"]) * len(data["weights"]["Mo"]) + 3
+    data["uncertainty"]["factor"][sum(n - i for i in range(row))] = value
+
+
+# damage to the "uncertainty" block, on posterior_text (96 features: 2 x 96 + 3 = 195 columns, 19110 packed numbers)
+UNCERTAINTY_CASES = {
+    "factor one number short": (edit(lambda d: d["uncertainty"]["factor"].pop()),
+                                "'uncertainty.factor' has 19109 entries, expected 19110"),
+    "zero on the factor's diagonal": (edit(lambda d: set_packed_diagonal(d, 4, 0.0)),
+                                      "'uncertainty.factor' has a zero on the diagonal (row 4)"),
+    "no E0 columns but a factor with them": (set_path(["uncertainty", "reference_energy_columns"], False),
+                                             "'uncertainty.factor' has 19110 entries, expected 18528"),
+    "E0 columns as a string": (set_path(["uncertainty", "reference_energy_columns"], "yes"),
+                               "'uncertainty.reference_energy_columns' must be true or false, got \"yes\""),
+    "centre channels for too few species": (edit(lambda d: d["uncertainty"]["centre_channels"][1].pop()),
+                                            "'uncertainty.centre_channels[1]' has 2 entries, expected 3"),
+    "no centre channels": (set_path(["uncertainty", "centre_channels"], []),
+                           "'uncertainty.centre_channels' must not be empty"),
+    "zero posterior scale": (set_path(["uncertainty", "posterior_scale"], 0.0),
+                             "'uncertainty.posterior_scale' must be positive, got 0"),
+    "negative energy noise": (set_path(["uncertainty", "energy_noise"], -0.1),
+                              "'uncertainty.energy_noise' must not be negative, got -0.1"),
+    "reference variance as text": (set_path(["uncertainty", "reference_variance"], "1"),
+                                   "'uncertainty.reference_variance' must be a number, got \"1\""),
+    "missing factor": (edit(lambda d: d["uncertainty"].pop("factor")), "'uncertainty' is missing the key 'factor'"),
+    "unknown key in uncertainty": (set_path(["uncertainty", "rank"], 3), "'uncertainty' has the unknown key 'rank'"),
+}
+
+
 def lammps_outputs(folder, paths):
     """`lmp` output for each bad file, bcc Mo-W-Nb data, two files at a time."""
     atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
@@ -227,8 +272,8 @@ def test_at_least_thirty_bad_files():
     assert len(CASES) >= 30
 
 
-@pytest.mark.parametrize("base, cases", [("base_text", CASES), ("tensor_reduced_text", CONTRACTION_CASES)],
-                         ids=["file", "contraction"])
+@pytest.mark.parametrize("base, cases", [("base_text", CASES), ("tensor_reduced_text", CONTRACTION_CASES),
+                                         ("posterior_text", UNCERTAINTY_CASES)], ids=["file", "contraction", "uncertainty"])
 def test_both_front_ends_refuse_every_bad_file_with_the_same_message(base, cases, request, tmp_path):
     base_text = request.getfixturevalue(base)
     paths = {}
@@ -249,7 +294,7 @@ def test_both_front_ends_refuse_every_bad_file_with_the_same_message(base, cases
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("base", ["base_text", "tensor_reduced_text"])
+@pytest.mark.parametrize("base", ["base_text", "tensor_reduced_text", "posterior_text"])
 def test_the_valid_file_is_accepted_by_both(base, request, tmp_path):
     """The undamaged files load in both (so the refusals above are the damage's doing)."""
     path = tmp_path / "valid.json"
@@ -259,10 +304,23 @@ def test_the_valid_file_is_accepted_by_both(base, request, tmp_path):
     assert load_model(path).species == tuple(SPECIES)
 
 
+def test_a_version_3_file_is_read_by_both(base_text, tmp_path):
+    """Version 4 only added the "uncertainty" key: a version-3 file is one without it."""
+    data = json.loads(base_text)
+    data.pop("uncertainty")
+    data["format_version"] = 3
+    path = tmp_path / "version3.json"
+    path.write_text(json.dumps(data))
+    (completed,) = lammps_outputs(tmp_path, [path])
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert load_model(path).uncertainty is None
+
+
 def test_a_version_2_file_is_read_by_both(base_text, tmp_path):
     """Version 3 only added the "contraction" key: a version-2 file is one without it."""
     data = json.loads(base_text)
     data.pop("contraction")
+    data.pop("uncertainty")
     data["format_version"] = 2
     path = tmp_path / "version2.json"
     path.write_text(json.dumps(data))
@@ -276,6 +334,7 @@ def test_a_version_1_file_without_core_repulsion_is_read_by_both(base_text, tmp_
     data = json.loads(base_text)
     data.update(format_version=1, core_repulsion=None)
     data.pop("contraction")
+    data.pop("uncertainty")
     path = tmp_path / "version1.json"
     path.write_text(json.dumps(data))
     (completed,) = lammps_outputs(tmp_path, [path])
