@@ -135,6 +135,11 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
         double energy_noise
         double reference_variance
 
+    cdef cppclass PosteriorEvaluator:
+        PosteriorEvaluator(PosteriorParameters, int, int) except +
+        int n_columns()
+        void project(int, const int*, const double*, double*)
+
 
 cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
     const char* parameter_file_format
@@ -611,3 +616,38 @@ cdef class PotentialEvaluator:
                             contribution = -0.5 * vectors[p, alpha] * pair_gradients[p, beta]
                             atom_virials[a, alpha, beta] += contribution
                             atom_virials[b, alpha, beta] += contribution
+
+
+cdef class PosteriorProjector:
+    """The core's PosteriorEvaluator (core/posterior.hpp) for a lepot.calculator.uncertainty.Posterior whose
+    centres have ``n_features`` descriptors: u_i = C⁻ᵀ z_i, as the LAMMPS plugin computes them."""
+
+    cdef unique_ptr[PosteriorEvaluator] evaluator
+    cdef readonly int n_features
+    cdef readonly int n_columns
+
+    def __cinit__(self, posterior, int n_features):
+        cdef PosteriorParameters parameters
+        channels = np.ascontiguousarray(posterior.centre_channels, dtype=np.float64)
+        factor = np.asarray(posterior.factor, dtype=np.float64)
+        parameters.present = True
+        parameters.n_centre = channels.shape[0]
+        parameters.centre_channels = as_doubles(channels)
+        parameters.reference_energy_columns = bool(posterior.reference_energy_columns)
+        parameters.n_columns = factor.shape[0]
+        parameters.factor = as_doubles(factor[np.triu_indices(factor.shape[0])])
+        self.evaluator.reset(new PosteriorEvaluator(parameters, channels.shape[1], n_features))
+        self.n_features = n_features
+        self.n_columns = factor.shape[0]
+
+    def project(self, const int[::1] species not None, const double[:, ::1] features not None):
+        """u [n_centres][n_columns] for centres of ``species`` [n] (species indices) with ``features`` [n][n_features]."""
+        cdef int n = species.shape[0]
+        if features.shape[0] != n or features.shape[1] != self.n_features:
+            raise ValueError(f"features must have shape ({n}, {self.n_features}), got {tuple(features.shape)[:2]}")
+        u = np.empty((n, self.n_columns))
+        cdef double[:, ::1] out = u
+        if n > 0:
+            with nogil:
+                self.evaluator.get().project(n, &species[0], &features[0, 0], &out[0, 0])
+        return u

@@ -18,7 +18,8 @@ v_ref (reference_variance, eV²) is the median |u_i|² of the environments the c
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
+
+from . import _evaluator
 
 #: The extra results an uncertainty evaluation gives (the ASE calculator's property names).
 UNCERTAINTY_PROPERTIES = ("energy_uncertainty", "energies_uncertainty", "local_prediction_rigidity",
@@ -47,6 +48,7 @@ class Posterior:
     def __post_init__(self):
         self.centre_channels = np.ascontiguousarray(self.centre_channels, dtype=np.float64)
         self.factor = np.ascontiguousarray(self.factor, dtype=np.float64)
+        self._projector = None  # the core's evaluator, made on first use (the factor is fixed from here on)
 
     @property
     def n_columns(self):
@@ -63,25 +65,13 @@ class Posterior:
             "reference_variance": float(self.reference_variance),
         }
 
-    def atom_columns(self, species_index, values):
-        """z_i [n_atoms][n_columns] of atoms of species ``species_index`` [n_atoms] with descriptors
-        ``values`` [n_atoms][n_features]."""
-        n_atoms, n_features = values.shape
-        n_centre, n_species = self.centre_channels.shape
-        n_coefficients = n_centre * n_features
-        if n_coefficients + (n_species if self.reference_energy_columns else 0) != self.n_columns:
-            raise ValueError(f"descriptors of {n_features} features do not match the posterior's {self.n_columns} columns")
-        weights = self.centre_channels[:, species_index].T  # shape [n_atoms][n_centre]
-        columns = np.zeros((n_atoms, self.n_columns))
-        columns[:, :n_coefficients] = (weights[:, :, None] * values[:, None, :]).reshape(n_atoms, n_coefficients)
-        if self.reference_energy_columns:
-            columns[np.arange(n_atoms), n_coefficients + species_index] = 1.0
-        return columns
-
     def projections(self, species_index, values):
-        """u_i = C⁻ᵀ z_i, [n_atoms][n_columns] (eV per unit noise)."""
-        columns = self.atom_columns(species_index, values)
-        return solve_triangular(self.factor, columns.T, trans="T", lower=False).T
+        """u_i = C⁻ᵀ z_i, [n_atoms][n_columns] (eV per unit noise), for atoms of species ``species_index``
+        [n_atoms] with descriptors ``values`` [n_atoms][n_features] (computed by the core, as in LAMMPS)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if self._projector is None or self._projector.n_features != values.shape[1]:
+            self._projector = _evaluator.PosteriorProjector(self, values.shape[1])
+        return self._projector.project(np.ascontiguousarray(species_index, dtype=np.int32), values)
 
     def evaluate(self, species_index, values):
         """{name: value} of UNCERTAINTY_PROPERTIES for one structure (module docstring): energy_uncertainty

@@ -1,7 +1,8 @@
 """The `lepot` command line.
 
     lepot fit CONFIG.yaml              fit a potential (also under mpirun -np N)
-    lepot eval MODEL DATA [DATA ...]   error table of a model (file or shipped name) on any data
+    lepot eval MODEL DATA [DATA ...]   error table of a model (file or shipped name) on any data;
+                                       --uncertainty, --output FILE.extxyz: its uncertainties and LPR there
     lepot lammps-plugin                build the LAMMPS plugin if needed; print its path (last line)
     lepot demo                         the main job on shipped example data (see README)
 """
@@ -27,6 +28,10 @@ def main(argv=None):
     evaluate.add_argument("--energy-key", default=None, help="atoms.info key of the energy (default: calculator)")
     evaluate.add_argument("--forces-key", default=None, help="atoms.arrays key of the forces (default: calculator)")
     evaluate.add_argument("--stress-key", default=None, help="atoms.info key of the stress (default: calculator)")
+    evaluate.add_argument("--uncertainty", action="store_true",
+                          help="also print how well the model's uncertainties are calibrated on the data")
+    evaluate.add_argument("--output", default=None,
+                          help="write the structures with their uncertainties and LPR to this extxyz file")
 
     commands.add_parser("lammps-plugin", help="build the LAMMPS pair_style lepot plugin if needed and print its path")
 
@@ -44,7 +49,8 @@ def main(argv=None):
         elif args.command == "eval":
             from .evaluate import run_eval
 
-            print(run_eval(args.model, args.data, args.energy_key, args.forces_key, args.stress_key))
+            print(run_eval(args.model, args.data, args.energy_key, args.forces_key, args.stress_key, args.uncertainty,
+                           args.output))
         elif args.command == "lammps-plugin":
             from lepot.lammps_plugin import main as plugin_main
 

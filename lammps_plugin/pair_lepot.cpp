@@ -28,6 +28,9 @@ PairLepot::PairLepot(LAMMPS *lmp) : Pair(lmp) {
 }
 
 PairLepot::~PairLepot() {
+    memory->destroy(grade_);
+    memory->destroy(sigma_);
+    memory->destroy(lpr_);
     if (allocated) {
         memory->destroy(setflag);
         memory->destroy(cutsq);
@@ -99,6 +102,14 @@ void PairLepot::coeff(int narg, char **arg) {
         kernel_ = std::make_unique<lepot::PotentialKernel>(lepot::make_potential_kernel(file.model));
         species_ = file.species;
         cutoff_ = file.model.basis.cutoff_radius;
+        descriptors_.reset();
+        posterior_.reset();
+        if (file.posterior.present) {
+            descriptors_ = std::make_unique<lepot::DescriptorKernel>(lepot::make_descriptor_kernel(file.model.basis));
+            posterior_ = std::make_unique<lepot::PosteriorEvaluator>(file.posterior, file.model.basis.n_species,
+                                                                    file.model.basis.n_features);
+        }
+        model_path_ = path;
     } catch (const std::exception &problem) {
         error->all(FLERR, "pair_style lepot: {}", problem.what());
     }
@@ -140,11 +151,37 @@ double PairLepot::init_one(int i, int j) {
 void *PairLepot::extract(const char *name, int &dim) {
     dim = 2;
     if (std::strcmp(name, "scale") == 0) return static_cast<void *>(scale);
+    dim = 0;
+    if (std::strcmp(name, "grade_flag") == 0 || std::strcmp(name, "sigma_flag") == 0 || std::strcmp(name, "lpr_flag") == 0)
+        return static_cast<void *>(&uncertainty_flag_);
+    return nullptr;
+}
+
+void *PairLepot::extract_peratom(const char *name, int &ncol) {
+    ncol = 0;
+    if (std::strcmp(name, "grade") == 0) return static_cast<void *>(grade_);
+    if (std::strcmp(name, "sigma") == 0) return static_cast<void *>(sigma_);
+    if (std::strcmp(name, "lpr") == 0) return static_cast<void *>(lpr_);
     return nullptr;
 }
 
 void PairLepot::compute(int eflag, int vflag) {
     ev_init(eflag, vflag);
+    if (uncertainty_flag_) {
+        if (!posterior_)
+            error->all(FLERR, "pair_style lepot: grade, sigma and lpr need a parameter file that stores the "
+                              "coefficients' posterior (\"uncertainty\"; lepot fit writes it by default); {} has none",
+                       model_path_);
+        if (atom->nmax > peratom_size_) {
+            peratom_size_ = atom->nmax;
+            memory->grow(grade_, peratom_size_, "pair:grade");
+            memory->grow(sigma_, peratom_size_, "pair:sigma");
+            memory->grow(lpr_, peratom_size_, "pair:lpr");
+        }
+        std::fill(grade_, grade_ + atom->nlocal, 0.0);  // atoms of NULL types keep 0
+        std::fill(sigma_, sigma_ + atom->nlocal, 0.0);
+        std::fill(lpr_, lpr_ + atom->nlocal, 0.0);
+    }
     double **x = atom->x;
     double **f = atom->f;
     const int *type = atom->type;
@@ -206,6 +243,8 @@ void PairLepot::compute(int eflag, int vflag) {
             }
         }
 
+        if (uncertainty_flag_) compute_uncertainty();
+
         for (int c = 0; c < n_centres; ++c) {
             const int i = chunk_atoms_[c];
             const double factor = scale[type[i]][type[i]];
@@ -230,4 +269,32 @@ void PairLepot::compute(int eflag, int vflag) {
         }
     }
     if (vflag_fdotr) virial_fdotr_compute();
+}
+
+// The chunk's centres: descriptors B(i) from their gathered pairs, then |u_i|² and the per-atom arrays.
+void PairLepot::compute_uncertainty() {
+    const int *type = atom->type;
+    const int n_centres = static_cast<int>(chunk_atoms_.size());
+    const int n_features = descriptors_->n_features();
+    centre_species_.resize(n_centres);
+    centre_features_.resize(static_cast<size_t>(n_centres) * n_features);
+    centre_variances_.resize(n_centres);
+    for (int c = 0; c < n_centres; ++c) {
+        centre_species_[c] = type_species_[type[chunk_atoms_[c]]];
+        const int64_t begin = neighbour_offsets_[c];
+        descriptors_->compute_atom<false>(centre_species_[c], static_cast<int>(neighbour_offsets_[c + 1] - begin),
+                                          neighbour_vectors_.data() + 3 * begin, neighbour_species_.data() + begin,
+                                          descriptor_workspace_, centre_features_.data() + static_cast<size_t>(c) * n_features,
+                                          nullptr, nullptr, 0, nullptr);
+    }
+    posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
+                          centre_variances_.data());
+    const lepot::PosteriorParameters &p = posterior_->parameters();
+    for (int c = 0; c < n_centres; ++c) {
+        const int i = chunk_atoms_[c];
+        const double variance = centre_variances_[c];
+        grade_[i] = std::sqrt(variance / p.reference_variance);
+        sigma_[i] = std::sqrt(p.posterior_scale * variance);
+        lpr_[i] = 1.0 / variance;
+    }
 }

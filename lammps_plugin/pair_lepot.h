@@ -14,6 +14,13 @@
 // -r_ij ⊗ ∂E_i/∂r_ij through ev_tally_xyz (split equally between i and j). Per-atom energies include E0
 // and go to compute pe/atom. `fix adapt ... pair lepot scale * * v_s` scales E_i and its gradients by
 // scale[type_i][type_i], as pair_style pace does.
+//
+// Uncertainty (a parameter file with an "uncertainty" block; docs/uncertainty.md): on the steps a
+// `fix ID group pair N lepot grade 1 [sigma 1] [lpr 1]` asks for it (LAMMPS's fix pair raises the
+// grade_flag, sigma_flag or lpr_flag this style exposes through extract()), compute() also evaluates every
+// local atom's descriptors (DescriptorKernel) and u_i = C⁻ᵀ z_i (PosteriorEvaluator, the code the ASE
+// calculator runs) and fills the per-atom arrays "grade" (extrapolation grade γ_i), "sigma" (σ_i, eV) and
+// "lpr" (LPR_i, eV⁻²) handed out by extract_peratom(); other steps cost nothing extra.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "descriptor_kernel.hpp"
 #include "pair.h"
+#include "posterior.hpp"
 #include "potential_kernel.hpp"
 
 namespace LAMMPS_NS {
@@ -37,11 +46,13 @@ public:
     void init_style() override;
     double init_one(int i, int j) override;
     void *extract(const char *name, int &dim) override;
+    void *extract_peratom(const char *name, int &ncol) override;
 
 private:
     void allocate();
     void require_metal_units();
     std::string read_on_rank_zero(const std::string &path);
+    void compute_uncertainty();
 
     std::unique_ptr<lepot::PotentialKernel> kernel_;
     std::vector<std::string> species_;       // shape [n_species], element symbols of the model
@@ -58,6 +69,20 @@ private:
     std::vector<int> species_centres_;        // shape [<= n_centres], chunk centres of one species
     std::vector<double> centre_energies_;     // shape [n_centres], E_i (eV)
     std::vector<double> pair_gradients_;      // shape [n_pairs][3], ∂E_i/∂r_ij (eV/Å)
+    // uncertainty (only with a posterior in the file, and only on the steps fix pair asks for it)
+    std::string model_path_;
+    std::unique_ptr<lepot::DescriptorKernel> descriptors_;
+    std::unique_ptr<lepot::PosteriorEvaluator> posterior_;
+    int uncertainty_flag_ = 0;                // raised by fix pair (grade_flag, sigma_flag, lpr_flag)
+    lepot::DescriptorWorkspace descriptor_workspace_;
+    std::vector<int> centre_species_;         // shape [n_centres], species of each chunk centre
+    std::vector<double> centre_features_;     // shape [n_centres][n_features], B(i)
+    std::vector<double> centre_variances_;    // shape [n_centres], |u_i|² (eV² per unit noise)
+    std::vector<double> posterior_work_;      // shape [n_centres][n_columns], u_i
+    int peratom_size_ = 0;                    // allocated length of the per-atom arrays
+    double *grade_ = nullptr;                 // shape [nmax], γ_i
+    double *sigma_ = nullptr;                 // shape [nmax], σ_i (eV)
+    double *lpr_ = nullptr;                   // shape [nmax], LPR_i (eV⁻²)
 };
 
 }  // namespace LAMMPS_NS

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from ase.calculators.calculator import PropertyNotImplementedError
 from models import random_model
+from lammps_runner import run_lmp, write_data
 from structures import write_emt_training_file
 from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
 
@@ -167,3 +168,54 @@ def test_uncertainties_are_computed_only_when_asked_and_refused_without_a_poster
     with pytest.raises(PropertyNotImplementedError, match="stores no uncertainty"):
         plain.get_property("extrapolation_grade", atoms)
     assert isinstance(plain.model, Model) and plain.model.uncertainty is None
+
+
+def lammps_uncertainties(model_path, atoms, species, folder, ranks):
+    """(grade, sigma, lpr) per atom, in the ASE atom order, from the real LAMMPS: `fix pair 1 lepot` after run 0."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_data(atoms, folder / "data.lmp", species)
+    script = (f"units metal\natom_style atomic\natom_modify map array\nboundary p p p\nread_data data.lmp\n"
+              f"pair_style lepot\npair_coeff * * {model_path} {' '.join(species)}\n"
+              f"fix u all pair 1 lepot grade 1 sigma 1 lpr 1\nrun 0\n"
+              f"write_dump all custom u.dump id f_u[1] f_u[2] f_u[3] modify sort id format float %.17g\n")
+    completed = run_lmp(folder, script, ranks)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    dump = np.loadtxt(folder / "u.dump", skiprows=9)
+    return dump[:, 1], dump[:, 2], dump[:, 3]
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+@pytest.mark.parametrize("make_config", [mo_config, alloy_config])
+def test_lammps_gives_the_ase_grade_sigma_and_lpr(tmp_path, make_config, ranks):
+    data, _, _, model = fitted_stages(make_config(tmp_path))
+    model.save(tmp_path / "model.json")
+    atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
+    atoms.rattle(0.05, seed=2)
+    calculator = LepotCalculator(load_model(tmp_path / "model.json"))
+    expected = [calculator.get_property(name, atoms)
+                for name in ("extrapolation_grade", "energies_uncertainty", "local_prediction_rigidity")]
+    got = lammps_uncertainties(tmp_path / "model.json", atoms, list(model.species), tmp_path / f"lmp{ranks}", ranks)
+    for name, a, b in zip(("grade", "sigma", "lpr"), got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=name)
+
+
+def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):
+    """The pace/extrapolation workflow: fix pair every 10 steps, its maximum reduced, fix halt on a threshold."""
+    data, _, _, model = fitted_stages(mo_config(tmp_path))
+    model.save(tmp_path / "model.json")
+    atoms = data.splits["train"][1].atoms.repeat((2, 2, 2))
+    write_data(atoms, tmp_path / "data.lmp", ["Mo"])
+    grade = LepotCalculator(model).get_property("extrapolation_grade", atoms).max()
+
+    def run(threshold):
+        script = (f"units metal\natom_style atomic\nread_data data.lmp\npair_style lepot\n"
+                  f"pair_coeff * * {tmp_path / 'model.json'} Mo\nvelocity all create 300 1\nfix nve all nve\n"
+                  f"fix grade all pair 10 lepot grade 1\ncompute worst all reduce max f_grade\n"
+                  f"variable worst equal c_worst\nfix stop all halt 10 v_worst > {threshold:.17g} error continue\n"
+                  f"thermo 10\nthermo_style custom step pe c_worst\nrun 50\nprint \"LAST $(step)\"\n")
+        completed = run_lmp(tmp_path, script)
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        return int(next(l for l in completed.stdout.splitlines() if l.startswith("LAST")).split()[1])
+
+    assert run(0.5 * grade) == 10  # exceeded from the start: stops at the first check after step 0
+    assert run(1e6 * grade) == 50

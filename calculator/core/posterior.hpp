@@ -10,8 +10,16 @@
 //   local-energy uncertainty   σ_i   = sqrt(posterior_scale |u_i|²)         eV
 //   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + (energy_noise N)²)   eV
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
+//
+// PosteriorEvaluator::project computes u_i for blocks of centres by forward substitution with Cᵀ (row k of
+// C is contiguous in the packed layout and is applied to every centre of a block while it is in cache).
+// The ASE calculator (through the Cython bindings) and the LAMMPS plugin both call it.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace lepot {
@@ -26,6 +34,81 @@ struct PosteriorParameters {
     double posterior_scale = 0.0;         // α², multiplies |u|² (dimensionless; calibrated on validation data)
     double energy_noise = 0.0;            // τ, eV/atom: noise of a structure's energy per atom beyond the posterior
     double reference_variance = 0.0;      // eV²: median |u_i|² of the environments the calibration saw
+};
+
+class PosteriorEvaluator {
+public:
+    PosteriorEvaluator() = default;
+    PosteriorEvaluator(PosteriorParameters parameters, int n_species, int n_features)
+        : parameters_(std::move(parameters)), n_species_(n_species), n_features_(n_features) {
+        const PosteriorParameters& p = parameters_;
+        const size_t columns = static_cast<size_t>(p.n_centre) * n_features + (p.reference_energy_columns ? n_species : 0);
+        if (!p.present || columns != static_cast<size_t>(p.n_columns) ||
+            p.centre_channels.size() != static_cast<size_t>(p.n_centre) * n_species ||
+            p.factor.size() != columns * (columns + 1) / 2)
+            throw std::invalid_argument("posterior: " + std::to_string(p.n_columns) + " columns and a factor of " +
+                                        std::to_string(p.factor.size()) + " numbers do not match " +
+                                        std::to_string(p.n_centre) + " centre channels of " + std::to_string(n_features) +
+                                        " features");
+        row_start_.resize(columns + 1);  // shape [n_columns+1], offset of C[k][k] in the packed factor
+        for (size_t k = 0, start = 0; k <= columns; start += columns - k, ++k) row_start_[k] = start;
+    }
+
+    const PosteriorParameters& parameters() const { return parameters_; }
+    int n_columns() const { return parameters_.n_columns; }
+
+    // u_i = C⁻ᵀ z_i of n centres. species: [n] species index of each centre; features: [n][n_features], B(i);
+    // u: [n][n_columns], overwritten (eV per unit noise).
+    void project(int n, const int* species, const double* features, double* u) const {
+        const PosteriorParameters& p = parameters_;
+        const size_t columns = static_cast<size_t>(p.n_columns);
+        const size_t coefficients = static_cast<size_t>(p.n_centre) * n_features_;
+        for (int i = 0; i < n; ++i) {  // z_i: v_κ(a) B(i) in block κ, 1 in the E0 column of a
+            double* z = u + i * columns;
+            std::fill(z, z + columns, 0.0);
+            for (int kappa = 0; kappa < p.n_centre; ++kappa) {
+                const double weight = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species[i]];
+                double* block = z + static_cast<size_t>(kappa) * n_features_;
+                for (int q = 0; q < n_features_; ++q) block[q] = weight * features[static_cast<size_t>(i) * n_features_ + q];
+            }
+            if (p.reference_energy_columns) z[coefficients + species[i]] = 1.0;
+        }
+        // forward substitution Cᵀ u = z, column by column of Cᵀ (= row k of C), over blocks of centres
+        for (int begin = 0; begin < n; begin += centre_block) {
+            const int end = std::min(n, begin + centre_block);
+            for (size_t k = 0; k < columns; ++k) {
+                const double* row = p.factor.data() + row_start_[k];  // C[k][k..columns-1]
+                const double inverse_diagonal = 1.0 / row[0];
+                for (int i = begin; i < end; ++i) {
+                    double* ui = u + i * columns;
+                    const double uk = ui[k] * inverse_diagonal;
+                    ui[k] = uk;
+                    if (uk == 0.0) continue;
+                    for (size_t j = k + 1; j < columns; ++j) ui[j] -= row[j - k] * uk;
+                }
+            }
+        }
+    }
+
+    // |u_i|² of n centres (eV² per unit noise); work: resized to [n][n_columns].
+    void variances(int n, const int* species, const double* features, std::vector<double>& work, double* variance) const {
+        const size_t columns = static_cast<size_t>(parameters_.n_columns);
+        work.resize(static_cast<size_t>(n) * columns);
+        project(n, species, features, work.data());
+        for (int i = 0; i < n; ++i) {
+            const double* ui = work.data() + i * columns;
+            double sum = 0.0;
+            for (size_t j = 0; j < columns; ++j) sum += ui[j] * ui[j];
+            variance[i] = sum;
+        }
+    }
+
+private:
+    static constexpr int centre_block = 16;  // centres sharing one pass over C
+    PosteriorParameters parameters_;
+    int n_species_ = 0;
+    int n_features_ = 0;
+    std::vector<size_t> row_start_;  // shape [n_columns+1]
 };
 
 }  // namespace lepot

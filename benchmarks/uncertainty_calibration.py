@@ -1,0 +1,78 @@
+"""Are the shipped potentials' uncertainties calibrated on data they never saw, and do they flag extrapolation?
+
+    .venv/bin/python benchmarks/uncertainty_calibration.py            (needs ../shared/data)
+
+1. mlearn Mo and Si (Mo_fast, Mo, Si_fast, Si): on the test sets, the share of test energies inside the
+   predicted 95 % intervals (target 85–99 %) and Spearman's rank correlation between the predicted
+   σ_E/N and the actual |error|/N per structure (target >= 0.5). The posteriors were calibrated by lepot fit
+   on the validation split only.
+2. NbMoTaW.json (elements and binaries only): σ_E/N and the extrapolation grade per config_type group of
+   ../shared/data/nbmotaw/test.extxyz; the 16 quaternary TaNbMoW cells against the median of the binary
+   groups (target: >= 10x).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_line  # noqa: E402
+
+from lepot.calculator import load_model  # noqa: E402
+from lepot.fitting.data import read_structures  # noqa: E402
+from lepot.fitting.uncertainty_eval import calibration_summary, structure_uncertainties  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+
+
+def mlearn_table():
+    print("| potential | test structures | 95 % interval coverage | rank correlation σ/N–|error|/N | "
+          "median grade | max grade | posterior scale | energy noise (meV/atom) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ("Mo_fast", "Mo", "Si_fast", "Si"):
+        model = load_model(ROOT / "potentials" / f"{name}.json")
+        element = name.split("_")[0]
+        summary = calibration_summary(structure_uncertainties(model, read_structures(DATA / "mlearn" / element / "test.extxyz")))
+        posterior = model.uncertainty
+        print(f"| {name}.json | {summary['labelled']} | {summary['coverage_95']:.3f} | {summary['rank_correlation']:.3f} | "
+              f"{summary['median_grade']:.3g} | {summary['max_grade']:.3g} | {posterior.posterior_scale:.3g} | "
+              f"{1e3 * posterior.energy_noise:.3g} |")
+
+
+def nbmotaw_table():
+    model = load_model(ROOT / "potentials" / "NbMoTaW.json")
+    structures = read_structures(DATA / "nbmotaw" / "test.extxyz")
+    records = structure_uncertainties(model, structures)
+    groups = {}
+    for structure, record in zip(structures, records):
+        groups.setdefault(structure.config_type, []).append(record)
+    print("| group | structures | median σ_E/N (meV/atom) | median |error|/N (meV/atom) | median grade | max grade |")
+    print("|---|---|---|---|---|---|")
+    medians = {}
+    for group, members in sorted(groups.items()):
+        sigma = np.array([r.energy_uncertainty / r.n_atoms for r in members]) * 1e3
+        error = np.array([abs(r.energy - r.reference_energy) / r.n_atoms for r in members]) * 1e3
+        grades = np.concatenate([r.extrapolation_grade for r in members])
+        medians[group] = (float(np.median(sigma)), float(np.median(grades)))
+        print(f"| {group} | {len(members)} | {np.median(sigma):.3g} | {np.median(error):.3g} | {np.median(grades):.3g} | "
+              f"{grades.max():.3g} |")
+    binaries = [g for g in groups if "-" in g]  # the binary solid solutions, e.g. "Ta-Mo"
+    binary_sigma = np.median([medians[g][0] for g in binaries])
+    binary_grade = np.median([medians[g][1] for g in binaries])
+    print(f"\nbinary groups {binaries}: median of their σ_E/N medians {binary_sigma:.3g} meV/atom, of their grade medians "
+          f"{binary_grade:.3g}")
+    quaternary = medians["TaNbMoW"]
+    print(f"quaternary TaNbMoW: σ_E/N {quaternary[0]:.3g} meV/atom = {quaternary[0] / binary_sigma:.1f}x the binaries'; "
+          f"grade {quaternary[1]:.3g} = {quaternary[1] / binary_grade:.1f}x")
+
+
+if __name__ == "__main__":
+    print(machine_line())
+    mlearn_table()
+    print()
+    nbmotaw_table()
