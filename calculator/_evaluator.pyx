@@ -138,6 +138,7 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
     cdef cppclass PosteriorEvaluator:
         PosteriorEvaluator(PosteriorParameters, int, int) except +
         int n_columns()
+        void atom_columns(int, const int*, const double*, double*)
         void project(int, const int*, const double*, double*)
 
 
@@ -640,8 +641,9 @@ cdef class PosteriorProjector:
         self.n_features = n_features
         self.n_columns = factor.shape[0]
 
-    def project(self, const int[::1] species not None, const double[:, ::1] features not None):
-        """u [n_centres][n_columns] for centres of ``species`` [n] (species indices) with ``features`` [n][n_features]."""
+    def project(self, const int[::1] species not None, const double[:, ::1] features not None, bint solve=True):
+        """u = C⁻ᵀ z [n_centres][n_columns] (solve False: the columns z themselves) for centres of ``species`` [n]
+        (species indices) with ``features`` [n][n_features]."""
         cdef int n = species.shape[0]
         if features.shape[0] != n or features.shape[1] != self.n_features:
             raise ValueError(f"features must have shape ({n}, {self.n_features}), got {tuple(features.shape)[:2]}")
@@ -649,5 +651,8 @@ cdef class PosteriorProjector:
         cdef double[:, ::1] out = u
         if n > 0:
             with nogil:
-                self.evaluator.get().project(n, &species[0], &features[0, 0], &out[0, 0])
+                if solve:
+                    self.evaluator.get().project(n, &species[0], &features[0, 0], &out[0, 0])
+                else:
+                    self.evaluator.get().atom_columns(n, &species[0], &features[0, 0], &out[0, 0])
         return u

@@ -68,10 +68,18 @@ class Posterior:
     def projections(self, species_index, values):
         """u_i = C⁻ᵀ z_i, [n_atoms][n_columns] (eV per unit noise), for atoms of species ``species_index``
         [n_atoms] with descriptors ``values`` [n_atoms][n_features] (computed by the core, as in LAMMPS)."""
-        values = np.ascontiguousarray(values, dtype=np.float64)
+        return self._core(values).project(np.ascontiguousarray(species_index, dtype=np.int32),
+                                          np.ascontiguousarray(values, dtype=np.float64))
+
+    def atom_columns(self, species_index, values):
+        """z_i [n_atoms][n_columns]: the atoms' design columns (arguments as projections)."""
+        return self._core(values).project(np.ascontiguousarray(species_index, dtype=np.int32),
+                                          np.ascontiguousarray(values, dtype=np.float64), solve=False)
+
+    def _core(self, values):
         if self._projector is None or self._projector.n_features != values.shape[1]:
             self._projector = _evaluator.PosteriorProjector(self, values.shape[1])
-        return self._projector.project(np.ascontiguousarray(species_index, dtype=np.int32), values)
+        return self._projector
 
     def evaluate(self, species_index, values):
         """{name: value} of UNCERTAINTY_PROPERTIES for one structure (module docstring): energy_uncertainty

@@ -3,6 +3,8 @@
     lepot fit CONFIG.yaml              fit a potential (also under mpirun -np N)
     lepot eval MODEL DATA [DATA ...]   error table of a model (file or shipped name) on any data;
                                        --uncertainty, --output FILE.extxyz: its uncertainties and LPR there
+    lepot select MODEL POOL --output F choose the pool structures to label next (D-optimal, posterior)
+    lepot compare A B DATA             GFRE / GFRD between two models' bases on data
     lepot lammps-plugin                build the LAMMPS plugin if needed; print its path (last line)
     lepot demo                         the main job on shipped example data (see README)
 """
@@ -33,6 +35,18 @@ def main(argv=None):
     evaluate.add_argument("--output", default=None,
                           help="write the structures with their uncertainties and LPR to this extxyz file")
 
+    select = commands.add_parser("select", help="choose the structures of a pool to label next (docs/uncertainty.md)")
+    select.add_argument("model", help="parameter file with an uncertainty block, or a shipped potential's name")
+    select.add_argument("pool", nargs="+", help="candidate structure files or globs readable by ase.io")
+    select.add_argument("--count", type=int, default=20, help="how many structures to choose (default 20)")
+    select.add_argument("--output", required=True, help="extxyz file to write the chosen structures to")
+
+    compare = commands.add_parser("compare", help="GFRE and GFRD between the bases of two parameter files on data")
+    compare.add_argument("model_a", help="parameter file or shipped potential's name")
+    compare.add_argument("model_b", help="parameter file or shipped potential's name")
+    compare.add_argument("data", nargs="+", help="structure files or globs readable by ase.io")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the random split of the environments")
+
     commands.add_parser("lammps-plugin", help="build the LAMMPS pair_style lepot plugin if needed and print its path")
 
     demo = commands.add_parser("demo", help="run the main job on shipped example data and print a summary")
@@ -51,6 +65,14 @@ def main(argv=None):
 
             print(run_eval(args.model, args.data, args.energy_key, args.forces_key, args.stress_key, args.uncertainty,
                            args.output))
+        elif args.command == "select":
+            from .selection import run_select
+
+            print(run_select(args.model, args.pool, args.count, args.output))
+        elif args.command == "compare":
+            from .feature_comparison import run_compare
+
+            print(run_compare(args.model_a, args.model_b, args.data, args.seed))
         elif args.command == "lammps-plugin":
             from lepot.lammps_plugin import main as plugin_main
 

@@ -11,10 +11,12 @@ from lammps_runner import run_lmp, write_data
 from structures import write_emt_training_file
 from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
 
-from lepot.calculator import LepotCalculator, Model, load_model
+from lepot.calculator import LepotCalculator, Model, build_basis, load_model
+from lepot.fitting.feature_comparison import compare_bases, reconstruction, split_environments
 from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, load_data, reduce_design,
                                solve_design)
 from lepot.fitting.posterior import calibrate
+from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.solver import RidgeProblem
 
 
@@ -219,3 +221,73 @@ def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):
 
     assert run(0.5 * grade) == 10  # exceeded from the start: stops at the first check after step 0
     assert run(1e6 * grade) == 50
+
+
+def test_selection_takes_the_largest_information_gain_then_the_gain_given_it(tmp_path):
+    """Greedy D-optimality, checked against explicit determinants: the first choice maximises
+    ln det(I + Z H⁻¹ Zᵀ / v_ref) over the pool (H = CᵀC), the second the same with the first one's rows in H."""
+    _, design, _, model = fitted_stages(mo_config(tmp_path))
+    pool = [a for a in ase.io.read(MO_TEST, ":")][:8]
+    selection = select_structures(model, pool, 2)
+    posterior = model.uncertainty
+    calculator = LepotCalculator(model)
+    rows = []
+    for atoms in pool:
+        calculator.get_property("extrapolation_grade", atoms)
+        rows.append(atom_columns(design.builder, atoms, calculator._descriptors.compute(atoms).values)
+                    / np.sqrt(posterior.reference_variance))
+    hessian = posterior.factor.T @ posterior.factor
+
+    def gains(h):
+        inverse = np.linalg.inv(h)
+        return np.array([np.linalg.slogdet(np.eye(len(z)) + z @ inverse @ z.T)[1] for z in rows])
+
+    first = gains(hessian)
+    assert selection.indices[0] == int(np.argmax(first))
+    np.testing.assert_allclose(selection.initial_gains, first, rtol=1e-8)
+    second = gains(hessian + rows[selection.indices[0]].T @ rows[selection.indices[0]])
+    second[selection.indices[0]] = -np.inf
+    assert selection.indices[1] == int(np.argmax(second))
+    assert selection.gains[1] == pytest.approx(second.max(), rel=1e-8)
+
+
+def test_select_writes_the_chosen_structures_with_their_labels(tmp_path):
+    _, _, _, model = fitted_stages(mo_config(tmp_path))
+    model.save(tmp_path / "model.json")
+    text = run_select(tmp_path / "model.json", [str(MO_TEST)], 3, tmp_path / "next.extxyz")
+    chosen = ase.io.read(tmp_path / "next.extxyz", ":")
+    assert len(chosen) == 3 and "selected 3 of 23 structures" in text
+    pool = ase.io.read(MO_TEST, ":")
+    for rank, atoms in enumerate(chosen):
+        index = int(atoms.info["source"].rsplit(":", 1)[1])
+        assert atoms.info["selection_rank"] == rank
+        np.testing.assert_allclose(atoms.positions, pool[index].positions)
+        assert atoms.get_potential_energy() == pytest.approx(pool[index].get_potential_energy(), rel=1e-12)
+
+
+def test_feature_reconstruction_error_and_distortion():
+    """GFRE 0 for a linear function of the source (a rotation, a stretch, a subset), > 0 for information the
+    source lacks; GFRD 0 only for a rotation."""
+    rng = np.random.default_rng(3)
+    source = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
+    train, test = split_environments(400, seed=0)
+    rotation = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    rotated = reconstruction(source, source @ rotation, train, test)
+    assert rotated.error < 1e-6 and rotated.distortion < 1e-6
+    stretched = reconstruction(source, source @ np.diag([1, 1, 1, 1, 1, 8.0]), train, test)
+    assert stretched.error < 1e-6 and stretched.distortion > 0.1
+    subset = reconstruction(source, source[:, :3], train, test)
+    assert subset.error < 1e-6
+    back = reconstruction(source[:, :3], source, train, test)
+    assert back.error > 0.1
+    unrelated = reconstruction(source, rng.normal(size=(400, 4)), train, test)
+    assert unrelated.error > 0.9
+
+
+def test_compare_finds_a_pruned_basis_inside_the_full_one():
+    """Real bases on real environments: body order 2 is a subset of the body-order-3 basis (GFRE ~ 0 that way)."""
+    full = build_basis(["Mo"], cutoff=5.0, n_max=4, l_max=3, body_order=3, budgets={3: 10})
+    smaller = build_basis(["Mo"], cutoff=5.0, n_max=4, l_max=3, body_order=2)
+    result = compare_bases(full, smaller, ase.io.read(MO_TEST, ":6"))
+    assert result["A->B"].error < 1e-4  # exact up to the map's ridge: ~ sqrt(RELATIVE_RIDGE) along near-null directions
+    assert result["B->A"].error > 10 * result["A->B"].error  # the 4-body invariants are not functions of the pair ones

@@ -57,22 +57,29 @@ public:
     const PosteriorParameters& parameters() const { return parameters_; }
     int n_columns() const { return parameters_.n_columns; }
 
-    // u_i = C⁻ᵀ z_i of n centres. species: [n] species index of each centre; features: [n][n_features], B(i);
-    // u: [n][n_columns], overwritten (eV per unit noise).
-    void project(int n, const int* species, const double* features, double* u) const {
+    // z_i of n centres: v_κ(a) B(i) in coefficient block κ, 1 in the E0 column of a. species: [n] species index
+    // of each centre; features: [n][n_features], B(i); z: [n][n_columns], overwritten.
+    void atom_columns(int n, const int* species, const double* features, double* z) const {
         const PosteriorParameters& p = parameters_;
         const size_t columns = static_cast<size_t>(p.n_columns);
         const size_t coefficients = static_cast<size_t>(p.n_centre) * n_features_;
-        for (int i = 0; i < n; ++i) {  // z_i: v_κ(a) B(i) in block κ, 1 in the E0 column of a
-            double* z = u + i * columns;
-            std::fill(z, z + columns, 0.0);
+        for (int i = 0; i < n; ++i) {
+            double* zi = z + i * columns;
+            std::fill(zi, zi + columns, 0.0);
             for (int kappa = 0; kappa < p.n_centre; ++kappa) {
                 const double weight = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species[i]];
-                double* block = z + static_cast<size_t>(kappa) * n_features_;
+                double* block = zi + static_cast<size_t>(kappa) * n_features_;
                 for (int q = 0; q < n_features_; ++q) block[q] = weight * features[static_cast<size_t>(i) * n_features_ + q];
             }
-            if (p.reference_energy_columns) z[coefficients + species[i]] = 1.0;
+            if (p.reference_energy_columns) zi[coefficients + species[i]] = 1.0;
         }
+    }
+
+    // u_i = C⁻ᵀ z_i of n centres (arguments as atom_columns); u: [n][n_columns], overwritten (eV per unit noise).
+    void project(int n, const int* species, const double* features, double* u) const {
+        const PosteriorParameters& p = parameters_;
+        const size_t columns = static_cast<size_t>(p.n_columns);
+        atom_columns(n, species, features, u);
         // forward substitution Cᵀ u = z, column by column of Cᵀ (= row k of C), over blocks of centres
         for (int begin = 0; begin < n; begin += centre_block) {
             const int end = std::min(n, begin + centre_block);
