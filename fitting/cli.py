@@ -40,6 +40,8 @@ def main(argv=None):
     select.add_argument("pool", nargs="+", help="candidate structure files or globs readable by ase.io")
     select.add_argument("--count", type=int, default=20, help="how many structures to choose (default 20)")
     select.add_argument("--output", required=True, help="extxyz file to write the chosen structures to")
+    select.add_argument("--criterion", default="variance", choices=("variance", "information"),
+                        help="variance: most reduction of the pool's predictive variance (default); information: D-optimal")
 
     compare = commands.add_parser("compare", help="GFRE and GFRD between the bases of two parameter files on data")
     compare.add_argument("model_a", help="parameter file or shipped potential's name")
@@ -68,7 +70,7 @@ def main(argv=None):
         elif args.command == "select":
             from .selection import run_select
 
-            print(run_select(args.model, args.pool, args.count, args.output))
+            print(run_select(args.model, args.pool, args.count, args.output, args.criterion))
         elif args.command == "compare":
             from .feature_comparison import run_compare
 

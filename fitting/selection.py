@@ -1,80 +1,129 @@
 """`lepot select`: which structures of a pool to label next, from a fitted model's posterior (docs/uncertainty.md).
 
-Greedy D-optimal selection over local environments. Labelling a structure pins its atoms' local energies;
-we model that as adding, for every atom i, the row z_i / √v_ref to the fit's Hessian H (v_ref: the
-posterior's reference_variance, the median |u_i|² of the environments the calibration saw), which brings an
-atom of variance |u_i|² down to |u_i|² / (1 + |u_i|²/v_ref) — to about the level of a fitted environment.
-The information a structure S adds is then
+Labelling a structure S would add its weighted design rows X_S (one energy row, 3N force rows, six stress
+rows for a periodic cell: lepot.fitting.design.RowBuilder, with the row weights the model was fitted with,
+from its metadata) to the fit, whose Hessian is H = CᵀC and becomes H + X_SᵀX_S. With V_S = C⁻ᵀ X_Sᵀ and
+M_S = I + V_Sᵀ V_S (the posterior's calibration scale cancels from both criteria):
 
-    gain(S) = ln det(I + U_S U_Sᵀ / v_ref) = ln det(I + U_Sᵀ U_S / v_ref)     (U_S = [u_i]: its atoms' C⁻ᵀ z_i)
+  criterion "variance" (default; transductive / V-optimal design): the expected reduction of the total
+      predictive variance of the whole pool's weighted rows X_P,
+          gain(S) = tr(X_P (H⁻¹ − (H + X_SᵀX_S)⁻¹) X_Pᵀ) = tr(M_S⁻¹ V_Sᵀ G V_S),   G = C⁻ᵀ X_PᵀX_P C⁻¹,
+      which favours structures that inform the predictions the pool asks for, in the proportions it asks;
+  criterion "information" (D-optimal design): the expected information of the labels,
+          gain(S) = ln det(I + X_S H⁻¹ X_Sᵀ) = ln det M_S (nats).
 
-(≈ Σ_i ln(1 + γ_i²) for atoms in unrelated directions, γ the extrapolation grade). Each round takes the
-structure of largest gain, folds its rows into C (a QR of [C; Z_S / √v_ref]) and recomputes the others'
-gains, so a second structure like the first gains little: the selection is diverse by construction.
-Deterministic (ties go to the earlier structure).
+Each round takes the structure of largest gain, folds its rows into C (a QR of [C; X_S]) and recomputes
+the other gains, so a second structure like the first gains little: the selection is diverse by
+construction. The rows need no labels (targets do not enter X). Deterministic (ties go to the earlier
+structure). benchmarks/active_learning.py compares both with random picks.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
-from lepot.calculator import DescriptorCalculator
+from .data import Structure
+from .design import RowBuilder
 
 
 @dataclass
 class Selection:
     indices: list  # pool indices in the order chosen
-    gains: list  # gain(S) of each when it was chosen (nats)
+    gains: list  # gain(S) of each when it was chosen (variance: weighted-row units²; information: nats)
     initial_gains: np.ndarray  # [pool] gain of every structure before any was chosen
 
 
-def structure_gain(projections, reference_variance):
-    """ln det(I + U Uᵀ / v_ref) of one structure's projections U [n_atoms][n_columns]."""
-    small = projections @ projections.T if projections.shape[0] <= projections.shape[1] else projections.T @ projections
-    sign, value = np.linalg.slogdet(np.eye(len(small)) + small / reference_variance)
-    return float(value)
+def fitted_row_weights(model):
+    """The row weights (energy, forces, stress, config_types) ``model`` was fitted with, from its metadata
+    (the weights chosen by the evidence when the fit chose them)."""
+    fit = model.metadata.get("fit", {})
+    try:
+        weights = dict(fit["config"]["weights"])
+    except (KeyError, TypeError):
+        raise ValueError("the parameter file's metadata does not record the row weights of its fit "
+                         "(metadata.fit.config.weights); select needs a file written by lepot fit") from None
+    chosen = (fit.get("solver") or {}).get("chosen_weights")
+    if chosen is not None:
+        weights.update(chosen["weights"])
+    return weights
 
 
-def select_structures(model, pool, count):
-    """Selection of ``count`` structures (ase.Atoms or Structures) of ``pool`` under ``model``'s posterior."""
+def design_rows(model, structures):
+    """[X_S [n_rows][n_columns]] of ``structures`` with the fit's row weights, in the posterior's columns."""
     posterior = model.uncertainty
-    if posterior is None:
+    builder = RowBuilder(model.basis, fitted_row_weights(model), posterior.reference_energy_columns,
+                         centre_embedding=posterior.centre_channels)
+    rows = []
+    for structure in structures:
+        atoms = getattr(structure, "atoms", structure)
+        placeholder = Structure(atoms, 0.0, np.zeros((len(atoms), 3)), np.zeros((3, 3)),  # X does not depend on them
+                                getattr(structure, "config_type", "default"), getattr(structure, "source", ""))
+        rows.append(builder.rows(placeholder)[0])
+    return rows
+
+
+CRITERIA = ("variance", "information")
+
+
+def _projected(factor, rows):
+    """V = C⁻ᵀ Xᵀ [n_columns][m] and M = I + VᵀV [m][m] of rows X [m][n_columns]."""
+    v = solve_triangular(factor, rows.T, trans="T", lower=False)
+    return v, np.eye(v.shape[1]) + v.T @ v
+
+
+def information_gain(factor, rows):
+    """ln det(I + X H⁻¹ Xᵀ) of rows X [m][n_columns] with H = CᵀC (``factor`` C upper triangular)."""
+    return float(np.linalg.slogdet(_projected(factor, rows)[1])[1])
+
+
+def variance_reduction(factor, rows, whitened_gram):
+    """tr(M⁻¹ Vᵀ G V): the drop of the pool's total predictive variance if rows X joined the fit
+    (``whitened_gram`` G = C⁻ᵀ X_PᵀX_P C⁻¹ [n_columns][n_columns])."""
+    v, m = _projected(factor, rows)
+    return float(np.trace(np.linalg.solve(m, v.T @ whitened_gram @ v)))
+
+
+def select_structures(model, pool, count, criterion="variance"):
+    """Selection of ``count`` structures (ase.Atoms or Structures) of ``pool`` under ``model``'s posterior."""
+    if model.uncertainty is None:
         raise ValueError("this parameter file stores no uncertainty ('uncertainty': null): refit it with lepot fit "
                          "(output.uncertainty: true, the default) to select structures")
     if count < 1:
         raise ValueError(f"the number of structures to select must be at least 1, got {count}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"unknown selection criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
     count = min(count, len(pool))
-    descriptors = DescriptorCalculator(model.basis)
-    species, columns = [], []
-    for structure in pool:
-        atoms = getattr(structure, "atoms", structure)
-        species.append(model.basis.species_index(atoms.numbers))
-        columns.append(descriptors.compute(atoms).values)
-    current = posterior
+    rows = design_rows(model, pool)
+    pool_gram = sum(r.T @ r for r in rows) if criterion == "variance" else None  # shape [n_columns][n_columns]
+    factor = model.uncertainty.factor
     chosen, gains, initial = [], [], None
     remaining = list(range(len(pool)))
     for _ in range(count):
-        scores = np.array([structure_gain(current.projections(species[k], columns[k]), current.reference_variance)
-                           for k in remaining])
+        if criterion == "variance":
+            half = solve_triangular(factor, pool_gram, trans="T", lower=False)  # C⁻ᵀ K
+            gram = solve_triangular(factor, half.T, trans="T", lower=False).T  # C⁻ᵀ K C⁻¹
+            scores = np.array([variance_reduction(factor, rows[k], gram) for k in remaining])
+        else:
+            scores = np.array([information_gain(factor, rows[k]) for k in remaining])
         if initial is None:
             initial = scores.copy()
         best = int(np.argmax(scores))
         index = remaining.pop(best)
         chosen.append(index)
         gains.append(float(scores[best]))
-        current = _with_rows(current, current.atom_columns(species[index], columns[index]))
+        factor = _with_rows(factor, rows[index])
     return Selection(chosen, gains, initial)
 
 
-def _with_rows(posterior, rows):
-    """The posterior after the rows z_i / √v_ref [n][n_columns] joined the fit (C of [C; rows / √v_ref])."""
-    stacked = np.vstack([posterior.factor, rows / np.sqrt(posterior.reference_variance)])
-    factor = np.linalg.qr(stacked, mode="r")[: posterior.n_columns]
-    signs = np.where(np.diag(factor) < 0, -1.0, 1.0)
-    return replace(posterior, factor=np.triu(factor * signs[:, None]))
+def _with_rows(factor, rows):
+    """C of the Hessian CᵀC + XᵀX (rows X [m][n_columns]): the R of [C; X], diagonal positive."""
+    updated = np.linalg.qr(np.vstack([factor, rows]), mode="r")[: factor.shape[0]]
+    signs = np.where(np.diag(updated) < 0, -1.0, 1.0)
+    return np.triu(updated * signs[:, None])
 
 
-def run_select(model, patterns, count, output):
+def run_select(model, patterns, count, output, criterion="variance"):
     """`lepot select`: choose ``count`` structures of the files ``patterns`` and write them to ``output``
     (extxyz, atomically, with any energies, forces and stresses the pool had) with info "source" (file:index),
     "selection_rank" and "selection_gain"; returns a text summary."""
@@ -86,14 +135,13 @@ def run_select(model, patterns, count, output):
     model = resolve_model(model)
     pool = read_structures(patterns)
     check_species(pool, model.species)
-    selection = select_structures(model, pool, count)
+    selection = select_structures(model, pool, count, criterion)
     chosen = []
     for rank, (index, gain) in enumerate(zip(selection.indices, selection.gains)):
         chosen.append(labelled_atoms(pool[index]))
         chosen[-1].info.update(source=pool[index].source, selection_rank=rank, selection_gain=gain)
     write_extxyz_atomically(chosen, output)
-    lines = [f"selected {len(chosen)} of {len(pool)} structures (greedy D-optimal over local environments; "
-             f"gain = ln det(I + U Uᵀ / v_ref), docs/uncertainty.md) -> {output}",
+    lines = [f"selected {len(chosen)} of {len(pool)} structures (criterion {criterion}, docs/uncertainty.md) -> {output}",
              "| rank | source | atoms | gain when chosen | gain before any was chosen |", "|---|---|---|---|---|"]
     for rank, (index, gain) in enumerate(zip(selection.indices, selection.gains)):
         lines.append(f"| {rank} | {pool[index].source} | {pool[index].n_atoms} | {gain:.4g} | {selection.initial_gains[index]:.4g} |")

@@ -25,9 +25,13 @@ PairLepot::PairLepot(LAMMPS *lmp) : Pair(lmp) {
     one_coeff = 1;
     manybody_flag = 1;
     centroidstressflag = CENTROID_NOTAVAIL;
+    nextra = 1;  // pvector[0]: the system's energy uncertainty σ_E (eV), on rank 0
+    pvector = new double[nextra];
+    pvector[0] = 0.0;
 }
 
 PairLepot::~PairLepot() {
+    delete[] pvector;
     memory->destroy(grade_);
     memory->destroy(sigma_);
     memory->destroy(lpr_);
@@ -181,6 +185,8 @@ void PairLepot::compute(int eflag, int vflag) {
         std::fill(grade_, grade_ + atom->nlocal, 0.0);  // atoms of NULL types keep 0
         std::fill(sigma_, sigma_ + atom->nlocal, 0.0);
         std::fill(lpr_, lpr_ + atom->nlocal, 0.0);
+        projection_sum_.assign(posterior_->n_columns(), 0.0);
+        posterior_atoms_ = 0.0;
     }
     double **x = atom->x;
     double **f = atom->f;
@@ -268,6 +274,17 @@ void PairLepot::compute(int eflag, int vflag) {
             }
         }
     }
+    if (uncertainty_flag_) {  // σ_E of the whole system: Σ_i u_i and N over all ranks
+        std::vector<double> total(projection_sum_.size() + 1);
+        projection_sum_.push_back(posterior_atoms_);
+        MPI_Allreduce(projection_sum_.data(), total.data(), static_cast<int>(total.size()), MPI_DOUBLE, MPI_SUM, world);
+        projection_sum_.pop_back();
+        const lepot::PosteriorParameters &p = posterior_->parameters();
+        double squared = 0.0;
+        for (size_t j = 0; j + 1 < total.size(); ++j) squared += total[j] * total[j];
+        const double noise = p.energy_noise * total.back();
+        pvector[0] = comm->me == 0 ? std::sqrt(p.posterior_scale * squared + noise * noise) : 0.0;
+    }
     if (vflag_fdotr) virial_fdotr_compute();
 }
 
@@ -290,6 +307,12 @@ void PairLepot::compute_uncertainty() {
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
                           centre_variances_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();
+    const size_t n_columns = projection_sum_.size();
+    for (int c = 0; c < n_centres; ++c) {
+        const double *u = posterior_work_.data() + static_cast<size_t>(c) * n_columns;
+        for (size_t j = 0; j < n_columns; ++j) projection_sum_[j] += u[j];
+    }
+    posterior_atoms_ += n_centres;
     for (int c = 0; c < n_centres; ++c) {
         const int i = chunk_atoms_[c];
         const double variance = centre_variances_[c];

@@ -20,7 +20,10 @@
 // grade_flag, sigma_flag or lpr_flag this style exposes through extract()), compute() also evaluates every
 // local atom's descriptors (DescriptorKernel) and u_i = C⁻ᵀ z_i (PosteriorEvaluator, the code the ASE
 // calculator runs) and fills the per-atom arrays "grade" (extrapolation grade γ_i), "sigma" (σ_i, eV) and
-// "lpr" (LPR_i, eV⁻²) handed out by extract_peratom(); other steps cost nothing extra.
+// "lpr" (LPR_i, eV⁻²) handed out by extract_peratom(), and the whole system's energy uncertainty
+// σ_E = sqrt(α² |Σ_i u_i|² + (τ N)²) (eV; Σ over all ranks' atoms) as the pair style's one extra value,
+// `compute ID all pair lepot` -> c_ID[1] (held on rank 0, so that compute pair's sum over ranks is σ_E);
+// other steps cost nothing extra.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +82,8 @@ private:
     std::vector<double> centre_features_;     // shape [n_centres][n_features], B(i)
     std::vector<double> centre_variances_;    // shape [n_centres], |u_i|² (eV² per unit noise)
     std::vector<double> posterior_work_;      // shape [n_centres][n_columns], u_i
+    std::vector<double> projection_sum_;      // shape [n_columns], Σ_i u_i of this rank's atoms
+    double posterior_atoms_ = 0.0;            // number of this rank's atoms in projection_sum_
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays
     double *grade_ = nullptr;                 // shape [nmax], γ_i
     double *sigma_ = nullptr;                 // shape [nmax], σ_i (eV)

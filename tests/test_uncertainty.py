@@ -15,6 +15,7 @@ from lepot.calculator import LepotCalculator, Model, build_basis, load_model
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, split_environments
 from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, load_data, reduce_design,
                                solve_design)
+from lepot.fitting.data import read_structures
 from lepot.fitting.posterior import calibrate
 from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.solver import RidgeProblem
@@ -173,31 +174,35 @@ def test_uncertainties_are_computed_only_when_asked_and_refused_without_a_poster
 
 
 def lammps_uncertainties(model_path, atoms, species, folder, ranks):
-    """(grade, sigma, lpr) per atom, in the ASE atom order, from the real LAMMPS: `fix pair 1 lepot` after run 0."""
+    """(grade, sigma, lpr) per atom, in the ASE atom order, and the system's σ_E, from the real LAMMPS:
+    `fix pair 1 lepot` and `compute pair lepot` after run 0."""
     folder.mkdir(parents=True, exist_ok=True)
     write_data(atoms, folder / "data.lmp", species)
     script = (f"units metal\natom_style atomic\natom_modify map array\nboundary p p p\nread_data data.lmp\n"
               f"pair_style lepot\npair_coeff * * {model_path} {' '.join(species)}\n"
-              f"fix u all pair 1 lepot grade 1 sigma 1 lpr 1\nrun 0\n"
-              f"write_dump all custom u.dump id f_u[1] f_u[2] f_u[3] modify sort id format float %.17g\n")
+              f"fix u all pair 1 lepot grade 1 sigma 1 lpr 1\ncompute system all pair lepot\n"
+              f"thermo_style custom step pe c_system[1]\nrun 0\n"
+              f"write_dump all custom u.dump id f_u[1] f_u[2] f_u[3] modify sort id format float %.17g\n"
+              f"print \"SIGMA $(c_system[1]:%.17g)\"\n")
     completed = run_lmp(folder, script, ranks)
     assert completed.returncode == 0, completed.stdout[-3000:]
     dump = np.loadtxt(folder / "u.dump", skiprows=9)
-    return dump[:, 1], dump[:, 2], dump[:, 3]
+    sigma = float(next(l for l in completed.stdout.splitlines() if l.startswith("SIGMA")).split()[1])
+    return dump[:, 1], dump[:, 2], dump[:, 3], sigma
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
 @pytest.mark.parametrize("make_config", [mo_config, alloy_config])
-def test_lammps_gives_the_ase_grade_sigma_and_lpr(tmp_path, make_config, ranks):
+def test_lammps_gives_the_ase_grade_sigma_lpr_and_energy_uncertainty(tmp_path, make_config, ranks):
     data, _, _, model = fitted_stages(make_config(tmp_path))
     model.save(tmp_path / "model.json")
     atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
     atoms.rattle(0.05, seed=2)
     calculator = LepotCalculator(load_model(tmp_path / "model.json"))
-    expected = [calculator.get_property(name, atoms)
-                for name in ("extrapolation_grade", "energies_uncertainty", "local_prediction_rigidity")]
+    expected = [calculator.get_property(name, atoms) for name in
+                ("extrapolation_grade", "energies_uncertainty", "local_prediction_rigidity", "energy_uncertainty")]
     got = lammps_uncertainties(tmp_path / "model.json", atoms, list(model.species), tmp_path / f"lmp{ranks}", ranks)
-    for name, a, b in zip(("grade", "sigma", "lpr"), got, expected):
+    for name, a, b in zip(("grade", "sigma", "lpr", "system sigma"), got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=name)
 
 
@@ -223,32 +228,32 @@ def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):
     assert run(1e6 * grade) == 50
 
 
-def test_selection_takes_the_largest_information_gain_then_the_gain_given_it(tmp_path):
-    """Greedy D-optimality, checked against explicit determinants: the first choice maximises
-    ln det(I + Z H⁻¹ Zᵀ / v_ref) over the pool (H = CᵀC), the second the same with the first one's rows in H."""
-    _, design, _, model = fitted_stages(mo_config(tmp_path))
-    pool = [a for a in ase.io.read(MO_TEST, ":")][:8]
-    selection = select_structures(model, pool, 2)
-    posterior = model.uncertainty
-    calculator = LepotCalculator(model)
-    rows = []
-    for atoms in pool:
-        calculator.get_property("extrapolation_grade", atoms)
-        rows.append(atom_columns(design.builder, atoms, calculator._descriptors.compute(atoms).values)
-                    / np.sqrt(posterior.reference_variance))
-    hessian = posterior.factor.T @ posterior.factor
+@pytest.mark.parametrize("criterion", ["variance", "information"])
+def test_selection_takes_the_largest_gain_then_the_gain_given_it(tmp_path, criterion):
+    """Greedy design, checked against explicit inverses with the explicit Hessian H = XᵀX + λD² of the training
+    rows and the pool's weighted rows X_S: "information" maximises ln det(I + X_S H⁻¹ X_Sᵀ), "variance" the drop
+    Σ_T tr(X_T (H⁻¹ − (H + X_SᵀX_S)⁻¹) X_Tᵀ) over the pool; the second choice is the best given the first."""
+    data, design, solved, model = fitted_stages(mo_config(tmp_path))
+    x, _, ridge = explicit_problem(data, design, solved)
+    pool = read_structures(MO_TEST)[:8]
+    selection = select_structures(model, pool, 2, criterion)
+    rows = [design.builder.rows(s)[0] for s in pool]  # the pool is labelled; its targets do not enter X
+    gram = sum(r.T @ r for r in rows)
 
     def gains(h):
         inverse = np.linalg.inv(h)
-        return np.array([np.linalg.slogdet(np.eye(len(z)) + z @ inverse @ z.T)[1] for z in rows])
+        if criterion == "information":
+            return np.array([np.linalg.slogdet(np.eye(len(r)) + r @ inverse @ r.T)[1] for r in rows])
+        return np.array([np.trace(gram @ (inverse - np.linalg.inv(h + r.T @ r))) for r in rows])
 
+    hessian = x.T @ x + ridge
     first = gains(hessian)
     assert selection.indices[0] == int(np.argmax(first))
-    np.testing.assert_allclose(selection.initial_gains, first, rtol=1e-8)
+    np.testing.assert_allclose(selection.initial_gains, first, rtol=1e-6)
     second = gains(hessian + rows[selection.indices[0]].T @ rows[selection.indices[0]])
     second[selection.indices[0]] = -np.inf
     assert selection.indices[1] == int(np.argmax(second))
-    assert selection.gains[1] == pytest.approx(second.max(), rel=1e-8)
+    assert selection.gains[1] == pytest.approx(second.max(), rel=1e-6)
 
 
 def test_select_writes_the_chosen_structures_with_their_labels(tmp_path):
