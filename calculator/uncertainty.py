@@ -15,6 +15,7 @@ coefficient block(s) of its species, 1 in its E0 column) and u_i = C⁻ᵀ z_i [
 v_ref (reference_variance, eV²) is the median |u_i|² of the environments the calibration saw.
 """
 
+import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,11 +56,13 @@ class Posterior:
         return self.factor.shape[0]
 
     def to_dict(self):
-        """The parameter file's "uncertainty" object (the factor packed row by row: C[j][j:])."""
+        """The parameter file's "uncertainty" object: the factor packed row by row (C[j][j:]) as base64 of
+        little-endian float64 (exact, and half the text of decimal numbers)."""
+        packed = self.factor[np.triu_indices(self.n_columns)].astype("<f8")
         return {
             "centre_channels": self.centre_channels.tolist(),
             "reference_energy_columns": bool(self.reference_energy_columns),
-            "factor": self.factor[np.triu_indices(self.n_columns)].tolist(),
+            "factor": base64.b64encode(packed.tobytes()).decode("ascii"),
             "posterior_scale": float(self.posterior_scale),
             "energy_noise": float(self.energy_noise),
             "reference_variance": float(self.reference_variance),

@@ -7,6 +7,7 @@ the plugin (`lmp`, one process per file); both must refuse it, the core reader's
 key and the problem, and LAMMPS must print exactly the message ASE raises.
 """
 
+import base64
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -220,20 +221,40 @@ def posterior_text():
     return model.to_text()
 
 
-def set_packed_diagonal(data, row, value):
-    """Set C[row][row] in the packed factor (row j starts after the n − i entries of every row i < j)."""
-    n = len(data["uncertainty"]["centre_channels"]) * len(data["weights"]["Mo"]) + 3
-    data["uncertainty"]["factor"][sum(n - i for i in range(row))] = value
+def change_factor(change):
+    """A case that decodes the base64 factor, changes the packed numbers and encodes them again."""
+
+    def apply(data):
+        numbers = np.frombuffer(base64.b64decode(data["uncertainty"]["factor"]), dtype="<f8").copy()
+        data["uncertainty"]["factor"] = base64.b64encode(np.asarray(change(numbers), dtype="<f8").tobytes()).decode()
+
+    return edit(apply)
+
+
+def with_diagonal(numbers, row, value, n=195):
+    """The packed factor with C[row][row] set (row j starts after the n − i entries of every row i < j)."""
+    numbers[sum(n - i for i in range(row))] = value
+    return numbers
 
 
 # damage to the "uncertainty" block, on posterior_text (96 features: 2 x 96 + 3 = 195 columns, 19110 packed numbers)
 UNCERTAINTY_CASES = {
-    "factor one number short": (edit(lambda d: d["uncertainty"]["factor"].pop()),
-                                "'uncertainty.factor' has 19109 entries, expected 19110"),
-    "zero on the factor's diagonal": (edit(lambda d: set_packed_diagonal(d, 4, 0.0)),
+    "factor one number short": (change_factor(lambda x: x[:-1]), "'uncertainty.factor' holds 19109 numbers, expected 19110"),
+    "factor with a fraction of a number": (
+        edit(lambda d: d["uncertainty"].update(factor=base64.b64encode(base64.b64decode(d["uncertainty"]["factor"])[:-5]).decode())),
+                                           "'uncertainty.factor' holds 19109 and a fraction of numbers, expected 19110"),
+    "factor not base64": (edit(lambda d: d["uncertainty"].update(factor="!!!!" + d["uncertainty"]["factor"][4:])),
+                          "'uncertainty.factor' is not base64 (character 33 at 0)"),
+    "factor of the wrong length for base64": (edit(lambda d: d["uncertainty"].update(factor=d["uncertainty"]["factor"][:-1])),
+                                              "'uncertainty.factor' is not base64 (its length"),
+    "factor as a list": (set_path(["uncertainty", "factor"], [1.0, 2.0]),
+                         "'uncertainty.factor' must be a base64 string of float64 numbers, got [1.0,2.0]"),
+    "non-finite number in the factor": (change_factor(lambda x: with_diagonal(x, 2, np.nan)),
+                                        "'uncertainty.factor' number 389 is not finite"),
+    "zero on the factor's diagonal": (change_factor(lambda x: with_diagonal(x, 4, 0.0)),
                                       "'uncertainty.factor' has a zero on the diagonal (row 4)"),
     "no E0 columns but a factor with them": (set_path(["uncertainty", "reference_energy_columns"], False),
-                                             "'uncertainty.factor' has 19110 entries, expected 18528"),
+                                             "'uncertainty.factor' holds 19110 numbers, expected 18528"),
     "E0 columns as a string": (set_path(["uncertainty", "reference_energy_columns"], "yes"),
                                "'uncertainty.reference_energy_columns' must be true or false, got \"yes\""),
     "centre channels for too few species": (edit(lambda d: d["uncertainty"]["centre_channels"][1].pop()),

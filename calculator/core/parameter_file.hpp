@@ -53,7 +53,7 @@ constexpr int parameter_file_version = 4;
 constexpr int oldest_readable_version = 1;
 constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 28;  // 256 MiB: the parsed tree takes ~6x the text
 constexpr int max_json_depth = 16;
-constexpr size_t max_posterior_columns = 16384;  // n(n+1)/2 numbers of >= 2 bytes each fit in 256 MiB
+constexpr size_t max_posterior_columns = 7000;  // n(n+1)/2 base64 doubles (32/3 bytes each) fit in 256 MiB
 constexpr int max_body_order = 5;
 // Largest allowed mismatch between stored spline nodes and the LE functions they declare, relative to
 // max |S_nl| of each function (lepot writes exact function values, so this only catches damage).
@@ -574,9 +574,55 @@ inline void read_core_repulsion(const Json& data, const Checker& check, Paramete
     }
 }
 
+// `count` doubles from a JSON string: base64 (RFC 4648, standard alphabet, '=' padding) of IEEE-754 binary64
+// numbers, little-endian. Refuses other text, another count (checked from the string's length before
+// anything is allocated) and non-finite numbers, naming `where`.
+inline std::vector<double> base64_doubles(const Checker& check, const Json& value, const std::string& where,
+                                          size_t count) {
+    if (!value.is_string()) check.fail("'" + where + "' must be a base64 string of float64 numbers, got " + show(value));
+    const std::string& text = value.get_ref<const std::string&>();
+    check.require(text.size() % 4 == 0, "'" + where + "' is not base64 (its length " + std::to_string(text.size()) +
+                                            " is not a multiple of 4)");
+    const size_t padding = text.empty() ? 0 : (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
+    const size_t bytes = text.size() / 4 * 3 - padding;
+    check.require(bytes % 8 == 0 && bytes / 8 == count, "'" + where + "' holds " + std::to_string(bytes / 8) +
+                                                            (bytes % 8 ? " and a fraction of" : "") +
+                                                            " numbers, expected " + std::to_string(count));
+    std::vector<unsigned char> raw(bytes);
+    unsigned int buffer = 0;
+    int bits = 0;
+    size_t written = 0;
+    for (size_t i = 0; i < text.size() - padding; ++i) {
+        const char c = text[i];
+        int digit = -1;
+        if (c >= 'A' && c <= 'Z') digit = c - 'A';
+        else if (c >= 'a' && c <= 'z') digit = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') digit = c - '0' + 52;
+        else if (c == '+') digit = 62;
+        else if (c == '/') digit = 63;
+        if (digit < 0) check.fail("'" + where + "' is not base64 (character " + std::to_string(static_cast<int>(
+                                      static_cast<unsigned char>(c))) + " at " + std::to_string(i) + ")");
+        buffer = (buffer << 6) | static_cast<unsigned int>(digit);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            raw[written++] = static_cast<unsigned char>((buffer >> bits) & 0xFF);
+        }
+    }
+    std::vector<double> out(count);
+    for (size_t k = 0; k < count; ++k) {
+        std::uint64_t word = 0;
+        for (int b = 7; b >= 0; --b) word = (word << 8) | raw[8 * k + b];  // little-endian, on any host
+        std::memcpy(&out[k], &word, sizeof(double));
+        if (!std::isfinite(out[k])) check.fail("'" + where + "' number " + std::to_string(k) + " is not finite");
+    }
+    return out;
+}
+
 // "uncertainty": null, or {"centre_channels": [n_centre][n_species], "reference_energy_columns": bool,
-// "factor": [packed rows of C], "posterior_scale": α² > 0, "energy_noise": τ >= 0 (eV/atom),
-// "reference_variance": > 0 (eV²)} (posterior.hpp). C's diagonal must be non-zero (H = CᵀC is positive definite).
+// "factor": base64 of the packed rows of C (float64, little-endian), "posterior_scale": α² > 0,
+// "energy_noise": τ >= 0 (eV/atom), "reference_variance": > 0 (eV²)} (posterior.hpp). C's diagonal must be
+// non-zero (H = CᵀC is positive definite).
 inline void read_uncertainty(const Json& data, const Checker& check, ParameterFile& file) {
     if (!data.contains("uncertainty") || data["uncertainty"].is_null()) return;
     const Json& posterior = check.object(data["uncertainty"], "uncertainty",
@@ -592,13 +638,12 @@ inline void read_uncertainty(const Json& data, const Checker& check, ParameterFi
                   "'uncertainty.reference_energy_columns' must be true or false, got " + show(columns));
     out.reference_energy_columns = columns.get<bool>();
     const size_t n_columns = channels.size() * n_features + (out.reference_energy_columns ? n_species : 0);
-    // a packed factor of more columns cannot fit in a file of max_parameter_file_bytes (>= 2 bytes a number)
+    // a packed factor of more columns cannot fit in a file of max_parameter_file_bytes (10.7 bytes a number)
     check.require(n_columns <= max_posterior_columns, "'uncertainty' describes " + std::to_string(n_columns) +
                                                           " columns; at most " + std::to_string(max_posterior_columns) +
                                                           " fit in a parameter file");
     out.n_columns = static_cast<int>(n_columns);
-    // the packed length is checked against the list before anything is sized from it
-    check.numbers(posterior["factor"], "uncertainty.factor", {n_columns * (n_columns + 1) / 2}, out.factor);
+    out.factor = base64_doubles(check, posterior["factor"], "uncertainty.factor", n_columns * (n_columns + 1) / 2);
     for (size_t j = 0, start = 0; j < n_columns; start += n_columns - j, ++j)
         check.require(out.factor[start] != 0.0, "'uncertainty.factor' has a zero on the diagonal (row " +
                                                     std::to_string(j) + "): the posterior is not defined");
