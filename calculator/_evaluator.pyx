@@ -139,7 +139,7 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
         PosteriorEvaluator(PosteriorParameters, int, int) except +
         int n_columns()
         void atom_columns(int, const int*, const double*, double*)
-        void project(int, const int*, const double*, double*)
+        void project(int, const int*, const double*, vector[double]&, double*)
 
 
 cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
@@ -649,10 +649,11 @@ cdef class PosteriorProjector:
             raise ValueError(f"features must have shape ({n}, {self.n_features}), got {tuple(features.shape)[:2]}")
         u = np.empty((n, self.n_columns))
         cdef double[:, ::1] out = u
+        cdef vector[double] work
         if n > 0:
             with nogil:
                 if solve:
-                    self.evaluator.get().project(n, &species[0], &features[0, 0], &out[0, 0])
+                    self.evaluator.get().project(n, &species[0], &features[0, 0], work, &out[0, 0])
                 else:
                     self.evaluator.get().atom_columns(n, &species[0], &features[0, 0], &out[0, 0])
         return u

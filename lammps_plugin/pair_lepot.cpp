@@ -108,11 +108,10 @@ void PairLepot::coeff(int narg, char **arg) {
         cutoff_ = file.model.basis.cutoff_radius;
         descriptors_.reset();
         posterior_.reset();
-        if (file.posterior.present) {
+        posterior_parameters_ = file.posterior;  // the evaluator (which inverts the factor) is made on first use
+        n_model_species_ = file.model.basis.n_species;
+        if (file.posterior.present)
             descriptors_ = std::make_unique<lepot::DescriptorKernel>(lepot::make_descriptor_kernel(file.model.basis));
-            posterior_ = std::make_unique<lepot::PosteriorEvaluator>(file.posterior, file.model.basis.n_species,
-                                                                    file.model.basis.n_features);
-        }
         model_path_ = path;
     } catch (const std::exception &problem) {
         error->all(FLERR, "pair_style lepot: {}", problem.what());
@@ -172,6 +171,14 @@ void *PairLepot::extract_peratom(const char *name, int &ncol) {
 void PairLepot::compute(int eflag, int vflag) {
     ev_init(eflag, vflag);
     if (uncertainty_flag_) {
+        if (!posterior_ && posterior_parameters_.present) {
+            try {
+                posterior_ = std::make_unique<lepot::PosteriorEvaluator>(posterior_parameters_, n_model_species_,
+                                                                        descriptors_->n_features());
+            } catch (const std::exception &problem) {
+                error->all(FLERR, "pair_style lepot: {}", problem.what());
+            }
+        }
         if (!posterior_)
             error->all(FLERR, "pair_style lepot: grade, sigma and lpr need a parameter file that stores the "
                               "coefficients' posterior (\"uncertainty\"; lepot fit writes it by default); {} has none",
@@ -305,13 +312,8 @@ void PairLepot::compute_uncertainty() {
                                           nullptr, nullptr, 0, nullptr);
     }
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
-                          centre_variances_.data());
+                          centre_variances_.data(), projection_sum_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();
-    const size_t n_columns = projection_sum_.size();
-    for (int c = 0; c < n_centres; ++c) {
-        const double *u = posterior_work_.data() + static_cast<size_t>(c) * n_columns;
-        for (size_t j = 0; j < n_columns; ++j) projection_sum_[j] += u[j];
-    }
     posterior_atoms_ += n_centres;
     for (int c = 0; c < n_centres; ++c) {
         const int i = chunk_atoms_[c];

@@ -75,13 +75,15 @@ private:
     // uncertainty (only with a posterior in the file, and only on the steps fix pair asks for it)
     std::string model_path_;
     std::unique_ptr<lepot::DescriptorKernel> descriptors_;
-    std::unique_ptr<lepot::PosteriorEvaluator> posterior_;
+    lepot::PosteriorParameters posterior_parameters_;   // from the file ("uncertainty"; present = false for null)
+    int n_model_species_ = 0;
+    std::unique_ptr<lepot::PosteriorEvaluator> posterior_;  // made on the first step that asks for it
     int uncertainty_flag_ = 0;                // raised by fix pair (grade_flag, sigma_flag, lpr_flag)
     lepot::DescriptorWorkspace descriptor_workspace_;
     std::vector<int> centre_species_;         // shape [n_centres], species of each chunk centre
     std::vector<double> centre_features_;     // shape [n_centres][n_features], B(i)
     std::vector<double> centre_variances_;    // shape [n_centres], |u_i|² (eV² per unit noise)
-    std::vector<double> posterior_work_;      // shape [n_centres][n_columns], u_i
+    std::vector<double> posterior_work_;      // shape [n_columns][16], the evaluator's transposed block
     std::vector<double> projection_sum_;      // shape [n_columns], Σ_i u_i of this rank's atoms
     double posterior_atoms_ = 0.0;            // number of this rank's atoms in projection_sum_
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays

@@ -11,9 +11,10 @@
 //   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + (energy_noise N)²)   eV
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
 //
-// PosteriorEvaluator::project computes u_i for blocks of centres by forward substitution with Cᵀ (row k of
-// C is contiguous in the packed layout and is applied to every centre of a block while it is in cache).
-// The ASE calculator (through the Cython bindings) and the LAMMPS plugin both call it.
+// PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular) and computes u_i = W z_i
+// for blocks of 16 centres, four rows of W at a time in registers, skipping the leading columns that are
+// zero for every centre of a block (the other species' blocks). The ASE calculator (through the Cython
+// bindings) and the LAMMPS plugin both call it: project() keeps u_i, variances() only |u_i|² and Σ_i u_i.
 #pragma once
 
 #include <algorithm>
@@ -50,8 +51,7 @@ public:
                                         std::to_string(p.factor.size()) + " numbers do not match " +
                                         std::to_string(p.n_centre) + " centre channels of " + std::to_string(n_features) +
                                         " features");
-        row_start_.resize(columns + 1);  // shape [n_columns+1], offset of C[k][k] in the packed factor
-        for (size_t k = 0, start = 0; k <= columns; start += columns - k, ++k) row_start_[k] = start;
+        invert_factor();
     }
 
     const PosteriorParameters& parameters() const { return parameters_; }
@@ -60,62 +60,128 @@ public:
     // z_i of n centres: v_κ(a) B(i) in coefficient block κ, 1 in the E0 column of a. species: [n] species index
     // of each centre; features: [n][n_features], B(i); z: [n][n_columns], overwritten.
     void atom_columns(int n, const int* species, const double* features, double* z) const {
-        const PosteriorParameters& p = parameters_;
-        const size_t columns = static_cast<size_t>(p.n_columns);
-        const size_t coefficients = static_cast<size_t>(p.n_centre) * n_features_;
-        for (int i = 0; i < n; ++i) {
-            double* zi = z + i * columns;
-            std::fill(zi, zi + columns, 0.0);
-            for (int kappa = 0; kappa < p.n_centre; ++kappa) {
-                const double weight = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species[i]];
-                double* block = zi + static_cast<size_t>(kappa) * n_features_;
-                for (int q = 0; q < n_features_; ++q) block[q] = weight * features[static_cast<size_t>(i) * n_features_ + q];
-            }
-            if (p.reference_energy_columns) zi[coefficients + species[i]] = 1.0;
-        }
+        const size_t columns = static_cast<size_t>(parameters_.n_columns);
+        for (int i = 0; i < n; ++i) column_of(species[i], features + static_cast<size_t>(i) * n_features_, z + i * columns, 1);
     }
 
     // u_i = C⁻ᵀ z_i of n centres (arguments as atom_columns); u: [n][n_columns], overwritten (eV per unit noise).
-    void project(int n, const int* species, const double* features, double* u) const {
-        const PosteriorParameters& p = parameters_;
-        const size_t columns = static_cast<size_t>(p.n_columns);
-        atom_columns(n, species, features, u);
-        // forward substitution Cᵀ u = z, column by column of Cᵀ (= row k of C), over blocks of centres
-        for (int begin = 0; begin < n; begin += centre_block) {
-            const int end = std::min(n, begin + centre_block);
-            for (size_t k = 0; k < columns; ++k) {
-                const double* row = p.factor.data() + row_start_[k];  // C[k][k..columns-1]
-                const double inverse_diagonal = 1.0 / row[0];
-                for (int i = begin; i < end; ++i) {
-                    double* ui = u + i * columns;
-                    const double uk = ui[k] * inverse_diagonal;
-                    ui[k] = uk;
-                    if (uk == 0.0) continue;
-                    for (size_t j = k + 1; j < columns; ++j) ui[j] -= row[j - k] * uk;
-                }
-            }
-        }
+    void project(int n, const int* species, const double* features, std::vector<double>& work, double* u) const {
+        apply<true>(n, species, features, work, u, nullptr, nullptr);
     }
 
-    // |u_i|² of n centres (eV² per unit noise); work: resized to [n][n_columns].
-    void variances(int n, const int* species, const double* features, std::vector<double>& work, double* variance) const {
-        const size_t columns = static_cast<size_t>(parameters_.n_columns);
-        work.resize(static_cast<size_t>(n) * columns);
-        project(n, species, features, work.data());
-        for (int i = 0; i < n; ++i) {
-            const double* ui = work.data() + i * columns;
-            double sum = 0.0;
-            for (size_t j = 0; j < columns; ++j) sum += ui[j] * ui[j];
-            variance[i] = sum;
-        }
+    // |u_i|² of n centres (eV² per unit noise) into variance [n], and Σ_i u_i added to sum [n_columns]
+    // (nullptr: not wanted), without storing u.
+    void variances(int n, const int* species, const double* features, std::vector<double>& work, double* variance,
+                   double* sum) const {
+        apply<false>(n, species, features, work, nullptr, variance, sum);
     }
 
 private:
-    static constexpr int centre_block = 16;  // centres sharing one pass over C
+    static constexpr int lanes = 16;  // centres evaluated together; the lane loops vectorise
+    static constexpr int rows = 4;    // rows of W per pass (4 x 16 accumulators stay in registers)
+
+    // W = C⁻ᵀ, lower triangular, dense rows [n_columns][n_columns] (zeros above the diagonal): row j of W
+    // holds what u_j needs, so u = W z is a sequence of dot products over the leading j+1 columns.
+    void invert_factor() {
+        const PosteriorParameters& p = parameters_;
+        const size_t n = static_cast<size_t>(p.n_columns);
+        std::vector<size_t> row_start(n + 1);  // offset of C[k][k] in the packed factor
+        for (size_t k = 0, start = 0; k <= n; start += n - k, ++k) row_start[k] = start;
+        inverse_.assign(n * n, 0.0);
+        // column e of Cᵀ-solve: Cᵀ w = e_e gives column e of W; forward substitution in C's row order
+        std::vector<double> column(n);
+        for (size_t e = 0; e < n; ++e) {
+            std::fill(column.begin(), column.end(), 0.0);
+            column[e] = 1.0;
+            for (size_t k = e; k < n; ++k) {
+                const double* row = p.factor.data() + row_start[k];  // C[k][k..n-1]
+                const double uk = column[k] / row[0];
+                column[k] = uk;
+                if (uk == 0.0) continue;
+                for (size_t j = k + 1; j < n; ++j) column[j] -= row[j - k] * uk;
+            }
+            for (size_t j = e; j < n; ++j) inverse_[j * n + e] = column[j];
+        }
+    }
+
+    // z of one centre into out[k * stride] (stride 1: a row; lanes: one lane of a transposed block)
+    void column_of(int species, const double* features, double* out, size_t stride) const {
+        const PosteriorParameters& p = parameters_;
+        const size_t columns = static_cast<size_t>(p.n_columns);
+        for (size_t k = 0; k < columns; ++k) out[k * stride] = 0.0;
+        for (int kappa = 0; kappa < p.n_centre; ++kappa) {
+            const double weight = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species];
+            const size_t block = static_cast<size_t>(kappa) * n_features_;
+            for (int q = 0; q < n_features_; ++q) out[(block + q) * stride] = weight * features[q];
+        }
+        if (p.reference_energy_columns) out[(static_cast<size_t>(p.n_centre) * n_features_ + species) * stride] = 1.0;
+    }
+
+    // u = W z for blocks of `lanes` centres: z transposed into work [n_columns][lanes], then `rows` rows of W
+    // at a time against it, only over the columns some centre of the block has non-zero.
+    template <bool store>
+    void apply(int n, const int* species, const double* features, std::vector<double>& work, double* u,
+               double* variance, double* sum) const {
+        const size_t columns = static_cast<size_t>(parameters_.n_columns);
+        work.resize(columns * lanes);
+        double* z = work.data();  // shape [n_columns][lanes]
+        for (int begin = 0; begin < n; begin += lanes) {
+            const int count = std::min(lanes, n - begin);
+            size_t first = columns;  // first column any centre of the block has non-zero
+            for (int a = 0; a < lanes; ++a) {
+                if (a < count)
+                    column_of(species[begin + a], features + static_cast<size_t>(begin + a) * n_features_, z + a, lanes);
+                else
+                    for (size_t k = 0; k < columns; ++k) z[k * lanes + a] = 0.0;
+            }
+            for (size_t k = 0; k < columns && first == columns; ++k)
+                for (int a = 0; a < count; ++a)
+                    if (z[k * lanes + a] != 0.0) first = k;
+            double squares[lanes] = {};
+            for (size_t j0 = 0; j0 < columns; j0 += rows) {
+                const int height = static_cast<int>(std::min<size_t>(rows, columns - j0));
+                double acc[rows][lanes] = {};
+                if (height == rows)
+                    accumulate_rows<rows>(inverse_.data() + j0 * columns, columns, z, first, j0 + rows, acc[0]);
+                else
+                    for (int r = 0; r < height; ++r)
+                        accumulate_rows<1>(inverse_.data() + (j0 + r) * columns, columns, z, first, j0 + r + 1, acc[r]);
+                for (int r = 0; r < height; ++r) {
+                    double total = 0.0;
+                    for (int a = 0; a < lanes; ++a) squares[a] += acc[r][a] * acc[r][a];
+                    for (int a = 0; a < count; ++a) total += acc[r][a];
+                    if (sum) sum[j0 + r] += total;
+                    if (store)
+                        for (int a = 0; a < count; ++a) u[static_cast<size_t>(begin + a) * columns + j0 + r] = acc[r][a];
+                }
+            }
+            if (variance)
+                for (int a = 0; a < count; ++a) variance[begin + a] = squares[a];
+        }
+    }
+
+    // acc[r lanes + a] += Σ_{k in [first, last)} W[j0 + r][k] z[k][a] for R rows of W starting at `w` (row
+    // stride `stride`); R and the lane count are compile-time, so the R x lanes sums stay in vector registers.
+    template <int R>
+    static void accumulate_rows(const double* w, size_t stride, const double* z, size_t first, size_t last,
+                                double* acc) {
+        alignas(64) double local[R * lanes] = {};
+        for (size_t k = first; k < last; ++k) {
+            const double* zk = z + k * lanes;
+            for (int r = 0; r < R; ++r) {
+                const double weight = w[r * stride + k];
+                double* out = local + r * lanes;
+#pragma omp simd
+                for (int a = 0; a < lanes; ++a) out[a] += weight * zk[a];
+            }
+        }
+        for (int r = 0; r < R * lanes; ++r) acc[r] += local[r];
+    }
+
     PosteriorParameters parameters_;
     int n_species_ = 0;
     int n_features_ = 0;
-    std::vector<size_t> row_start_;  // shape [n_columns+1]
+    std::vector<double> inverse_;  // shape [n_columns][n_columns], W = C⁻ᵀ (lower triangular, dense)
 };
 
 }  // namespace lepot
