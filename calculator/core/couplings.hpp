@@ -68,10 +68,17 @@ public:
     void evaluate(const double* density, double* features) const {
         for (int q = 0; q < n_features_; ++q) features[q] = 0.0;
         const int n_terms = this->n_terms();
-        for (int t = 0; t < n_terms; ++t) {
-            double product = term_coefficient_[t];
-            for (int f = term_factor_offsets_[t]; f < term_factor_offsets_[t + 1]; ++f) product *= density[factors_[f]];
-            features[term_feature_[t]] += product;
+        // a feature's terms are contiguous: sum each run in a register (the same additions in the same order
+        // as adding every product into features[q], without a store-to-load chain through memory per term)
+        for (int t = 0; t < n_terms;) {
+            const int q = term_feature_[t];
+            double sum = features[q];
+            for (; t < n_terms && term_feature_[t] == q; ++t) {
+                double product = term_coefficient_[t];
+                for (int f = term_factor_offsets_[t]; f < term_factor_offsets_[t + 1]; ++f) product *= density[factors_[f]];
+                sum += product;
+            }
+            features[q] = sum;
         }
     }
 
