@@ -13,8 +13,6 @@ from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
 
 from lepot.calculator import LepotCalculator, Model, build_basis, load_model
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, split_environments
-from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, load_data, reduce_design,
-                               solve_design)
 from lepot.fitting.data import read_structures
 from lepot.fitting.posterior import calibrate
 from lepot.fitting.selection import run_select, select_structures
@@ -37,6 +35,11 @@ def alloy_config(tmp_path):
 
 def fitted_stages(config):
     """The fit's stages run one by one: (data, design, solved, model with its posterior)."""
+    # imported here: importing the submodule lepot.fitting.fit rebinds the package's `fit` to it until the
+    # function is next called (lepot/fitting/__init__.py), which other test modules import at collection
+    from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, load_data,
+                                   reduce_design, solve_design)
+
     config = as_config(config)
     data = load_data(config)
     fitted = build_fit_basis(config, data)
