@@ -325,42 +325,26 @@ def test_the_valid_file_is_accepted_by_both(base, request, tmp_path):
     assert load_model(path).species == tuple(SPECIES)
 
 
-def test_a_version_3_file_is_read_by_both(base_text, tmp_path):
-    """Version 4 only added the "uncertainty" key: a version-3 file is one without it."""
+@pytest.mark.parametrize("version", [3, 2, 1])
+def test_an_older_version_file_is_read_by_both(base_text, tmp_path, version):
+    """Version 4 only added the "uncertainty" key and version 3 the "contraction" key, so a file of an older
+    version is one without the later keys; version 2 changed only what core_repulsion pairs mean, so a
+    version-1 file without them still loads."""
     data = json.loads(base_text)
-    data.pop("uncertainty")
-    data["format_version"] = 3
-    path = tmp_path / "version3.json"
+    for key, added_in in (("uncertainty", 4), ("contraction", 3)):
+        if version < added_in:
+            data.pop(key)
+    if version == 1:
+        data["core_repulsion"] = None
+    data["format_version"] = version
+    path = tmp_path / f"version{version}.json"
     path.write_text(json.dumps(data))
     (completed,) = lammps_outputs(tmp_path, [path])
     assert completed.returncode == 0, completed.stdout[-2000:]
-    assert load_model(path).uncertainty is None
-
-
-def test_a_version_2_file_is_read_by_both(base_text, tmp_path):
-    """Version 3 only added the "contraction" key: a version-2 file is one without it."""
-    data = json.loads(base_text)
-    data.pop("contraction")
-    data.pop("uncertainty")
-    data["format_version"] = 2
-    path = tmp_path / "version2.json"
-    path.write_text(json.dumps(data))
-    (completed,) = lammps_outputs(tmp_path, [path])
-    assert completed.returncode == 0, completed.stdout[-2000:]
-    assert load_model(path).basis.contraction is None
-
-
-def test_a_version_1_file_without_core_repulsion_is_read_by_both(base_text, tmp_path):
-    """Version 2 changed only what core_repulsion pairs mean, so version-1 files without them still load."""
-    data = json.loads(base_text)
-    data.update(format_version=1, core_repulsion=None)
-    data.pop("contraction")
-    data.pop("uncertainty")
-    path = tmp_path / "version1.json"
-    path.write_text(json.dumps(data))
-    (completed,) = lammps_outputs(tmp_path, [path])
-    assert completed.returncode == 0, completed.stdout[-2000:]
-    assert load_model(path).core_repulsion is None
+    model = load_model(path)
+    assert model.uncertainty is None
+    assert version >= 3 or model.basis.contraction is None
+    assert version >= 2 or model.core_repulsion is None
 
 
 def test_an_element_the_file_lacks_is_named_by_both(tmp_path):
