@@ -12,10 +12,12 @@ from structures import write_emt_training_file
 from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
 
 from lepot.calculator import LepotCalculator, Model, build_basis, load_model
-from lepot.fitting.feature_comparison import compare_bases, reconstruction, split_environments
+from lepot.fitting.evaluate import run_eval
+from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
 from lepot.fitting.data import read_structures
 from lepot.fitting.posterior import calibrate
 from lepot.fitting.selection import run_select, select_structures
+from lepot.fitting.uncertainty_eval import StructureUncertainty, calibration_summary
 from lepot.fitting.solver import RidgeProblem
 
 
@@ -299,3 +301,35 @@ def test_compare_finds_a_pruned_basis_inside_the_full_one():
     result = compare_bases(full, smaller, ase.io.read(MO_TEST, ":6"))
     assert result["A->B"].error < 1e-4  # exact up to the map's ridge: ~ sqrt(RELATIVE_RIDGE) along near-null directions
     assert result["B->A"].error > 10 * result["A->B"].error  # the 4-body invariants are not functions of the pair ones
+
+
+def test_eval_reports_calibration_and_writes_every_structure_with_its_uncertainties(tmp_path):
+    _, _, _, model = fitted_stages(mo_config(tmp_path))
+    model.save(tmp_path / "model.json")
+    text = run_eval(tmp_path / "model.json", [str(MO_TEST)], uncertainty=True, output=tmp_path / "annotated.extxyz")
+    assert "95 % interval coverage" in text and "wrote 23 structures" in text
+    annotated = ase.io.read(tmp_path / "annotated.extxyz", ":")
+    atoms = ase.io.read(MO_TEST, 5)
+    calculator = LepotCalculator(model)
+    assert annotated[5].info["energy_uncertainty"] == pytest.approx(calculator.get_property("energy_uncertainty", atoms), rel=1e-10)
+    np.testing.assert_allclose(annotated[5].arrays["local_prediction_rigidity"],
+                               calculator.get_property("local_prediction_rigidity", atoms), rtol=1e-10)
+
+
+def test_calibration_summary_counts_intervals_and_ranks():
+    """Four labelled structures of 2 atoms: errors 0.1, 0.5, 3, 1 eV against σ_E 1, 1, 1, 2 eV: inside the
+    95 % interval (|error| <= 1.96 σ) for 3 of 4; σ/N and |error|/N rank-correlate as scipy's spearmanr says."""
+    from scipy.stats import spearmanr
+
+    errors, sigmas = [0.1, 0.5, 3.0, 1.0], [1.0, 1.0, 1.0, 2.0]
+    records = [StructureUncertainty(-10.0 + e, s, np.ones(2), np.ones(2), np.array([1.0, 3.0]), -10.0)
+               for e, s in zip(errors, sigmas)]
+    summary = calibration_summary(records)
+    assert summary["coverage_95"] == 0.75 and summary["labelled"] == 4
+    assert summary["rank_correlation"] == pytest.approx(spearmanr(sigmas, errors).correlation)
+    assert summary["median_grade"] == 2.0 and summary["max_grade"] == 3.0
+
+
+def test_compare_command_names_both_directions(tmp_path):
+    text = run_compare("Mo_fast", "Mo", [str(MO_TEST)])
+    assert "| A -> B |" in text and "| B -> A |" in text and "1189 environments of 23 structures" in text
