@@ -138,7 +138,6 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
     cdef cppclass PosteriorEvaluator:
         PosteriorEvaluator(PosteriorParameters, int, int) except +
         int n_columns()
-        void atom_columns(int, const int*, const double*, double*)
         void project(int, const int*, const double*, vector[double]&, double*)
 
 
@@ -641,9 +640,9 @@ cdef class PosteriorProjector:
         self.n_features = n_features
         self.n_columns = factor.shape[0]
 
-    def project(self, const int[::1] species not None, const double[:, ::1] features not None, bint solve=True):
-        """u = C⁻ᵀ z [n_centres][n_columns] (solve False: the columns z themselves) for centres of ``species`` [n]
-        (species indices) with ``features`` [n][n_features]."""
+    def project(self, const int[::1] species not None, const double[:, ::1] features not None):
+        """u = C⁻ᵀ z [n_centres][n_columns] for centres of ``species`` [n] (species indices) with ``features``
+        [n][n_features]."""
         cdef int n = species.shape[0]
         if features.shape[0] != n or features.shape[1] != self.n_features:
             raise ValueError(f"features must have shape ({n}, {self.n_features}), got {tuple(features.shape)[:2]}")
@@ -652,8 +651,5 @@ cdef class PosteriorProjector:
         cdef vector[double] work
         if n > 0:
             with nogil:
-                if solve:
-                    self.evaluator.get().project(n, &species[0], &features[0, 0], work, &out[0, 0])
-                else:
-                    self.evaluator.get().atom_columns(n, &species[0], &features[0, 0], &out[0, 0])
+                self.evaluator.get().project(n, &species[0], &features[0, 0], work, &out[0, 0])
         return u

@@ -74,11 +74,6 @@ class Posterior:
         return self._core(values).project(np.ascontiguousarray(species_index, dtype=np.int32),
                                           np.ascontiguousarray(values, dtype=np.float64))
 
-    def atom_columns(self, species_index, values):
-        """z_i [n_atoms][n_columns]: the atoms' design columns (arguments as projections)."""
-        return self._core(values).project(np.ascontiguousarray(species_index, dtype=np.int32),
-                                          np.ascontiguousarray(values, dtype=np.float64), solve=False)
-
     def _core(self, values):
         if self._projector is None or self._projector.n_features != values.shape[1]:
             self._projector = _evaluator.PosteriorProjector(self, values.shape[1])

@@ -47,7 +47,7 @@ from .metrics import error_table, predict
 from .memory import automatic_chunk_size, check_fit_memory, gradient_bytes, largest_chunk_rows, smaller_settings
 from .progress import progress_bar
 from .posterior import fitted_posterior
-from .pruning import prune_features, restrict_factor
+from .pruning import prune_features
 from .report import (embedding_lines, embedding_plot_png, flagged_groups, parity_plot_png, pruning_lines,
                      regularisation_plot_png, report_text)
 from .solver import solve
@@ -419,11 +419,9 @@ def attach_posterior(config, data, design, solved, model):
     """Stage 5b (rank 0): the coefficients' posterior, calibrated on the validation structures
     (lepot.fitting.posterior), into model.uncertainty and the metadata; skipped with a zero ridge."""
     builder, solution, pruning = design.builder, solved.solution, solved.pruning
-    columns = np.arange(builder.n_columns) if pruning is None else pruning.columns
-    factor = design.factor if pruning is None else restrict_factor(design.factor, columns)
-    prior = None if solution.smoothness_power is None else builder.column_roughness()[columns] ** solution.smoothness_power
+    factor = design.factor if pruning is None else pruning.factor
     posterior, calibration = fitted_posterior(
-        model, factor, solution, prior, builder.centre_embedding, builder.fit_reference_energies,
+        model, factor, solution, builder.centre_embedding, builder.fit_reference_energies,
         data.splits.get("validation", []), data.splits["train"], config["weights"]["energy"])
     if posterior is None:
         log.warning("no uncertainty stored: the ridge is zero, so the coefficients' posterior is not defined")

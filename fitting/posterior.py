@@ -29,7 +29,7 @@ from scipy.optimize import minimize_scalar
 from lepot.calculator import DescriptorCalculator, Potential
 from lepot.calculator.uncertainty import Posterior
 
-from .solver import RidgeProblem, residual_sum_of_squares
+from .solver import residual_sum_of_squares
 
 MIN_CALIBRATION_STRUCTURES = 5
 CALIBRATION_RANGE = 40.0  # e-folds of α² searched above the fit's own noise estimate
@@ -46,17 +46,14 @@ class Calibration:
     negative_log_likelihood: float = None  # of the validation residuals at the optimum ("validation" only)
 
 
-def hessian_factor(factor, solution, column_prior=None):
+def hessian_factor(factor, solution):
     """C [n][n] upper triangular with Cᵀ C = Rᵀ R + λ D² for the solved problem (``factor``: the factor of the
-    solved columns; ``column_prior``: the smoothness prior's ε^p of those columns, or None). None when the
-    ridge is zero (the Hessian may then be singular)."""
-    problem = RidgeProblem(factor, column_prior)
-    strength = solution.regularisation * problem.s_max2
-    if not strength > 0:
+    solved columns; √λ D is the solution's ridge_root). None when the ridge is zero (the Hessian may then be
+    singular)."""
+    if not np.all(solution.ridge_root > 0):
         return None
     n = factor.r.shape[1]
-    stacked = np.vstack([factor.r, np.diag(np.sqrt(strength) * problem.scale)])
-    c = np.linalg.qr(stacked, mode="r")[:n]
+    c = np.linalg.qr(np.vstack([factor.r, np.diag(solution.ridge_root)]), mode="r")[:n]
     signs = np.where(np.diag(c) < 0, -1.0, 1.0)
     return np.triu(c * signs[:, None])
 
@@ -103,12 +100,12 @@ def calibrate(variances, residuals, minimum_scale):
     return float(np.exp(log_scale)), float(np.sqrt(noise)), float(nll)
 
 
-def fitted_posterior(model, factor, solution, column_prior, centre_embedding, fit_reference_energies,
-                     validation, train, energy_weight):
+def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_energies, validation, train,
+                     energy_weight):
     """(Posterior, Calibration) of a fitted ``model`` (None, None when the ridge is zero): the factor of the
     solved columns, calibrated on the ``validation`` structures with energies (module docstring);
     reference_variance is the median |u_i|² of their atoms (of ``train``'s without validation data)."""
-    c = hessian_factor(factor, solution, column_prior)
+    c = hessian_factor(factor, solution)
     if c is None:
         return None, None
     posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0)

@@ -50,6 +50,7 @@ class PruningResult:
     columns: np.ndarray  # design columns kept, ascending
     solution: object  # lepot.fitting.solver.Solution on ``columns``
     rounds: list  # per round: {"features", "terms", "relative_regularisation", "criterion", "validation_rms"}
+    factor: RestrictedFactor = None  # the least-squares problem of ``columns`` that ``solution`` solved
 
 
 def prune_features(factor, basis, n_centre, max_terms, step, regularisation, validation_factor, tolerance,
@@ -73,7 +74,8 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
     while True:
         columns = np.concatenate([(kappa * n_features + kept) for kappa in range(n_centre)] + [extra_columns])
         validation = None if validation_factor is None else restrict_rows(validation_factor, columns)
-        solution = solve(restrict_factor(factor, columns), regularisation, validation, tolerance,
+        restricted = restrict_factor(factor, columns)
+        solution = solve(restricted, regularisation, validation, tolerance,
                          None if roughness is None else roughness[columns], smoothness_power,
                          None if fold_factors is None else [restrict_rows(f, columns) for f in fold_factors])
         kept_terms = int(terms[kept][prunable[kept]].sum())
@@ -88,7 +90,7 @@ def prune_features(factor, basis, n_centre, max_terms, step, regularisation, val
         })
         candidates = kept[prunable[kept]]
         if kept_terms <= max_terms or len(candidates) == 0:
-            return PruningResult(kept, columns, solution, rounds)
+            return PruningResult(kept, columns, solution, rounds, restricted)
         coefficients = np.zeros(factor.r.shape[1])
         coefficients[columns] = solution.coefficients
         contribution = np.abs(coefficients[: n_centre * n_features] * column_norms[: n_centre * n_features])

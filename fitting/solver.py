@@ -69,6 +69,7 @@ class Solution:
     smoothness_power: float = None  # p of the smoothness prior (None: no prior)
     power_scores: dict = None  # {p: lowest criterion over λ} when p was chosen (power="auto")
     curves: dict = None  # {p (None: no prior): (log10 λ_rel grid, criterion)} of the λ searches
+    ridge_root: np.ndarray = None  # [n_columns] √λ D_j: the penalty λ |D w|² used, as the rows diag(√λ D) w
 
 
 class RidgeProblem:
@@ -259,6 +260,7 @@ def _solve_one(factor, regularisation, validation_factor, tolerance, roughness, 
         relative_lambda = float(regularisation)
         criterion = lowest = criterion_of(relative_lambda)
     return Solution(
+        ridge_root=np.sqrt(relative_lambda * problem.s_max2) * problem.scale,
         coefficients=problem.coefficients(relative_lambda),
         regularisation=relative_lambda,
         effective_parameters=problem.effective_parameters(relative_lambda),

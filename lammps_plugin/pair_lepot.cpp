@@ -173,8 +173,9 @@ void PairLepot::compute(int eflag, int vflag) {
     if (uncertainty_flag_) {
         if (!posterior_ && posterior_parameters_.present) {
             try {
-                posterior_ = std::make_unique<lepot::PosteriorEvaluator>(posterior_parameters_, n_model_species_,
-                                                                        descriptors_->n_features());
+                posterior_ = std::make_unique<lepot::PosteriorEvaluator>(std::move(posterior_parameters_),
+                                                                        n_model_species_, descriptors_->n_features());
+                posterior_parameters_ = lepot::PosteriorParameters();  // the evaluator holds them now
             } catch (const std::exception &problem) {
                 error->all(FLERR, "pair_style lepot: {}", problem.what());
             }
@@ -192,8 +193,7 @@ void PairLepot::compute(int eflag, int vflag) {
         std::fill(grade_, grade_ + atom->nlocal, 0.0);  // atoms of NULL types keep 0
         std::fill(sigma_, sigma_ + atom->nlocal, 0.0);
         std::fill(lpr_, lpr_ + atom->nlocal, 0.0);
-        projection_sum_.assign(posterior_->n_columns(), 0.0);
-        posterior_atoms_ = 0.0;
+        projection_sum_.assign(posterior_->n_columns() + 1, 0.0);  // Σ_i u_i, then the number of atoms
     }
     double **x = atom->x;
     double **f = atom->f;
@@ -282,10 +282,9 @@ void PairLepot::compute(int eflag, int vflag) {
         }
     }
     if (uncertainty_flag_) {  // σ_E of the whole system: Σ_i u_i and N over all ranks
-        std::vector<double> total(projection_sum_.size() + 1);
-        projection_sum_.push_back(posterior_atoms_);
-        MPI_Allreduce(projection_sum_.data(), total.data(), static_cast<int>(total.size()), MPI_DOUBLE, MPI_SUM, world);
-        projection_sum_.pop_back();
+        MPI_Allreduce(MPI_IN_PLACE, projection_sum_.data(), static_cast<int>(projection_sum_.size()), MPI_DOUBLE,
+                      MPI_SUM, world);
+        const std::vector<double> &total = projection_sum_;
         const lepot::PosteriorParameters &p = posterior_->parameters();
         double squared = 0.0;
         for (size_t j = 0; j + 1 < total.size(); ++j) squared += total[j] * total[j];
@@ -314,7 +313,7 @@ void PairLepot::compute_uncertainty() {
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
                           centre_variances_.data(), projection_sum_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();
-    posterior_atoms_ += n_centres;
+    projection_sum_.back() += n_centres;
     for (int c = 0; c < n_centres; ++c) {
         const int i = chunk_atoms_[c];
         const double variance = centre_variances_[c];

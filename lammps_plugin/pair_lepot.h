@@ -84,8 +84,7 @@ private:
     std::vector<double> centre_features_;     // shape [n_centres][n_features], B(i)
     std::vector<double> centre_variances_;    // shape [n_centres], |u_i|² (eV² per unit noise)
     std::vector<double> posterior_work_;      // shape [n_columns][16], the evaluator's transposed block
-    std::vector<double> projection_sum_;      // shape [n_columns], Σ_i u_i of this rank's atoms
-    double posterior_atoms_ = 0.0;            // number of this rank's atoms in projection_sum_
+    std::vector<double> projection_sum_;      // shape [n_columns+1], Σ_i u_i of this rank's atoms, then their number
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays
     double *grade_ = nullptr;                 // shape [nmax], γ_i
     double *sigma_ = nullptr;                 // shape [nmax], σ_i (eV)

@@ -52,19 +52,16 @@ public:
                                         std::to_string(p.n_centre) + " centre channels of " + std::to_string(n_features) +
                                         " features");
         invert_factor();
+        parameters_.factor = std::vector<double>();  // W replaces it
     }
 
+    // the file's parameters without the packed factor (released once W = C⁻ᵀ is built)
     const PosteriorParameters& parameters() const { return parameters_; }
     int n_columns() const { return parameters_.n_columns; }
 
-    // z_i of n centres: v_κ(a) B(i) in coefficient block κ, 1 in the E0 column of a. species: [n] species index
-    // of each centre; features: [n][n_features], B(i); z: [n][n_columns], overwritten.
-    void atom_columns(int n, const int* species, const double* features, double* z) const {
-        const size_t columns = static_cast<size_t>(parameters_.n_columns);
-        for (int i = 0; i < n; ++i) column_of(species[i], features + static_cast<size_t>(i) * n_features_, z + i * columns, 1);
-    }
-
-    // u_i = C⁻ᵀ z_i of n centres (arguments as atom_columns); u: [n][n_columns], overwritten (eV per unit noise).
+    // u_i = C⁻ᵀ z_i of n centres, z_i = v_κ(a) B(i) in coefficient block κ and 1 in the E0 column of a.
+    // species: [n] species index of each centre; features: [n][n_features], B(i); u: [n][n_columns],
+    // overwritten (eV per unit noise).
     void project(int n, const int* species, const double* features, std::vector<double>& work, double* u) const {
         apply<true>(n, species, features, work, u, nullptr, nullptr);
     }
@@ -104,7 +101,7 @@ private:
         }
     }
 
-    // z of one centre into out[k * stride] (stride 1: a row; lanes: one lane of a transposed block)
+    // z of one centre into out[k * stride] (stride `lanes`: one lane of a transposed block)
     void column_of(int species, const double* features, double* out, size_t stride) const {
         const PosteriorParameters& p = parameters_;
         const size_t columns = static_cast<size_t>(p.n_columns);

@@ -1,4 +1,4 @@
-// posterior.hpp: u = C⁻ᵀ z solves Cᵀ u = z for blocks of 1–37 centres of two species with two centre
+// posterior.hpp: u = C⁻ᵀ z solves Cᵀ u = z (z built here from its definition) for blocks of 1–37 centres of two species with two centre
 // channels and E0 columns; variances are |u|², sums are Σ u; centres alone give the values they give in a
 // block; mismatched sizes are refused.
 #include "posterior.hpp"
@@ -37,7 +37,12 @@ int main() {
         }
         std::vector<double> u(static_cast<size_t>(m) * n), z(static_cast<size_t>(m) * n), variance(m), sum(n, 0.0);
         posterior.project(m, species.data(), features.data(), work, u.data());
-        posterior.atom_columns(m, species.data(), features.data(), z.data());
+        for (int i = 0; i < m; ++i) {  // z_i written out here: v_κ(a) B(i) in block κ, 1 in the E0 column of a
+            for (int kappa = 0; kappa < p.n_centre; ++kappa)
+                for (int q = 0; q < n_features; ++q)
+                    z[i * n + kappa * n_features + q] = p.centre_channels[kappa * n_species + species[i]] * features[i * n_features + q];
+            z[i * n + p.n_centre * n_features + species[i]] = 1.0;
+        }
         posterior.variances(m, species.data(), features.data(), work, variance.data(), sum.data());
         for (int i = 0; i < m; ++i) {
             double squared = 0.0;
