@@ -26,6 +26,8 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/lammps_md.py --pruning-path
 	$(BIN)/python benchmarks/compression_scaling.py
 	$(BIN)/python benchmarks/lammps_nbmotaw.py
+	$(BIN)/python benchmarks/nbmotaw_accuracy.py
+	$(BIN)/python benchmarks/nbmotaw_compression.py
 	$(BIN)/python benchmarks/stability.py
 
 install: $(VENV)/.installed

@@ -59,15 +59,26 @@ class DataSettings(Section):
     test: object = None  # path/glob/list or null: reported, never fitted
     validation: object = None  # path/glob/list or null: then validation_fraction of train, chosen with solver.seed
     validation_fraction: float = 0.1
+    validation_by_config_type: bool = False  # true: the fraction of every config_type (at least one of a group of 2+)
     energy_key: str = None  # null: energies from the files' calculator results; else atoms.info[key]
     forces_key: str = None  # null: the calculator's forces; else atoms.arrays[key]
     stress_key: str = None  # null: the calculator's stress; else atoms.info[key]
     config_type_key: str = "config_type"  # atoms.info key grouping structures in reports and weights
 
     def check(self, fail, config):
+        for name in ("train", "test", "validation"):
+            paths = getattr(self, name)
+            if paths is None and name != "train":
+                continue
+            one_path = (str, os.PathLike)
+            if not (isinstance(paths, one_path) or (isinstance(paths, list) and paths and all(isinstance(p, one_path) for p in paths))):
+                fail(f"data.{name}", f"must be a path or glob, or a list of them, got {paths!r} (quote a name "
+                     "that ends in ':', such as file.extxyz@100:, or YAML reads it as a key)")
         fraction = self.validation_fraction
         if not _number(fraction) or not 0 <= fraction < 1:
             fail("data.validation_fraction", f"must be in [0, 1), got {fraction!r}")
+        if not isinstance(self.validation_by_config_type, bool):
+            fail("data.validation_by_config_type", f"must be true or false, got {self.validation_by_config_type!r}")
 
 
 @dataclass

@@ -23,7 +23,9 @@ import numpy as np
 
 from lepot.calculator import Model, build_basis
 
-from .embedding_learning import EmbeddingProblem, derivative_jacobian, learn_embedding, pack_derivative_couplings
+from .data import stratified_sample
+from .embedding_learning import (EmbeddingProblem, derivative_jacobian, learn_embedding, pack_derivative_couplings,
+                                 wait_without_spinning)
 from .progress import progress_bar
 
 log = logging.getLogger("lepot.fitting")
@@ -135,7 +137,7 @@ def learn_fit_contraction(config, splits, initial, basis_options, embedding, fit
         settings = config["model"]["tensor_reduction"]["learn"]
         train = splits["train"]
         count = min(settings.get("structures", 60), len(train))
-        chosen = np.sort(np.random.default_rng(config["solver"]["seed"]).choice(len(train), size=count, replace=False))
+        chosen = stratified_sample(train, count, config["solver"]["seed"])
         species = config["species"]
         core_model = Model.core_repulsion_only(build_basis(species, **dict(basis_options, body_order=1)))
         problem = ContractionProblem(species, basis_options, [train[i] for i in chosen], config["weights"], initial,
@@ -147,6 +149,7 @@ def learn_fit_contraction(config, splits, initial, basis_options, embedding, fit
                  learned.losses[-1], len(learned.losses) - 1, learned.seconds)
         result = (learned_contraction(problem, learned), learned)
     if communicator is not None:
+        wait_without_spinning(communicator)
         result = communicator.bcast(result, root=0)
     return result
 

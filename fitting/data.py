@@ -11,6 +11,7 @@ as a 3x3 matrix or Voigt 6-vector (xx, yy, zz, yz, xz, xy).
 import glob
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,20 +75,41 @@ def expand_paths(patterns, base_directory="."):
 
 
 def read_structures(patterns, keys=TargetKeys(), base_directory="."):
-    """All structures of all files matching ``patterns``, in file order then index order."""
+    """All structures of all files matching ``patterns``, in file order then index order. A pattern may end in
+    ase.io's slice syntax, ``file.extxyz@start:stop[:step]``, to take part of every file it matches."""
+    return [s for structures in read_structures_by_file(patterns, keys, base_directory).values() for s in structures]
+
+
+def read_structures_by_file(patterns, keys=TargetKeys(), base_directory="."):
+    """{file (with its @slice, if any): [Structure]} for every file matching ``patterns`` (read_structures)."""
     import ase.io
 
-    structures = []
-    for path in expand_paths(patterns, base_directory):
-        try:
-            images = ase.io.read(path, index=":")
-        except Exception as error:  # ase.io raises many types; the message is what matters
-            raise DataError(f"{path}: cannot read it with ase.io ({type(error).__name__}: {error})") from None
-        if not images:
-            raise DataError(f"{path}: contains no structures")
-        for index, atoms in enumerate(images):
-            structures.append(_structure(atoms, keys, f"{path}:{index}"))
-    return structures
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
+    by_file = {}
+    for pattern in patterns:
+        path_pattern, chosen = _split_selection(pattern)
+        suffix = "" if chosen == slice(None) else "@" + str(pattern).rpartition("@")[2]
+        for path in expand_paths(path_pattern, base_directory):
+            try:
+                images = ase.io.read(path, index=":")
+            except Exception as error:  # ase.io raises many types; the message is what matters
+                raise DataError(f"{path}: cannot read it with ase.io ({type(error).__name__}: {error})") from None
+            indices = range(len(images))[chosen]
+            if not indices:
+                raise DataError(f"{path}: contains no structures" + (f" in the selection {suffix}" if suffix else ""))
+            by_file.setdefault(path + suffix, []).extend(
+                _structure(images[index], keys, f"{path}:{index}") for index in indices)
+    return by_file
+
+
+def _split_selection(pattern):
+    """(path pattern, slice) of 'file@start:stop[:step]', or (pattern, slice(None)) without a slice."""
+    text = str(pattern)
+    path, at, selection = text.rpartition("@")
+    if not at or not re.fullmatch(r"-?\d*:-?\d*(:-?\d*)?", selection):
+        return text, slice(None)
+    return path, slice(*[int(part) if part else None for part in selection.split(":")])
 
 
 def _structure(atoms, keys, source):
@@ -173,16 +195,49 @@ def check_species(structures, species):
             raise DataError(f"{structure.source}: element(s) {', '.join(unknown)} not in the config's species {list(species)}")
 
 
-def split_validation(structures, fraction, seed):
-    """Random (seeded) train/validation split; returns (train, validation)."""
+def split_validation(structures, fraction, seed, by_config_type=False):
+    """Seeded train/validation split; returns (train, validation), each in the structures' order.
+
+    By default round(fraction · n) structures chosen at random. ``by_config_type``: round(fraction · n_g) of
+    every config_type g, at least one of a group of two or more, so that a small group (eight quaternary
+    cells among 4 700 elemental and binary ones) is in the validation set as well as in training."""
     if not 0 <= fraction < 1:
         raise DataError(f"validation_fraction must be in [0, 1), got {fraction}")
-    n_validation = int(round(fraction * len(structures)))
-    order = np.random.default_rng(seed).permutation(len(structures))
-    chosen = set(order[:n_validation].tolist())
+    rng = np.random.default_rng(seed)
+    if by_config_type:
+        groups = {}
+        for index, structure in enumerate(structures):
+            groups.setdefault(structure.config_type, []).append(index)
+        chosen = set()
+        for name in sorted(groups):
+            members = groups[name]
+            count = int(round(fraction * len(members))) if fraction > 0 else 0
+            count = max(count, 1) if fraction > 0 and len(members) >= 2 else count
+            chosen.update(int(i) for i in rng.permutation(members)[:count])
+    else:
+        n_validation = int(round(fraction * len(structures)))
+        chosen = set(rng.permutation(len(structures))[:n_validation].tolist())
     train = [s for i, s in enumerate(structures) if i not in chosen]
     validation = [s for i, s in enumerate(structures) if i in chosen]
     return train, validation
+
+
+def stratified_sample(structures, count, seed):
+    """Sorted indices of ``count`` of ``structures`` spread as evenly as possible over their config_types: the
+    groups (sorted by name) take turns, each giving its next structure in a seeded random order, until
+    ``count`` are drawn; a group with fewer structures than its share gives all of them. So a small group
+    (a few multi-element cells among thousands of elemental ones) is always in the sample."""
+    rng = np.random.default_rng(seed)
+    groups = {}
+    for index, structure in enumerate(structures):
+        groups.setdefault(structure.config_type or "", []).append(index)
+    queues = [list(rng.permutation(groups[name])) for name in sorted(groups)]
+    chosen = []
+    while len(chosen) < min(count, len(structures)):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(int(queue.pop(0)))
+    return np.sort(np.array(chosen, dtype=np.int64))
 
 
 def cross_validation_folds(n_structures, folds, seed):

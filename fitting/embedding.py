@@ -1,17 +1,21 @@
 """Alchemical compression from data: a principal-component embedding of the element-resolved density.
 
 For the training structures, every atom's element-resolved density A_{a, nlm}(i) gives, for each
-radial-angular channel nlm, a vector over species a. The K pseudo-elements are the K leading
-eigenvectors of their second-moment matrix
+radial-angular channel nlm, a vector over species a, with the second-moment matrix
 
-    C_ab = Σ_i Σ_nlm A_{a,nlm}(i) A_{b,nlm}(i)                  (shape [n_species][n_species])
+    C_ab = Σ_i Σ_nlm A_{a,nlm}(i) A_{b,nlm}(i)                  (shape [n_species][n_species]).
 
-so the compressed density A_{k,nlm} = Σ_a u_{k a} A_{a,nlm} keeps as much of the density's weight
-as any K-dimensional contraction can. With ``per_radial_channel`` a separate C^(n) (summing only the
-channels of radial index n) gives u_{k n a}, the radial-channel-dependent form of tensor-reduced ACE.
-Eigenvectors are unit vectors with the sign fixed so that their largest component is positive, so
-the result is deterministic. This is a fixed starting embedding; optimising it jointly with the
-weights is a separate step.
+The first pseudo-element is the uniform (total) density, u_0 = (1, …, 1)/√S, which sees every neighbour
+whatever its element (the weighted density of SNAP is of this kind); the other K − 1 are the leading
+eigenvectors of P C P, P = 1 − u_0 u_0ᵀ: the largest element-resolved variation the total density does
+not carry. Not the leading eigenvectors of C itself: on data that is mostly one element per structure C
+is nearly diagonal, so those are nearly one-hot on the K elements with the most density weight and leave
+the other elements' neighbours almost invisible (Nb–Mo–Ta–W, K = 1: u = [−0.01, 0.76, −0.02, −0.65],
+whose fit missed Nb and Ta by 60–70 meV/atom; docs/compression.md). With ``per_radial_channel`` a
+separate C^(n) (summing only the channels of radial index n) gives u_{k n a}, the radial-channel-dependent
+form of tensor-reduced ACE. Eigenvectors are unit vectors with the sign fixed so that their largest
+component is positive, so the result is deterministic. This is a fixed starting embedding; optimising it
+jointly with the weights is a separate step.
 
 Tensor-reduced channels (:func:`principal_contraction`) take the same idea per angular order l and over
 the (pseudo-element, radial) channels together: with a_{lm}(i) the vector of A_{p,nlm}(i) over (p, n),
@@ -44,8 +48,17 @@ def principal_embedding(species, structures, n_pseudo, basis_options, per_radial
             block = density[:, :, radial_of_nlm == n]
             moments[n] += np.einsum("iac,ibc->ab", block, block)
     if per_radial_channel:
-        return np.stack([_leading_vectors(moments[n], n_pseudo) for n in range(n_radial[0])], axis=1)
-    return _leading_vectors(moments.sum(axis=0), n_pseudo)
+        return np.stack([_uniform_then_leading(moments[n], n_pseudo) for n in range(n_radial[0])], axis=1)
+    return _uniform_then_leading(moments.sum(axis=0), n_pseudo)
+
+
+def _uniform_then_leading(moments, count):
+    """[count][S]: the uniform unit vector, then the count − 1 leading eigenvectors of ``moments`` [S][S] with
+    the uniform direction projected out (module docstring)."""
+    n_species = moments.shape[0]
+    uniform = np.full(n_species, 1.0 / np.sqrt(n_species))
+    projector = np.eye(n_species) - np.outer(uniform, uniform)
+    return np.vstack([uniform, _leading_vectors(projector @ moments @ projector, count - 1)])
 
 
 def _leading_vectors(matrix, count):

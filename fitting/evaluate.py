@@ -7,19 +7,18 @@ import io
 from lepot.calculator.ase import resolve_model
 from lepot.calculator.model import write_file_atomically
 
-from .data import TargetKeys, check_species, expand_paths, read_structures
+from .data import TargetKeys, check_species, read_structures_by_file
 from .metrics import error_table, format_tables, predict
 from .uncertainty_eval import calibration_summary, format_summaries, structure_uncertainties
 
 
 def evaluate(model, patterns, keys=None):
-    """{file: error table} for each file matching ``patterns`` (targets read as ``keys`` say, default
-    the files' calculator results)."""
+    """{file: error table} for each file matching ``patterns`` (optionally with an @slice, as in fit configs;
+    targets read as ``keys`` say, default the files' calculator results)."""
     keys = TargetKeys() if keys is None else keys
     model = resolve_model(model)
     tables = {}
-    for path in expand_paths(patterns):
-        structures = read_structures(path, keys)
+    for path, structures in read_structures_by_file(patterns, keys).items():
         check_species(structures, model.species)
         tables[path] = error_table(predict(model, structures))
     return tables
@@ -32,8 +31,7 @@ def evaluate_uncertainty(model, patterns, keys=None):
     keys = TargetKeys() if keys is None else keys
     model = resolve_model(model)
     summaries, annotated = {}, []
-    for path in expand_paths(patterns):
-        structures = read_structures(path, keys)
+    for path, structures in read_structures_by_file(patterns, keys).items():
         check_species(structures, model.species)
         records = structure_uncertainties(model, structures)
         summaries[path] = calibration_summary(records)

@@ -185,7 +185,8 @@ def load_data(config, context=None):
     if data["validation"] is not None:
         splits["validation"] = read_structures(data["validation"], keys, config.base_directory)
     elif data["validation_fraction"] > 0:
-        splits["train"], validation = split_validation(train, data["validation_fraction"], config["solver"]["seed"])
+        splits["train"], validation = split_validation(
+            train, data["validation_fraction"], config["solver"]["seed"], data["validation_by_config_type"])
         if validation:
             splits["validation"] = validation
     if config["solver"]["regularisation"] == "validation" and not splits.get("validation"):

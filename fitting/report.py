@@ -112,8 +112,8 @@ def embedding_lines(centre_weights, embedding, learned, builder, n_validation):
         )
         if learned.accuracy_against_k:
             lines.append(
-                "accuracy against K (ridge fits on the same sample, MAE on the first "
-                f"{min(learned.n_structures, n_validation)} validation structures): "
+                "accuracy against K (ridge fits on the same sample, MAE on the "
+                f"{n_validation} validation structures): "
                 + "; ".join(
                     f"K = {row['K']} ({row['embedding']}, {row['features']} features): "
                     f"{_format_mae(row['energy_meV_per_atom'], 2)} meV/atom, {_format_mae(row['forces_eV_per_A'], 3)} eV/Å"

@@ -98,3 +98,67 @@ def test_mpi_two_ranks_equal_serial_with_a_learned_embedding(tmp_path):
     np.testing.assert_allclose(parallel.basis.embedding, serial.basis.embedding, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(parallel.coefficients, serial.coefficients, rtol=1e-8, atol=1e-10 * np.abs(serial.coefficients).max())
     np.testing.assert_allclose(parallel.reference_energies, serial.reference_energies, rtol=1e-8)
+
+
+def test_sample_ridge_is_chosen_by_cross_validation_over_structures(structures):
+    """The held-out score of calibrate() equals explicit ridge refits without each fold of structures, and μ is
+    the strength it selects (relative to the whole sample's largest singular value)."""
+    from lepot.fitting.data import cross_validation_folds
+    from lepot.fitting.embedding_learning import SAMPLE_FOLDS
+    from lepot.fitting.solver import RidgeProblem, select_relative_lambda
+
+    problem = EmbeddingProblem(SPECIES, BASIS, structures, WEIGHTS, 2, False, "compressed", True)
+    theta = np.array([[1.0, 0.5, 0.2], [0.1, -0.4, 0.9]]).reshape(-1)
+    _, _, builder = problem.design(theta)
+    blocks = [builder.rows(structure) for structure in structures]
+    folds = cross_validation_folds(len(structures), SAMPLE_FOLDS, 0)
+    n_rows = sum(len(y) for _, y in blocks)
+
+    def explicit_score(relative_lambda):
+        total = 0.0
+        for k in range(SAMPLE_FOLDS):
+            x = np.vstack([b[0] for b, f in zip(blocks, folds) if f != k])
+            y = np.concatenate([b[1] for b, f in zip(blocks, folds) if f != k])
+            norms = np.linalg.norm(x, axis=0)
+            s_max2 = np.linalg.svd(x / norms, compute_uv=False)[0] ** 2
+            ridge = np.sqrt(relative_lambda * s_max2) * np.diag(norms)
+            w = np.linalg.lstsq(np.vstack([x, ridge]), np.concatenate([y, np.zeros(x.shape[1])]), rcond=None)[0]
+            held_x = np.vstack([b[0] for b, f in zip(blocks, folds) if f == k])
+            held_y = np.concatenate([b[1] for b, f in zip(blocks, folds) if f == k])
+            total += np.sum((held_x @ w - held_y) ** 2)
+        return total / n_rows
+
+    validation, whole = problem.cross_validation(theta)
+    for relative_lambda in (1e-8, 1e-5, 1e-2):
+        assert validation.score(relative_lambda) == pytest.approx(explicit_score(relative_lambda), rel=1e-6)
+    problem.calibrate(theta, 0.01)
+    chosen = select_relative_lambda(validation.score, 0.01).relative_lambda
+    assert problem.mu == pytest.approx(chosen * RidgeProblem(whole).s_max2, rel=1e-12)
+    assert problem.n_rows == n_rows
+
+
+def test_stratified_sample_takes_every_group_in_turn():
+    from types import SimpleNamespace
+
+    from lepot.fitting.data import stratified_sample
+
+    structures = [SimpleNamespace(config_type=name) for name in ["bulk"] * 50 + ["alloy"] * 3 + ["surface"]]
+    chosen = stratified_sample(structures, 10, seed=4)
+    groups = [structures[i].config_type for i in chosen]
+    assert (groups.count("bulk"), groups.count("alloy"), groups.count("surface")) == (6, 3, 1)
+    assert list(chosen) == sorted(set(chosen.tolist()))
+    np.testing.assert_array_equal(chosen, stratified_sample(structures, 10, seed=4))
+    assert len(stratified_sample(structures, 100, seed=4)) == len(structures)
+
+
+def test_principal_embedding_starts_from_the_uniform_density(structures):
+    from lepot.fitting.embedding import principal_embedding
+
+    embeddings = {k: principal_embedding(SPECIES, structures, k, BASIS) for k in (1, 2, 3)}
+    for k, u in embeddings.items():
+        assert u.shape == (k, len(SPECIES))
+        np.testing.assert_allclose(u[0], np.full(len(SPECIES), 1 / np.sqrt(len(SPECIES))), rtol=1e-14)
+        np.testing.assert_allclose(u @ u.T, np.eye(k), atol=1e-12)  # the rest: orthogonal to the uniform density
+    np.testing.assert_allclose(embeddings[3][1], embeddings[2][1], atol=1e-12)  # leading directions are nested
+    per_channel = principal_embedding(SPECIES, structures, 2, BASIS, per_radial_channel=True)  # [K][N][S]
+    np.testing.assert_allclose(per_channel[0], 1 / np.sqrt(len(SPECIES)), rtol=1e-14)

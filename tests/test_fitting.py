@@ -230,6 +230,11 @@ def test_bad_configs_are_named(tmp_path):
                    tmp_path / "absent" / "m.json")
     with pytest.raises(ConfigError, match="'output.model' is required"):
         fit({"species": ["Mo"], "data": {"train": str(SAMPLE)}})
+    unquoted = yaml.safe_load(f"test: [{SAMPLE}@2:]")["test"]  # YAML reads an unquoted name ending in ':' as a key
+    assert_refused(small_config(SAMPLE, output, data={"test": unquoted}), ConfigError,
+                   r"'data.test' must be a path or glob, or a list of them, .*quote a name that ends in ':'", output)
+    assert_refused(small_config(SAMPLE, output, data={"validation_by_config_type": "yes"}), ConfigError,
+                   r"'data.validation_by_config_type' must be true or false", output)
 
 
 def test_validation_ridge_without_validation_structures_is_named(tmp_path):
@@ -358,3 +363,36 @@ def test_the_package_keeps_its_fit_function_after_a_fit():
     from lepot.fitting import fit as again
 
     assert again is lepot.fitting._public_fit
+
+
+def test_validation_split_at_random_or_by_config_type():
+    from types import SimpleNamespace
+
+    from lepot.fitting.data import split_validation
+
+    structures = [SimpleNamespace(config_type=name, index=i)
+                  for i, name in enumerate(["bulk"] * 50 + ["alloy"] * 8 + ["dimer"])]
+    train, validation = split_validation(structures, 0.1, seed=3)
+    expected = set(np.random.default_rng(3).permutation(len(structures))[:6].tolist())
+    assert {s.index for s in validation} == expected
+    train, validation = split_validation(structures, 0.1, seed=3, by_config_type=True)
+    groups = [s.config_type for s in validation]
+    # round(0.1 n) of each group, at least one of a group of two or more; a single structure stays in train
+    assert (groups.count("bulk"), groups.count("alloy"), groups.count("dimer")) == (5, 1, 0)
+    assert sorted(s.index for s in train + validation) == list(range(len(structures)))
+    assert [s.index for s in validation] == sorted(s.index for s in validation)
+
+
+def test_a_slice_after_the_file_name_reads_part_of_it(tmp_path):
+    path = tmp_path / "five.extxyz"
+    images = []
+    for seed in range(5):
+        atoms = random_triclinic(["Cu"], 4, 6.0, seed)
+        atoms.calc = SinglePointCalculator(atoms, energy=float(seed), forces=np.zeros((4, 3)))
+        images.append(atoms)
+    ase.io.write(path, images)
+    assert [s.energy for s in read_structures(f"{path}@1:3")] == [1.0, 2.0]
+    assert [s.source for s in read_structures([f"{path}@::2", f"{path}@-1:"])] == [
+        f"{path}:0", f"{path}:2", f"{path}:4", f"{path}:4"]
+    with pytest.raises(DataError, match="no structures in the selection @7:"):
+        read_structures(f"{path}@7:")
