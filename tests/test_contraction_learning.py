@@ -60,7 +60,7 @@ def test_loss_gradient_matches_finite_differences(structures, from_body_order, d
 def test_learning_lowers_the_loss_and_is_reproducible(structures):
     def run():
         problem = ContractionProblem(SPECIES, BASIS, structures, WEIGHTS, random_contraction(8), True)
-        learned = learn_embedding(problem, problem.initial.flat_weights(), iterations=5, tolerance=0.01)
+        learned = learn_embedding(problem, problem.initial.flat_weights(), iterations=12, tolerance=0.01)
         return learned, learned_contraction(problem, learned)
 
     first, contraction = run()
