@@ -1,6 +1,6 @@
 """Accuracy against the number of pseudo-elements K on Nb-Mo-Ta-W, with the quaternary training cells.
 
-    .venv/bin/python benchmarks/nbmotaw_compression.py [--body-orders 2 3] [--folder DIR]
+    .venv/bin/python benchmarks/nbmotaw_compression.py [--body-orders 2 3] [--folder DIR [--tabulate-only]]
 
 Needs ../shared/data/nbmotaw. Every fit is examples/fit_NbMoTaW.yaml (train.extxyz + quaternary_train.extxyz,
 validation by config_type, the same weights and solver) with a smaller radial-angular basis (n_max 4, l_max 3,
@@ -58,14 +58,20 @@ def group_mae(errors, quaternary):
             forces / sum(r["forces_eV_per_A"]["count"] for r in groups.values()))
 
 
-def run(body_order, compression, folder):
+def run(body_order, compression, folder, fit_missing=True):
+    """The table row of one setting; fits it into ``folder`` (unless ``fit_missing`` is false: then None when
+    its file is not there)."""
     name, config = config_for(body_order, compression, folder)
     path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lepot.fitting.cli", "fit", str(path)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
+    seconds = None
+    if not Path(config["output"]["model"]).exists():
+        if not fit_missing:
+            return None
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "lepot.fitting.cli", "fit", str(path)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
     fit = json.loads(Path(config["output"]["model"]).read_text())["metadata"]["fit"]
     row = {"body_order": body_order, "K": compression or "S (element-resolved)", "seconds": seconds,
            "columns": fit["solver"]["n_columns"]}
@@ -104,19 +110,23 @@ def plot(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--body-orders", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--folder", type=Path, default=None, help="keep the fits here (default: a temporary folder)")
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="keep the fits here and reuse those already there (default: a temporary folder)")
+    parser.add_argument("--tabulate-only", action="store_true", help="table and plot the fits in --folder, fit none")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = arguments.folder or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        rows = [run(nu, k, folder) for nu in arguments.body_orders for k in (1, 2, 3, 4, None)]
+        rows = [run(nu, k, folder, not arguments.tabulate_only) for nu in arguments.body_orders for k in (1, 2, 3, 4, None)]
+        rows = [row for row in rows if row is not None]
     print(machine_line())
     print("MAE energy meV/atom / forces eV/Å; E+B: elements and binaries; Q: quaternary\n")
     print("| ν | K | columns | validation E+B | validation Q | test E+B | test Q | fit time (s) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [f"{r[(s, q)][0]:.2f} / {r[(s, q)][1]:.3f}" for s in ("validation", "test") for q in (False, True)]
-        print(f"| {r['body_order']} | {r['K']} | {r['columns']} | " + " | ".join(cells) + f" | {r['seconds']:.0f} |")
+        seconds = "–" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        print(f"| {r['body_order']} | {r['K']} | {r['columns']} | " + " | ".join(cells) + f" | {seconds} |")
     plot(rows, ROOT / "benchmarks" / "nbmotaw_accuracy_against_k.png")
 
 
