@@ -211,8 +211,9 @@ def split_validation(structures, fraction, seed, by_config_type=False):
         chosen = set()
         for name in sorted(groups):
             members = groups[name]
-            count = int(round(fraction * len(members))) if fraction > 0 else 0
-            count = max(count, 1) if fraction > 0 and len(members) >= 2 else count
+            count = int(round(fraction * len(members)))
+            if fraction > 0 and len(members) >= 2:
+                count = max(count, 1)
             chosen.update(int(i) for i in rng.permutation(members)[:count])
     else:
         n_validation = int(round(fraction * len(structures)))
@@ -230,7 +231,7 @@ def stratified_sample(structures, count, seed):
     rng = np.random.default_rng(seed)
     groups = {}
     for index, structure in enumerate(structures):
-        groups.setdefault(structure.config_type or "", []).append(index)
+        groups.setdefault(structure.config_type, []).append(index)
     queues = [list(rng.permutation(groups[name])) for name in sorted(groups)]
     chosen = []
     while len(chosen) < min(count, len(structures)):

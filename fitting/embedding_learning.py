@@ -174,18 +174,21 @@ class EmbeddingProblem:
         core_model = self.core_model if targets else None  # derivative rows: only X is used
         return RowBuilder(basis, self.row_weights, self.fit_e0, self.given_e0, core_model, centre_embedding)
 
+    def _blocks(self, theta):
+        """([(X [rows][columns], y [rows]) per sample structure], the row builder) at θ."""
+        builder = self._builder(self.basis(theta), self.centre_embedding(theta))
+        return [builder.rows(structure) for structure in self.structures], builder
+
     def design(self, theta):
         """(X, y) of the sample at θ."""
-        builder = self._builder(self.basis(theta), self.centre_embedding(theta))
-        blocks = [builder.rows(structure) for structure in self.structures]
+        blocks, builder = self._blocks(theta)
         return np.vstack([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), builder
 
     def cross_validation(self, theta):
         """(CrossValidation over the sample's structures at θ, the TriangularFactor of the whole sample):
         SAMPLE_FOLDS folds dealt with seed 0 (one structure per fold when there are fewer), the rows of
         a structure never split between fitting and scoring."""
-        builder = self._builder(self.basis(theta), self.centre_embedding(theta))
-        blocks = [builder.rows(structure) for structure in self.structures]  # [(X [rows][columns], y [rows])]
+        blocks, _ = self._blocks(theta)
         folds = min(SAMPLE_FOLDS, len(blocks))
         assignment = cross_validation_folds(len(blocks), folds, 0)
         fold_factors = []
