@@ -141,6 +141,19 @@ def test_mpi_two_ranks_equal_serial(tmp_path):
     np.testing.assert_allclose(parallel.reference_energies, serial.reference_energies, rtol=1e-10)
 
 
+@pytest.mark.parametrize("threads", [None, "1"])
+def test_several_ranks_without_a_thread_count_are_warned(threads):
+    """Under mpiexec with OMP_NUM_THREADS unset every rank would start a thread per core: the fit says so once."""
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if threads is not None:
+        environment["OMP_NUM_THREADS"] = threads
+    completed = subprocess.run([str(BIN / "mpiexec"), "-n", "2", sys.executable, "-c",
+                                "from lepot.fitting.fit import mpi_communicator; assert mpi_communicator() is not None"],
+                               env=environment, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.count("OMP_NUM_THREADS unset") == (1 if threads is None else 0), completed.stderr
+
+
 def test_small_real_subset_reaches_its_stated_error(tmp_path):
     """Fit on the 40 shipped Mo structures (n_max 6, l_max 4), test on the shipped mlearn Mo test set.
 
