@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_line  # noqa: E402
 
 from lepot.fitting.config import load_config  # noqa: E402
-from lepot.fitting.fit import Solved, assemble_model, build_fit_basis, load_data, reduce_design  # noqa: E402
+from lepot.fitting.fit import (Solved, assemble_model, build_fit_basis, choose_compression, load_data,  # noqa: E402
+                               reduce_design)
 from lepot.fitting.metrics import error_table, predict  # noqa: E402
 from lepot.fitting.pruning import prune_features  # noqa: E402
 from lepot.fitting.solver import POWER_GRID, solve  # noqa: E402
@@ -49,6 +50,7 @@ def study(element, prune, fast):
         config.model.prune = None
     config.solver.regularisation = "cv"  # fold factors for the cv rows; gcv and evidence use their merge
     data = load_data(config)
+    config = choose_compression(config, data)
     fitted = build_fit_basis(config, data)
     design = reduce_design(config, data, fitted)
     roughness = design.builder.column_roughness()

@@ -90,14 +90,18 @@ class ModelSettings(Section):
     body_order: int = 2  # highest ν of the invariants, 1..5
     budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5 (calculator/couplings.py)
     l_max_by_order: dict = None  # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5
-    compression: int = None  # pseudo-elements K (alchemical compression); null: one per element
-    compression_per_channel: bool = False  # a separate embedding for each radial index n (tensor-reduced)
+    compression: object = "auto"  # pseudo-elements K (alchemical compression); null: one per element; auto:
+    #                               one per element while the fit stays within its cost, else the largest K that
+    #                               does (fitting/automatic_compression.py: learned, per channel, compressed centres)
+    compression_per_channel: bool = None  # a separate embedding for each radial index n (tensor-reduced); null:
+    #                                       false, or true when auto compresses
     learn_embedding: dict = None  # or {structures: 200, iterations: 30}: optimise the embedding jointly
     tensor_reduction: dict = None  # or {channels: K, from_body_order: 3, diagonal: false, learn: null}: products
     #                                of ν >= from_body_order of K_l = min(K, n_pseudo n_l) principal-component
     #                                channels per l (diagonal: all factors of one product share k; learn:
     #                                {structures: 60, iterations: 20} refines them by variable projection)
-    centre_weights: str = "species"  # species: weights per centre species; compressed: through the embedding
+    centre_weights: str = None  # species: weights per centre species; compressed: through the embedding; null:
+    #                             species, or compressed when auto compresses
     minimal_basis: dict = None  # or {neighbours: 30, environments: 2, seed: 0}: functionally independent only
     prune: dict = None  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit
     reference_energies: object = "fit"  # "fit" (one E0 per species), or {El: E0 in eV}
@@ -154,11 +158,14 @@ class ModelSettings(Section):
             fail("model.minimal_basis", "must be null or a mapping with keys among neighbours, environments, seed")
 
     def _check_compression(self, fail, species):
-        if self.compression is not None and (not isinstance(self.compression, int) or not 1 <= self.compression <= len(species)):
+        automatic = self.compression == "auto"
+        if not (self.compression is None or automatic or (
+                isinstance(self.compression, int) and not isinstance(self.compression, bool)
+                and 1 <= self.compression <= len(species))):
             fail("model.compression",
-                 f"must be null or an integer from 1 to {len(species)} (the species), got {self.compression!r}")
-        if not isinstance(self.compression_per_channel, bool):
-            fail("model.compression_per_channel", "must be true or false")
+                 f"must be null, auto or an integer from 1 to {len(species)} (the species), got {self.compression!r}")
+        if self.compression_per_channel is not None and not isinstance(self.compression_per_channel, bool):
+            fail("model.compression_per_channel", "must be true, false or null")
         learn = self.learn_embedding
         if learn is not None:
             if not isinstance(learn, dict) or not set(learn) <= {"structures", "iterations"}:
@@ -168,10 +175,13 @@ class ModelSettings(Section):
                     fail(f"model.learn_embedding.{key}", f"must be a positive integer, got {value!r}")
             if self.compression is None:
                 fail("model.learn_embedding", "needs model.compression (the number of pseudo-elements K)")
-        if self.centre_weights not in ("species", "compressed"):
-            fail("model.centre_weights", f"must be 'species' or 'compressed', got {self.centre_weights!r}")
+        if self.centre_weights not in (None, "species", "compressed"):
+            fail("model.centre_weights", f"must be 'species', 'compressed' or null, got {self.centre_weights!r}")
         if self.centre_weights == "compressed" and self.compression is None:
             fail("model.centre_weights", "'compressed' needs model.compression (the number of pseudo-elements K)")
+        if not automatic:  # auto leaves these to the choice (lepot.fitting.automatic_compression)
+            self.compression_per_channel = bool(self.compression_per_channel)
+            self.centre_weights = self.centre_weights or "species"
 
     def _check_tensor_reduction(self, fail):
         reduction = self.tensor_reduction

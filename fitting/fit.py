@@ -1,4 +1,4 @@
-"""`lepot fit`: from DFT data and a config to a parameter file, a report and a parity plot, in six stages.
+"""`lepot fit`: from DFT data and a config to a parameter file, a report and a parity plot, in seven stages.
 
     from lepot.fitting import fit
     result = fit("examples/fit_Mo.yaml")          # or a dict with the same content
@@ -7,6 +7,7 @@
 The stages, each callable on its own (docs/fitting.md shows how to run and inspect them):
 
     data     = load_data(config)                                  structures, checked; which targets
+    config   = choose_compression(config, data)                   model.compression auto resolved (its cost)
     fitted   = build_fit_basis(config, data)                      core radii, compression, the Basis
     design   = reduce_design(config, data, fitted)                memory check, weighted rows -> factor
     solved   = solve_design(config, design, fitted)               ridge (GCV / validation), or pruning
@@ -35,6 +36,7 @@ from lepot.calculator import Model, build_basis
 from lepot.calculator.minimal_basis import select_functionally_independent, subset_basis
 from lepot.calculator.model import write_file_atomically
 
+from .automatic_compression import choose_compression
 from .config import ConfigError, FitConfig, load_config, make_config
 from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
 from .data import (TargetKeys, check_species, check_targets, cross_validation_folds, digest, read_structures,
@@ -71,6 +73,7 @@ class FitData:
 
     splits: dict  # {"train": [Structure], "validation": [...] (optional), "test": [...] (optional)}
     targets: dict  # {"energy": bool, "forces": bool, "stress": bool}: rows with non-zero weight
+    compression_choice: dict = None  # what model.compression auto chose and why (lepot.fitting.automatic_compression)
 
 
 @dataclass
@@ -170,6 +173,7 @@ def fit(config, communicator="auto", progress=True):
     context = FitContext(mpi_communicator() if communicator == "auto" else communicator, progress)
     outputs = output_paths(config)
     data = load_data(config, context)
+    config = choose_compression(config, data, context)
     fitted = build_fit_basis(config, data, context)
     design = reduce_design(config, data, fitted, context)
     solved = solve_design(config, design, fitted, context)
@@ -220,6 +224,9 @@ def build_fit_basis(config, data, context=None):
     and the minimal-basis selection when asked for."""
     context = context or FitContext()
     model, species = config["model"], config["species"]
+    if model["compression"] == "auto":
+        raise ConfigError("model.compression is 'auto': resolve it first with "
+                          "lepot.fitting.automatic_compression.choose_compression(config, data)")
     options = dict(
         cutoff=model["cutoff"], n_max=model["n_max"], l_max=model["l_max"], body_order=model["body_order"],
         cutoff_width=model["cutoff_width"], budgets=model["budgets"],
@@ -392,6 +399,7 @@ def assemble_model(config, data, fitted, design, solved):
         "config": config.to_dict(),
         "data": {name: {"n_structures": len(structures), "n_atoms": int(sum(s.n_atoms for s in structures)),
                         "digest": digest(structures)} for name, structures in data.splits.items()},
+        "compression_choice": data.compression_choice,
         "embedding": None if fitted.embedding is None else {
             "learned": learned is not None,
             "centre_weights": config["model"]["centre_weights"],
@@ -488,6 +496,7 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         *weight_lines(config, design.chosen_weights),
         "reference energies (eV): " + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.species, model.reference_energies)),
         summary_line(basis.core_repulsion, fitted.shortest_distances, config["model"]["core_repulsion"]),
+        *compression_choice_lines(data.compression_choice),
         *embedding_lines(config["model"]["centre_weights"], fitted.embedding, fitted.learned, design.builder,
                          len(data.splits.get("validation", []))),
         *pruning_lines(solved.pruning),
@@ -495,6 +504,16 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         f"MPI ranks {context.size}; design matrix {design.seconds:.1f} s; total {time.perf_counter() - context.start:.1f} s",
         "data digests: " + ", ".join(f"{k} {v['digest'][:16]}" for k, v in model.metadata["fit"]["data"].items()),
     ]
+
+
+def compression_choice_lines(choice):
+    """The report's line on what model.compression auto chose (none for a configured compression)."""
+    if choice is None:
+        return []
+    candidates = "; ".join(
+        f"{'element-resolved' if c['element_resolved'] else 'K = %d' % c['n_pseudo']} {c['columns']:,} columns, "
+        f"{c['memory'] / 2**30:.2f} GiB, {c['flops']:.2g} flops" for c in choice.get("candidates", []))
+    return [f"compression auto: {choice['chosen']} ({choice['reason']})" + (f"; candidates: {candidates}" if candidates else "")]
 
 
 def uncertainty_lines(model):

@@ -271,14 +271,16 @@ def molecules(symbols, count, seed):
 
 
 def test_fit_that_does_not_fit_in_memory_is_refused_before_it_starts(tmp_path):
-    """The accurate Si settings on three elements (an ethanol-like data set): 39,486 features per species,
-    118,461 columns, a factor of ~105 GiB. The fit refuses before building the design, gives its estimate
-    and the settings that fit, and writes nothing."""
+    """The accurate Si settings on three elements (an ethanol-like data set), element-resolved by request
+    (compression null; auto would compress): 39,486 features per species, 118,461 columns, a factor of
+    ~105 GiB. The fit refuses before building the design, gives its estimate and the settings that fit,
+    and writes nothing."""
     ase.io.write(tmp_path / "ethanol.extxyz", molecules(["C", "C", "O", "H", "H", "H", "H", "H", "H"], 12, seed=7))
     config = yaml.safe_load((ROOT / "examples" / "fit_Si.yaml").read_text())
     config.update(species=["C", "H", "O"], data={"train": str(tmp_path / "ethanol.extxyz"), "validation_fraction": 0.0},
                   output={"model": str(tmp_path / "ethanol.json")})
     config["weights"]["stress"] = 0.0
+    config["model"]["compression"] = None
     with pytest.raises(FitMemoryError) as refused:
         fit(config, progress=False)
     message = str(refused.value)
@@ -363,7 +365,7 @@ def test_compressed_fit_uses_a_principal_component_embedding(tmp_path, per_chann
 
 def test_compression_larger_than_the_species_is_refused(tmp_path):
     assert_refused(small_config(SAMPLE, tmp_path / "m.json", model={"compression": 2}), ConfigError,
-                   "'model.compression' must be null or an integer from 1 to 1", tmp_path / "m.json")
+                   "'model.compression' must be null, auto or an integer from 1 to 1", tmp_path / "m.json")
 
 
 def test_the_package_keeps_its_fit_function_after_a_fit():

@@ -39,11 +39,12 @@ def fitted_stages(config):
     """The fit's stages run one by one: (data, design, solved, model with its posterior)."""
     # imported here: importing the submodule lepot.fitting.fit rebinds the package's `fit` to it until the
     # function is next called (lepot/fitting/__init__.py), which other test modules import at collection
-    from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, load_data,
-                                   reduce_design, solve_design)
+    from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, choose_compression,
+                                   load_data, reduce_design, solve_design)
 
     config = as_config(config)
     data = load_data(config)
+    config = choose_compression(config, data)
     fitted = build_fit_basis(config, data)
     design = reduce_design(config, data, fitted)
     solved = solve_design(config, design, fitted)

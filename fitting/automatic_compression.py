@@ -1,0 +1,122 @@
+"""`model.compression: auto` (the default): the number of pseudo-elements K, chosen from the fit's cost before
+anything is built.
+
+An element-resolved model has n_species weight vectors over features whose count grows with the square of
+the species (body order 2) or faster: the library defaults build 173 columns for one element, ~4 100 for
+three and 9 572 for four (11 GiB, and a QR of 3·10¹³ flops on the Nb–Mo–Ta–W data). The rule:
+
+  - one species, or model.tensor_reduction given (it bounds the size itself): element-resolved;
+  - otherwise the element-resolved model when its fit stays within the budget below, else the largest
+    K < n_species whose compressed model does, and K = 1 when none does (the memory check of
+    lepot.fitting.memory still refuses a fit that cannot run).
+
+A fit "stays within the budget" when its estimated peak memory (lepot.fitting.memory.peak_bytes) is at most
+AUTOMATIC_MEMORY_GIB and the QR of its design, 2 · rows · (columns + 1)² flops, at most
+AUTOMATIC_DESIGN_FLOPS. These are cost limits, not accuracy settings: on the Nb–Mo–Ta–W validation split the
+accuracy only grows with K (benchmarks/nbmotaw_compression.py; docs/compression.md), so the largest K that
+the budget allows is the choice. 4 GiB is the issue's "2 cores, 4 GB"; 4·10¹² flops is about two minutes of
+QR on two cores of the development machine (~35 GFLOP/s measured for the NbMoTaW design).
+
+A compressed choice comes with the settings that validated best on Nb–Mo–Ta–W (docs/compression.md, runs
+A–K2): one embedding per radial channel, centre weights through the embedding, and the embedding learned
+jointly with the weights on AUTOMATIC_LEARNING — each only where the config leaves it unset (null).
+"""
+
+import dataclasses
+import logging
+
+from lepot.calculator.couplings import count_features
+from lepot.calculator.radial_basis import make_radial_basis
+
+from .config import ConfigError
+from .memory import GIB, automatic_chunk_size, largest_chunk_rows, peak_bytes, rows_per_structure
+
+AUTOMATIC_MEMORY_GIB = 4.0
+AUTOMATIC_DESIGN_FLOPS = 4e12
+AUTOMATIC_LEARNING = {"structures": 60, "iterations": 6}
+
+log = logging.getLogger("lepot.fitting")
+
+
+@dataclasses.dataclass
+class CompressionCandidate:
+    """One K considered: columns of the design, estimated peak memory (bytes) and QR flops."""
+
+    n_pseudo: int
+    element_resolved: bool
+    columns: int
+    memory: float
+    flops: float
+
+    @property
+    def affordable(self):
+        return self.memory <= AUTOMATIC_MEMORY_GIB * GIB and self.flops <= AUTOMATIC_DESIGN_FLOPS
+
+    def describe(self):
+        kind = "element-resolved" if self.element_resolved else f"K = {self.n_pseudo}"
+        return f"{kind}: {self.columns:,} columns, ~{self.memory / GIB:.2f} GiB, {self.flops:.2g} flops"
+
+
+def compression_candidates(config, train, targets):
+    """[CompressionCandidate] for K = n_species (element-resolved) down to 1, from the config's basis settings
+    and the training structures (their rows); nothing is built but the radial basis."""
+    model, species = config["model"], config["species"]
+    radial = make_radial_basis(model["cutoff"], model["n_max"], model["l_max"], model["cutoff_width"])
+    eigenvalues = {label: float((z / 3.141592653589793) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
+    limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
+    reference_columns = len(species) if model["reference_energies"] == "fit" else 0
+    rows = sum(rows_per_structure(s, targets) for s in train)
+    candidates = []
+    for n_pseudo in range(len(species), 0, -1):
+        element_resolved = n_pseudo == len(species)
+        features = count_features(radial.n_radial, n_pseudo, model["body_order"], eigenvalues, model["budgets"], limits)
+        columns = (len(species) if element_resolved else n_pseudo) * features + reference_columns
+        chunk = (automatic_chunk_size(train, columns, targets) if config["solver"]["chunk_size"] == "auto"
+                 else config["solver"]["chunk_size"])
+        memory = peak_bytes(columns, largest_chunk_rows(train, chunk, targets))
+        candidates.append(CompressionCandidate(n_pseudo, element_resolved, columns, memory, 2.0 * rows * (columns + 1) ** 2))
+    return candidates
+
+
+def choose_compression(config, data, context=None):
+    """Stage 1b of lepot fit: the config with `model.compression: auto` resolved (and the settings that come
+    with a compressed choice filled where they are null); any other config is returned unchanged. The choice
+    and the candidates it was made from are logged and kept in data.compression_choice (the model file's
+    metadata fit.compression_choice)."""
+    model = config["model"]
+    if model["compression"] != "auto":
+        return config
+    species = config["species"]
+    if len(species) == 1 or model["tensor_reduction"] is not None:
+        reason = "one species" if len(species) == 1 else "model.tensor_reduction bounds the size"
+        data.compression_choice = {"chosen": "element-resolved", "reason": reason}
+        return _resolved(config, None, data.compression_choice)
+    candidates = compression_candidates(config, data.splits["train"], data.targets)
+    chosen = next((c for c in candidates if c.affordable), candidates[-1])
+    record = {
+        "chosen": "element-resolved" if chosen.element_resolved else chosen.n_pseudo,
+        "reason": (f"the largest model within {AUTOMATIC_MEMORY_GIB:g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+                   if chosen.affordable else "no K is within the budget: the smallest"),
+        "candidates": [dataclasses.asdict(c) for c in candidates],
+    }
+    if context is None or context.rank == 0:
+        log.info("compression auto: %s (%s; %s)", chosen.describe(), record["reason"],
+                 "; ".join(c.describe() for c in candidates))
+    data.compression_choice = record
+    return _resolved(config, None if chosen.element_resolved else chosen.n_pseudo, record)
+
+
+def _resolved(config, n_pseudo, record):
+    model = config["model"]
+    compressed = n_pseudo is not None
+    if not compressed and model["centre_weights"] == "compressed":
+        raise ConfigError(f"model.compression auto chose {record['chosen']} ({record['reason']}), but model.centre_weights "
+                          "'compressed' needs pseudo-elements: name model.compression K")
+    settings = dataclasses.replace(
+        model,
+        compression=n_pseudo,
+        compression_per_channel=compressed if model["compression_per_channel"] is None else model["compression_per_channel"],
+        centre_weights=model["centre_weights"] or ("compressed" if compressed else "species"),
+        learn_embedding=(model["learn_embedding"] or dict(AUTOMATIC_LEARNING)) if compressed else None,
+    )
+    return dataclasses.replace(config, model=settings)

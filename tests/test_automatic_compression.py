@@ -1,0 +1,98 @@
+"""`model.compression: auto` (the default): element-resolved while the fit is within its cost budget, else the
+largest K that is; the counted columns are the built ones; the choice is recorded and the recorded config
+refits to the same file; explicit settings are kept."""
+
+import json
+
+import pytest
+from structures import write_emt_training_file
+
+import lepot.fitting.automatic_compression as automatic
+from lepot.fitting import fit
+from lepot.fitting.config import ConfigError
+from lepot.fitting.fit import as_config, load_data
+
+SPECIES = ["Cu", "Ag", "Au"]
+MODEL = dict(cutoff=4.5, n_max=3, l_max=2, body_order=3, budgets={3: 8})
+
+
+def config_for(tmp_path, name, species=SPECIES, **model):
+    train = tmp_path / f"train_{len(species)}.extxyz"
+    if not train.exists():
+        write_emt_training_file(train, species, 6, seed=4)
+    return {"species": species, "data": {"train": str(train), "validation_fraction": 0.0},
+            "model": {**MODEL, **model}, "output": {"model": str(tmp_path / f"{name}.json")}}
+
+
+def candidates_of(config):
+    config = as_config(config)
+    data = load_data(config)
+    return automatic.compression_candidates(config, data.splits["train"], data.targets)
+
+
+def test_within_budget_the_default_is_element_resolved(tmp_path):
+    model = fit(config_for(tmp_path, "resolved"), progress=False).model
+    choice = model.metadata["fit"]["compression_choice"]
+    assert choice["chosen"] == "element-resolved"
+    assert model.basis.n_pseudo == len(SPECIES) and model.metadata["fit"]["embedding"] is None
+    assert model.metadata["fit"]["config"]["model"]["compression"] is None
+
+
+def test_over_budget_the_largest_affordable_k_is_learned_with_compressed_centres(tmp_path, monkeypatch):
+    config = config_for(tmp_path, "compressed")
+    by_k = {c.n_pseudo: c for c in candidates_of(config)}
+    assert by_k[3].columns > by_k[2].columns > by_k[1].columns
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.5 * (by_k[2].flops + by_k[3].flops))
+    monkeypatch.setattr(automatic, "AUTOMATIC_LEARNING", {"structures": 4, "iterations": 2})
+    result = fit(config, progress=False)
+    fitted = result.model.metadata["fit"]
+    assert fitted["compression_choice"]["chosen"] == 2
+    assert [c["n_pseudo"] for c in fitted["compression_choice"]["candidates"]] == [3, 2, 1]
+    recorded = fitted["config"]["model"]
+    assert (recorded["compression"], recorded["compression_per_channel"], recorded["centre_weights"]) == (2, True, "compressed")
+    assert recorded["learn_embedding"] == {"structures": 4, "iterations": 2} and fitted["embedding"]["learned"]
+    assert fitted["solver"]["n_columns"] == by_k[2].columns  # counted before the fit = built
+    report = (tmp_path / "compressed.md").read_text()
+    assert "compression auto: 2 (the largest model within" in report
+
+    # the recorded (resolved) config refits to the same parameters, whatever the budget now is
+    monkeypatch.undo()
+    again = dict(fitted["config"], output={"model": str(tmp_path / "again.json")})
+    refit = fit(again, progress=False).model
+    assert refit.metadata["fit"]["compression_choice"] is None
+    assert json.dumps(refit.coefficients.tolist()) == json.dumps(result.model.coefficients.tolist())
+
+
+def test_counted_columns_equal_the_built_ones_for_every_k(tmp_path):
+    config = config_for(tmp_path, "counted")
+    for candidate in candidates_of(config):
+        k = None if candidate.element_resolved else candidate.n_pseudo
+        model = fit(config_for(tmp_path, f"k{candidate.n_pseudo}", compression=k,
+                               centre_weights=None if k is None else "compressed"), progress=False).model
+        assert model.metadata["fit"]["solver"]["n_columns"] == candidate.columns
+
+
+def test_explicit_settings_are_kept_and_one_species_or_tensor_reduction_stay_resolved(tmp_path, monkeypatch):
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.0)  # every K over budget: the smallest, K = 1
+    monkeypatch.setattr(automatic, "AUTOMATIC_LEARNING", {"structures": 4, "iterations": 1})
+    model = fit(config_for(tmp_path, "kept", compression_per_channel=False, centre_weights="species",
+                           learn_embedding={"structures": 3, "iterations": 1}), progress=False).model
+    fitted = model.metadata["fit"]
+    assert fitted["compression_choice"]["chosen"] == 1 and "no K is within the budget" in fitted["compression_choice"]["reason"]
+    recorded = fitted["config"]["model"]
+    assert (recorded["compression_per_channel"], recorded["centre_weights"]) == (False, "species")
+    assert recorded["learn_embedding"] == {"structures": 3, "iterations": 1}
+
+    one = fit(config_for(tmp_path, "one", species=["Cu"]), progress=False).model.metadata["fit"]["compression_choice"]
+    assert one == {"chosen": "element-resolved", "reason": "one species"}
+    reduced = fit(config_for(tmp_path, "reduced", tensor_reduction={"channels": 2}), progress=False).model
+    assert reduced.metadata["fit"]["compression_choice"]["reason"] == "model.tensor_reduction bounds the size"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("automatic", "'model.compression' must be null, auto or an integer from 1 to 3"),
+    (True, "'model.compression' must be null, auto or an integer from 1 to 3"),
+])
+def test_unknown_compression_values_are_refused(tmp_path, value, message):
+    with pytest.raises(ConfigError, match=message):
+        as_config(config_for(tmp_path, "bad", compression=value))
