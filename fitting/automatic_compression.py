@@ -11,8 +11,8 @@ three and 9 572 for four (11 GiB, and a QR of 3·10¹³ flops on the Nb–Mo–T
     lepot.fitting.memory still refuses a fit that cannot run).
 
 A fit "stays within the budget" when its estimated peak memory (lepot.fitting.memory.peak_bytes) is at most
-AUTOMATIC_MEMORY_GIB and the QR of its design, 2 · rows · (columns + 1)² flops, at most
-AUTOMATIC_DESIGN_FLOPS. These are cost limits, not accuracy settings: on the Nb–Mo–Ta–W validation split the
+AUTOMATIC_MEMORY_GIB (or less: solver.memory_limit, or the memory this machine has available per MPI rank)
+and the QR of its design, 2 · rows · (columns + 1)² flops, at most AUTOMATIC_DESIGN_FLOPS. These are cost limits, not accuracy settings: on the Nb–Mo–Ta–W validation split the
 accuracy only grows with K (benchmarks/nbmotaw_compression.py; docs/compression.md), so the largest K that
 the budget allows is the choice. 4 GiB is the issue's "2 cores, 4 GB"; 4·10¹² flops is about two minutes of
 QR on two cores of the development machine (~35 GFLOP/s measured for the NbMoTaW design).
@@ -29,7 +29,7 @@ from lepot.calculator.couplings import count_features
 from lepot.calculator.radial_basis import make_radial_basis
 
 from .config import ConfigError
-from .memory import GIB, automatic_chunk_size, largest_chunk_rows, peak_bytes, rows_per_structure
+from .memory import GIB, automatic_chunk_size, available_bytes, largest_chunk_rows, peak_bytes, rows_per_structure
 
 AUTOMATIC_MEMORY_GIB = 4.0
 AUTOMATIC_DESIGN_FLOPS = 4e12
@@ -48,9 +48,9 @@ class CompressionCandidate:
     memory: float
     flops: float
 
-    @property
-    def affordable(self):
-        return self.memory <= AUTOMATIC_MEMORY_GIB * GIB and self.flops <= AUTOMATIC_DESIGN_FLOPS
+    def affordable(self, memory_budget):
+        """Within ``memory_budget`` bytes and AUTOMATIC_DESIGN_FLOPS."""
+        return self.memory <= memory_budget and self.flops <= AUTOMATIC_DESIGN_FLOPS
 
     def describe(self):
         kind = "element-resolved" if self.element_resolved else f"K = {self.n_pseudo}"
@@ -92,11 +92,12 @@ def choose_compression(config, data, context=None):
         data.compression_choice = {"chosen": "element-resolved", "reason": reason}
         return _resolved(config, None, data.compression_choice)
     candidates = compression_candidates(config, data.splits["train"], data.targets)
-    chosen = next((c for c in candidates if c.affordable), candidates[-1])
+    budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
+    chosen = next((c for c in candidates if c.affordable(budget)), candidates[-1])
     record = {
         "chosen": "element-resolved" if chosen.element_resolved else chosen.n_pseudo,
-        "reason": (f"the largest model within {AUTOMATIC_MEMORY_GIB:g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
-                   if chosen.affordable else "no K is within the budget: the smallest"),
+        "reason": (f"the largest model within {budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+                   if chosen.affordable(budget) else "no K is within the budget: the smallest"),
         "candidates": [dataclasses.asdict(c) for c in candidates],
     }
     if context is None or context.rank == 0:
@@ -104,6 +105,14 @@ def choose_compression(config, data, context=None):
                  "; ".join(c.describe() for c in candidates))
     data.compression_choice = record
     return _resolved(config, None if chosen.element_resolved else chosen.n_pseudo, record)
+
+
+def memory_budget(memory_limit_gib, ranks):
+    """Bytes per rank the automatic choice may plan for: AUTOMATIC_MEMORY_GIB, or less when solver.memory_limit
+    or this machine's available memory (shared by ``ranks``) is smaller."""
+    available = float(memory_limit_gib) * GIB if memory_limit_gib is not None else available_bytes()
+    budget = AUTOMATIC_MEMORY_GIB * GIB
+    return budget if available is None else min(budget, available / ranks)
 
 
 def _resolved(config, n_pseudo, record):

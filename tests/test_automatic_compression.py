@@ -72,7 +72,8 @@ def test_counted_columns_equal_the_built_ones_for_every_k(tmp_path):
         assert model.metadata["fit"]["solver"]["n_columns"] == candidate.columns
 
 
-def test_explicit_settings_are_kept_and_one_species_or_tensor_reduction_stay_resolved(tmp_path, monkeypatch):
+def test_explicit_settings_and_the_memory_limit_are_kept_one_species_or_tensor_reduction_stay_resolved(
+        tmp_path, monkeypatch):
     monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.0)  # every K over budget: the smallest, K = 1
     monkeypatch.setattr(automatic, "AUTOMATIC_LEARNING", {"structures": 4, "iterations": 1})
     model = fit(config_for(tmp_path, "kept", compression_per_channel=False, centre_weights="species",
@@ -82,6 +83,15 @@ def test_explicit_settings_are_kept_and_one_species_or_tensor_reduction_stay_res
     recorded = fitted["config"]["model"]
     assert (recorded["compression_per_channel"], recorded["centre_weights"]) == (False, "species")
     assert recorded["learn_embedding"] == {"structures": 3, "iterations": 1}
+
+    monkeypatch.undo()
+    limited = config_for(tmp_path, "limited")
+    by_k = {c.n_pseudo: c for c in candidates_of(limited)}
+    limited["solver"] = {"memory_limit": 0.5 * (by_k[3].memory + by_k[2].memory) / 2**30}
+    config = as_config(limited)
+    data = load_data(config)
+    automatic.choose_compression(config, data)
+    assert data.compression_choice["chosen"] == 2  # solver.memory_limit below the element-resolved estimate
 
     one = fit(config_for(tmp_path, "one", species=["Cu"]), progress=False).model.metadata["fit"]["compression_choice"]
     assert one == {"chosen": "element-resolved", "reason": "one species"}
