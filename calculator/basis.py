@@ -104,8 +104,7 @@ class Basis:
     def feature_roughness(self):
         """Σ_i ε(n_i, l_i) of each feature's factors, float [n_features]: the LE eigenvalues z_nl²/π² (units of
         (π/r_c)²) summed over the factors, the roughness the smoothness prior penalises (docs/fitting.md)."""
-        eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(self.radial.function_labels(), self.radial.zeros)}
-        return feature_roughness(self.couplings.labels, self.radial.n_radial, self.n_pseudo, eigenvalues,
+        return feature_roughness(self.couplings.labels, self.radial.n_radial, self.n_pseudo, self.radial.eigenvalues(),
                                  None if self.contraction is None else self.contraction.channels)
 
     def species_index(self, numbers):
@@ -216,7 +215,7 @@ def build_basis(
     radial = make_radial_basis(cutoff, n_max, l_max, cutoff_width)
     spline = radial.tabulate(spline_tolerance)
     embedding = core_layout_embedding(embedding, len(numbers), radial.n_radial[0])
-    eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
+    eigenvalues = radial.eigenvalues()
     if contraction is not None:
         _check_contraction(contraction, radial.n_radial, embedding.shape[1])
     couplings = build_couplings(

@@ -101,6 +101,11 @@ class RadialBasis:
         """(n, l) of each radial function in layout order."""
         return [(n, l) for l, count in enumerate(self.n_radial) for n in range(count)]
 
+    def eigenvalues(self):
+        """{(n, l): z_nl² / π²}: each function's LE eigenvalue in units of (π / r_c)², its roughness (the
+        truncation budgets of body orders >= 3 and the smoothness prior sum these over a feature's factors)."""
+        return {label: float((z / np.pi) ** 2) for label, z in zip(self.function_labels(), self.zeros)}
+
     def normalisation(self):
         """N_nl, shape [n_functions], in Å^(-3/2)."""
         return self.eigenstates.normalisation

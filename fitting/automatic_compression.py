@@ -62,14 +62,14 @@ def compression_candidates(config, train, targets):
     and the training structures (their rows); nothing is built but the radial basis."""
     model, species = config["model"], config["species"]
     radial = make_radial_basis(model["cutoff"], model["n_max"], model["l_max"], model["cutoff_width"])
-    eigenvalues = {label: float((z / 3.141592653589793) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
     limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
     reference_columns = len(species) if model["reference_energies"] == "fit" else 0
     rows = sum(rows_per_structure(s, targets) for s in train)
     candidates = []
     for n_pseudo in range(len(species), 0, -1):
         element_resolved = n_pseudo == len(species)
-        features = count_features(radial.n_radial, n_pseudo, model["body_order"], eigenvalues, model["budgets"], limits)
+        features = count_features(radial.n_radial, n_pseudo, model["body_order"], radial.eigenvalues(), model["budgets"],
+                                  limits)
         columns = (len(species) if element_resolved else n_pseudo) * features + reference_columns
         chunk = (automatic_chunk_size(train, columns, targets) if config["solver"]["chunk_size"] == "auto"
                  else config["solver"]["chunk_size"])

@@ -152,7 +152,7 @@ def smaller_settings(config, basis, fit_reference_energies):
     model = config["model"]
     species = config["species"]
     radial = basis.radial
-    eigenvalues = {label: float((z / np.pi) ** 2) for label, z in zip(radial.function_labels(), radial.zeros)}
+    eigenvalues = radial.eigenvalues()
     budgets = {**DEFAULT_BUDGETS, **{int(k): float(v) for k, v in (model["budgets"] or {}).items()}}
     limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
     extra = len(species) if fit_reference_energies else 0

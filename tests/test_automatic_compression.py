@@ -9,8 +9,7 @@ from structures import write_emt_training_file
 
 import lepot.fitting.automatic_compression as automatic
 from lepot.fitting import fit
-from lepot.fitting.config import ConfigError
-from lepot.fitting.fit import as_config, load_data
+from lepot.fitting.config import ConfigError, make_config
 
 SPECIES = ["Cu", "Ag", "Au"]
 MODEL = dict(cutoff=4.5, n_max=3, l_max=2, body_order=3, budgets={3: 8})
@@ -24,9 +23,18 @@ def config_for(tmp_path, name, species=SPECIES, **model):
             "model": {**MODEL, **model}, "output": {"model": str(tmp_path / f"{name}.json")}}
 
 
+def config_and_data(config):
+    """(FitConfig, FitData) of a config dict. lepot.fitting.fit is imported here, not at collection: importing
+    that submodule rebinds the package's `fit` to it until the function next runs (lepot/fitting/__init__.py),
+    which other test modules import at collection."""
+    from lepot.fitting.fit import load_data
+
+    config = make_config(config)
+    return config, load_data(config)
+
+
 def candidates_of(config):
-    config = as_config(config)
-    data = load_data(config)
+    config, data = config_and_data(config)
     return automatic.compression_candidates(config, data.splits["train"], data.targets)
 
 
@@ -88,8 +96,7 @@ def test_explicit_settings_and_the_memory_limit_are_kept_one_species_or_tensor_r
     limited = config_for(tmp_path, "limited")
     by_k = {c.n_pseudo: c for c in candidates_of(limited)}
     limited["solver"] = {"memory_limit": 0.5 * (by_k[3].memory + by_k[2].memory) / 2**30}
-    config = as_config(limited)
-    data = load_data(config)
+    config, data = config_and_data(limited)
     automatic.choose_compression(config, data)
     assert data.compression_choice["chosen"] == 2  # solver.memory_limit below the element-resolved estimate
 
@@ -105,4 +112,4 @@ def test_explicit_settings_and_the_memory_limit_are_kept_one_species_or_tensor_r
 ])
 def test_unknown_compression_values_are_refused(tmp_path, value, message):
     with pytest.raises(ConfigError, match=message):
-        as_config(config_for(tmp_path, "bad", compression=value))
+        make_config(config_for(tmp_path, "bad", compression=value))
