@@ -113,3 +113,9 @@ def test_explicit_settings_and_the_memory_limit_are_kept_one_species_or_tensor_r
 def test_unknown_compression_values_are_refused(tmp_path, value, message):
     with pytest.raises(ConfigError, match=message):
         make_config(config_for(tmp_path, "bad", compression=value))
+
+
+def test_compressed_centre_weights_without_pseudo_elements_are_refused_by_name(tmp_path):
+    config, data = config_and_data(config_for(tmp_path, "centres", centre_weights="compressed"))
+    with pytest.raises(ConfigError, match="auto chose element-resolved .* 'compressed' needs pseudo-elements"):
+        automatic.choose_compression(config, data)
