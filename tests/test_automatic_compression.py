@@ -119,3 +119,15 @@ def test_compressed_centre_weights_without_pseudo_elements_are_refused_by_name(t
     config, data = config_and_data(config_for(tmp_path, "centres", centre_weights="compressed"))
     with pytest.raises(ConfigError, match="auto chose element-resolved .* 'compressed' needs pseudo-elements"):
         automatic.choose_compression(config, data)
+
+
+def test_with_more_than_three_species_k_is_at_most_three(tmp_path, monkeypatch):
+    """Chosen on the Nb-Mo-Ta-W validation split: K = 4 and element-resolved 4-body models memorise the few
+    quaternary training cells (lepot.fitting.automatic_compression)."""
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", float("inf"))
+    config, data = config_and_data(config_for(tmp_path, "four", species=["Cu", "Ag", "Au", "Ni"], n_max=2, l_max=1,
+                                              budgets={3: 4}))
+    resolved = automatic.choose_compression(config, data)
+    assert data.compression_choice["chosen"] == 3 and resolved["model"]["compression"] == 3
+    assert data.compression_choice["reason"].startswith("the largest K <= 3 within")
+    assert [c["n_pseudo"] for c in data.compression_choice["candidates"]] == [4, 3, 2, 1]
