@@ -3,7 +3,7 @@ anything is built.
 
 An element-resolved model has n_species weight vectors over features whose count grows with the square of
 the species (body order 2) or faster: the library defaults build 173 columns for one element, ~4 100 for
-three and 9 572 for four (11 GiB, and a QR of 3·10¹³ flops on the Nb–Mo–Ta–W data). The rule:
+three and 9 572 for four (11 GiB, and a QR of 6·10¹³ flops on the Nb–Mo–Ta–W data). The rule:
 
   - one species, or model.tensor_reduction given (it bounds the size itself): element-resolved;
   - otherwise the element-resolved model when its fit stays within the budget below, else the largest
@@ -13,8 +13,9 @@ three and 9 572 for four (11 GiB, and a QR of 3·10¹³ flops on the Nb–Mo–T
 
 A fit "stays within the budget" when its estimated peak memory (lepot.fitting.memory.peak_bytes) is at most
 AUTOMATIC_MEMORY_GIB (or less: solver.memory_limit, or the memory this machine has available per MPI rank)
-and the QR of its design, 2 · rows · (columns + 1)² flops, at most AUTOMATIC_DESIGN_FLOPS. 4 GiB is the issue's "2 cores, 4 GB"; 4·10¹² flops is about two minutes of QR on two cores of the
-development machine (~35 GFLOP/s measured for the NbMoTaW design). The cap on K was chosen on the Nb–Mo–Ta–W
+and the QR of its design, 2 · rows · (columns + 1)² flops, at most AUTOMATIC_DESIGN_FLOPS. 4 GiB is the
+issue's "2 cores, 4 GB"; 4·10¹² flops is about two minutes of QR on two cores of the development machine
+(~35 GFLOP/s measured for the NbMoTaW design). The cap on K was chosen on the Nb–Mo–Ta–W
 validation split (benchmarks/nbmotaw_compression.py, docs/compression.md): the elements and binaries
 validate better with every K, but the held-out quaternary cell does not — with 4-body terms, K = 4 and the
 element-resolved model reached 0.87 and 1.00 eV/Å there against 0.33–0.36 for K = 2–3, the terms that only
