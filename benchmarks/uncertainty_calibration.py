@@ -7,7 +7,7 @@
    σ_E/N and the actual |error|/N per structure (target >= 0.5). The posteriors were calibrated by lepot fit
    on the validation split only.
 2. The extrapolation study: examples/fit_NbMoTaW_binaries.yaml (the NbMoTaW settings fitted on elements and
-   binaries only; fitted into benchmarks/output/ first when that file is missing, ~7 min): σ_E/N and the
+   binaries only; fitted into benchmarks/output/ first when that file is missing, ~3 min): σ_E/N and the
    extrapolation grade per config_type group of ../shared/data/nbmotaw/test.extxyz; the 16 quaternary TaNbMoW
    cells against the median of the binary groups (target: >= 10x). Then the same table for the shipped
    NbMoTaW.json, fitted with quaternary_train.extxyz, on test.extxyz's elements and binaries and on
@@ -89,8 +89,9 @@ if __name__ == "__main__":
     print(machine_line())
     mlearn_table()
     print()
-    print(f"{binaries_only_model().name} (elements and binaries only), test.extxyz:\n")
-    nbmotaw_table(binaries_only_model(), DATA / "nbmotaw" / "test.extxyz")
+    binaries_only = binaries_only_model()
+    print(f"{binaries_only.name} (elements and binaries only), test.extxyz:\n")
+    nbmotaw_table(binaries_only, DATA / "nbmotaw" / "test.extxyz")
     print("\nNbMoTaW.json (with quaternary_train.extxyz), test.extxyz without its quaternary cells + quaternary_test.extxyz:\n")
     nbmotaw_table(ROOT / "potentials" / "NbMoTaW.json",
                   [DATA / "nbmotaw" / "test.extxyz@:110", DATA / "nbmotaw" / "test.extxyz@126:",

@@ -205,9 +205,7 @@ def split_validation(structures, fraction, seed, by_config_type=False):
         raise DataError(f"validation_fraction must be in [0, 1), got {fraction}")
     rng = np.random.default_rng(seed)
     if by_config_type:
-        groups = {}
-        for index, structure in enumerate(structures):
-            groups.setdefault(structure.config_type, []).append(index)
+        groups = _indices_by_config_type(structures)
         chosen = set()
         for name in sorted(groups):
             members = groups[name]
@@ -229,9 +227,7 @@ def stratified_sample(structures, count, seed):
     ``count`` are drawn; a group with fewer structures than its share gives all of them. So a small group
     (a few multi-element cells among thousands of elemental ones) is always in the sample."""
     rng = np.random.default_rng(seed)
-    groups = {}
-    for index, structure in enumerate(structures):
-        groups.setdefault(structure.config_type, []).append(index)
+    groups = _indices_by_config_type(structures)
     queues = [list(rng.permutation(groups[name])) for name in sorted(groups)]
     chosen = []
     while len(chosen) < min(count, len(structures)):
@@ -239,6 +235,14 @@ def stratified_sample(structures, count, seed):
             if queue and len(chosen) < count:
                 chosen.append(int(queue.pop(0)))
     return np.sort(np.array(chosen, dtype=np.int64))
+
+
+def _indices_by_config_type(structures):
+    """{config_type: [index of each of its structures, in order]}."""
+    groups = {}
+    for index, structure in enumerate(structures):
+        groups.setdefault(structure.config_type, []).append(index)
+    return groups
 
 
 def cross_validation_folds(n_structures, folds, seed):

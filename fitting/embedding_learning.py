@@ -43,11 +43,11 @@ from scipy.optimize import minimize
 from lepot.calculator import Model, build_basis
 from lepot.calculator.couplings import Couplings
 
+from .data import cross_validation_folds, stratified_sample
 from .design import RowBuilder, TriangularFactor
 from .embedding import principal_embedding
 from .metrics import error_table, predict
 from .progress import progress_bar
-from .data import cross_validation_folds, stratified_sample
 from .solver import CrossValidation, RidgeProblem, select_relative_lambda
 
 log = logging.getLogger("lepot.fitting")
