@@ -80,6 +80,8 @@ class Model:
             raise ValueError(f"reference_energies must have {self.basis.n_species} entries")
         if not np.all(np.isfinite(self.coefficients)) or not np.all(np.isfinite(self.reference_energies)):
             raise ValueError("coefficients and reference energies must be finite")
+        # stamped once, when the model is made: every later save of it writes the same "created"
+        self.metadata = {"code_version": _code_version(), "created": _now(), **self.metadata}
 
     @property
     def species(self):
@@ -105,8 +107,7 @@ class Model:
         is_one_hot = basis.n_pseudo == basis.n_species and np.array_equal(
             basis.embedding, np.repeat(np.eye(basis.n_species)[:, :, None], basis.radial.n_radial[0], axis=2)
         )
-        metadata = {"code_version": _code_version(), "created": _now()}
-        metadata.update(self.metadata)
+        metadata = dict(self.metadata)
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,

@@ -73,6 +73,17 @@ def test_metadata_records_version_and_time(model, tmp_path):
     assert metadata["code_version"] and metadata["created"].startswith("20")
 
 
+def test_creation_time_is_the_models_not_the_saves(model, tmp_path, monkeypatch):
+    """Saving one model twice, across a clock tick, writes the same "created" (it is stamped when the model is made)."""
+    import lepot.calculator.model as model_module
+
+    clock = iter(["2030-01-01T00:00:00+00:00", "2030-01-01T00:00:01+00:00", "2030-01-01T00:00:02+00:00"])
+    monkeypatch.setattr(model_module, "_now", lambda: next(clock))
+    made = replace(model, metadata={"purpose": "test"})
+    assert made.to_text() == made.to_text()
+    assert made.to_dict()["metadata"]["created"] == "2030-01-01T00:00:00+00:00"
+
+
 def test_failed_write_leaves_previous_file_untouched(model, tmp_path, monkeypatch):
     path = tmp_path / "model.json"
     path.write_text("previous content")
