@@ -8,8 +8,9 @@
    on the validation split only.
 2. The extrapolation study: examples/fit_NbMoTaW_binaries.yaml (the NbMoTaW settings fitted on elements and
    binaries only; fitted into benchmarks/output/ first when that file is missing, ~3 min): σ_E/N and the
-   extrapolation grade per config_type group of ../shared/data/nbmotaw/test.extxyz; the 16 quaternary TaNbMoW
-   cells against the median of the binary groups (target: >= 10x). Then the same table for the shipped
+   extrapolation grade per config_type group of ../shared/data/nbmotaw/test.extxyz, and the force uncertainty
+   σ_F (ASE's forces_uncertainty: each structure's largest per-atom |σ_F|, the group's median of those); the
+   16 quaternary TaNbMoW cells against the median of the binary groups (target: >= 10x). Then the same table for the shipped
    NbMoTaW.json, fitted with quaternary_train.extxyz, on test.extxyz's elements and binaries and on
    quaternary_test.extxyz.
 """
@@ -25,7 +26,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_line  # noqa: E402
 
-from lepot.calculator import load_model  # noqa: E402
+from lepot.calculator import LepotCalculator, load_model  # noqa: E402
 from lepot.fitting.data import read_structures  # noqa: E402
 from lepot.fitting.uncertainty_eval import calibration_summary, structure_uncertainties  # noqa: E402
 
@@ -62,27 +63,33 @@ def nbmotaw_table(path, test_files):
     model = load_model(path)
     structures = read_structures(test_files)
     records = structure_uncertainties(model, structures)
+    calculator = LepotCalculator(model)
     groups = {}
     for structure, record in zip(structures, records):
-        groups.setdefault(structure.config_type, []).append(record)
-    print("| group | structures | median σ_E/N (meV/atom) | median |error|/N (meV/atom) | median grade | max grade |")
-    print("|---|---|---|---|---|---|")
+        sigma_f = calculator.get_property("forces_uncertainty", structure.atoms)  # shape [n_atoms][3], eV/Å
+        groups.setdefault(structure.config_type, []).append((record, float(np.linalg.norm(sigma_f, axis=1).max())))
+    print("| group | structures | median σ_E/N (meV/atom) | median |error|/N (meV/atom) | median grade | max grade "
+          "| median of max |σ_F| (eV/Å) |")
+    print("|---|---|---|---|---|---|---|")
     medians = {}
     for group, members in sorted(groups.items()):
-        sigma = np.array([r.energy_uncertainty / r.n_atoms for r in members]) * 1e3
-        error = np.array([abs(r.energy - r.reference_energy) / r.n_atoms for r in members]) * 1e3
-        grades = np.concatenate([r.extrapolation_grade for r in members])
-        medians[group] = (float(np.median(sigma)), float(np.median(grades)))
+        sigma = np.array([r.energy_uncertainty / r.n_atoms for r, _ in members]) * 1e3
+        error = np.array([abs(r.energy - r.reference_energy) / r.n_atoms for r, _ in members]) * 1e3
+        grades = np.concatenate([r.extrapolation_grade for r, _ in members])
+        force_sigma = np.median([f for _, f in members])
+        medians[group] = (float(np.median(sigma)), float(np.median(grades)), float(force_sigma))
         print(f"| {group} | {len(members)} | {np.median(sigma):.3g} | {np.median(error):.3g} | {np.median(grades):.3g} | "
-              f"{grades.max():.3g} |")
+              f"{grades.max():.3g} | {force_sigma:.3g} |")
     binaries = [g for g in groups if "-" in g]  # the binary solid solutions, e.g. "Ta-Mo"
     binary_sigma = np.median([medians[g][0] for g in binaries])
     binary_grade = np.median([medians[g][1] for g in binaries])
+    binary_force = np.median([medians[g][2] for g in binaries])
     print(f"\nbinary groups {binaries}: median of their σ_E/N medians {binary_sigma:.3g} meV/atom, of their grade medians "
-          f"{binary_grade:.3g}")
+          f"{binary_grade:.3g}, of their max-|σ_F| medians {binary_force:.3g} eV/Å")
     quaternary = medians["TaNbMoW"]
     print(f"quaternary TaNbMoW: σ_E/N {quaternary[0]:.3g} meV/atom = {quaternary[0] / binary_sigma:.1f}x the binaries'; "
-          f"grade {quaternary[1]:.3g} = {quaternary[1] / binary_grade:.1f}x")
+          f"grade {quaternary[1]:.3g} = {quaternary[1] / binary_grade:.1f}x; max |σ_F| {quaternary[2]:.3g} eV/Å = "
+          f"{quaternary[2] / binary_force:.1f}x")
 
 
 if __name__ == "__main__":

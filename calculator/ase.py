@@ -18,6 +18,9 @@ docs/uncertainty.md), also, computed only when one of them is asked for (calc.ge
     energies_uncertainty        eV per atom, posterior standard deviation of each local energy
     local_prediction_rigidity   eV⁻² per atom, LPR_i = 1 / (posterior variance of E_i at unit noise)
     extrapolation_grade         per atom, 1 at the median validation environment; ≫ 1 is extrapolation
+and, only when asked for by name (it needs the descriptors' position gradients):
+    forces_uncertainty          eV/Å [n_atoms][3], posterior standard deviation of each force component;
+                                gauge-free, so the per-atom measure to use with several elements
 """
 
 from pathlib import Path
@@ -29,7 +32,7 @@ from .descriptors import DescriptorCalculator
 from .model import Model, load_model
 from .neighbours import cell_volume
 from .potential import Potential
-from .uncertainty import UNCERTAINTY_PROPERTIES
+from .uncertainty import FORCE_UNCERTAINTY_PROPERTY, UNCERTAINTY_PROPERTIES
 
 
 def resolve_model(model):
@@ -60,7 +63,8 @@ class LepotCalculator(Calculator):
     when asked for (their per-pair tally costs ~30 % of a fast model's step), then with everything else.
     """
 
-    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses") + UNCERTAINTY_PROPERTIES
+    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses",
+                              *UNCERTAINTY_PROPERTIES, FORCE_UNCERTAINTY_PROPERTY)
 
     def __init__(self, model, n_threads=None, skin=0.3, **kwargs):
         super().__init__(**kwargs)
@@ -86,14 +90,23 @@ class LepotCalculator(Calculator):
             self.results["stresses"] = to_voigt(result.stresses, ASE_VOIGT)
         if any(p in UNCERTAINTY_PROPERTIES for p in properties):
             self.results.update(self._uncertainties())
+        if FORCE_UNCERTAINTY_PROPERTY in properties:
+            descriptors = self._descriptor_calculator().compute(self.atoms, gradients=("positions",))
+            self.results[FORCE_UNCERTAINTY_PROPERTY] = self._posterior().force_uncertainties(
+                self.model.basis.species_index(self.atoms.numbers), descriptors)
 
     def _uncertainties(self):
-        posterior = self.model.uncertainty
-        if posterior is None:
+        values = self._descriptor_calculator().compute(self.atoms).values
+        return self._posterior().evaluate(self.model.basis.species_index(self.atoms.numbers), values)
+
+    def _posterior(self):
+        if self.model.uncertainty is None:
             raise PropertyNotImplementedError(
                 "this parameter file stores no uncertainty ('uncertainty': null); refit it with lepot fit "
                 "(output.uncertainty: true, the default)")
+        return self.model.uncertainty
+
+    def _descriptor_calculator(self):
         if self._descriptors is None:
             self._descriptors = DescriptorCalculator(self.model.basis, self.n_threads)
-        values = self._descriptors.compute(self.atoms).values
-        return posterior.evaluate(self.model.basis.species_index(self.atoms.numbers), values)
+        return self._descriptors

@@ -40,6 +40,25 @@ class Descriptors:
         dense[self.gradient_samples[:, 0], self.gradient_samples[:, 1]] = self.position_gradients
         return dense
 
+    def channel_summed_position_gradients(self, centre_weights, scale=1.0):
+        """scale · Σ_i v_κ(a_i) ∂B(i)/∂r_j,α for every atom j, [n_atoms][3][n_centre · n_features] in 1/Å
+        (channel-major: the coefficient columns of a linear model, so that the force rows of the model are
+        minus this), from ``centre_weights`` v_κ(a_i) [n_centre][n_atoms]. One sparse product scatters every
+        (i, j) sample into atom j's rows of each centre channel κ (samples with v_κ(a_i) = 0 are left out)."""
+        import scipy.sparse
+
+        n_centre, n_atoms = centre_weights.shape
+        n_samples, _, n_features = self.position_gradients.shape
+        centres, atoms = self.gradient_samples[:, 0], self.gradient_samples[:, 1]
+        weights = centre_weights[:, centres]  # shape [n_centre][n_samples]
+        channel, sample = np.nonzero(weights)
+        scatter = scipy.sparse.csr_matrix(
+            (scale * weights[channel, sample], (channel * n_atoms + atoms[sample], sample)),
+            shape=(n_centre * n_atoms, n_samples),
+        )  # shape [n_centre · n_atoms][n_samples]
+        summed = scatter @ self.position_gradients.reshape(n_samples, 3 * n_features)  # [n_centre · n_atoms][3 · n_features]
+        return summed.reshape(n_centre, n_atoms, 3, n_features).transpose(1, 2, 0, 3).reshape(n_atoms, 3, n_centre * n_features)
+
 
 class DescriptorCalculator:
     """Computes descriptors of a :class:`lepot.calculator.basis.Basis` with the compiled core.

@@ -13,6 +13,17 @@ coefficient block(s) of its species, 1 in its E0 column) and u_i = C⁻ᵀ z_i [
 
 α² (posterior_scale) and τ (energy_noise, eV/atom) are calibrated on validation energies by lepot fit;
 v_ref (reference_variance, eV²) is the median |u_i|² of the environments the calibration saw.
+
+Forces are observables too: the force on atom j along α is x_jα · w with the force row
+x_jα = −Σ_i v(a_i) ∂B(i)/∂r_jα (zero in the E0 columns), so
+
+    force uncertainty            σ_F,jα = sqrt(α² |C⁻ᵀ x_jα|²)            eV/Å
+
+Unlike σ_i and γ_i this is gauge-free: with several species, local energies can trade energy between
+species without changing any total (directions of w that no data can pin, which inflate σ_i), but such a
+direction changes no force either, so it adds nothing to σ_F. It needs the descriptors' position
+gradients (about n_neighbours · 3 · n_features numbers per atom) and a triangular solve per force
+component: meant for structures of up to a few hundred atoms, in ASE.
 """
 
 import base64
@@ -25,6 +36,8 @@ from . import _evaluator
 #: The extra results an uncertainty evaluation gives (the ASE calculator's property names).
 UNCERTAINTY_PROPERTIES = ("energy_uncertainty", "energies_uncertainty", "local_prediction_rigidity",
                           "extrapolation_grade")
+#: Computed only when asked for by name (it needs the descriptors' position gradients).
+FORCE_UNCERTAINTY_PROPERTY = "forces_uncertainty"
 
 
 @dataclass
@@ -95,6 +108,19 @@ class Posterior:
             "local_prediction_rigidity": rigidity,
             "extrapolation_grade": np.sqrt(atom_variance / self.reference_variance),
         }
+
+
+    def force_uncertainties(self, species_index, descriptors):
+        """σ_F [n_atoms][3] in eV/Å (module docstring), for atoms of species ``species_index`` [n_atoms] and their
+        ``descriptors`` (lepot.calculator.descriptors.Descriptors with position gradients)."""
+        import scipy.linalg
+
+        n_atoms = len(species_index)
+        gradients = descriptors.channel_summed_position_gradients(self.centre_channels[:, species_index])
+        rows = np.zeros((3 * n_atoms, self.n_columns))  # shape [3 n_atoms][n_columns]; E0 columns stay zero
+        rows[:, : gradients.shape[2]] = gradients.reshape(3 * n_atoms, -1)
+        u = scipy.linalg.solve_triangular(self.factor, rows.T, trans="T")  # C⁻ᵀ xᵀ, shape [n_columns][3 n_atoms]
+        return np.sqrt(self.posterior_scale * np.einsum("kr,kr->r", u, u)).reshape(n_atoms, 3)
 
 
 def posterior_from_content(content):

@@ -1,5 +1,15 @@
-"""`model.compression: auto` (the default): the number of pseudo-elements K, chosen from the fit's cost before
-anything is built.
+"""`model.body_order: auto` and `model.compression: auto` (the defaults): the body order and the number of
+pseudo-elements K, chosen from the fit's cost before anything is built.
+
+Body order (auto): 3 (with the ν = 3 budget and pruning of the defaults, lepot.fitting.config), unless the model
+has several species, model.compression is auto and the element-resolved body-order-3 fit is over the budget
+below — then 2, and K is chosen at body order 2. Three or more elements are over it at the default sizes
+(118 461 columns for three). This is a rule about fit time, not accuracy: the body-order-3 model that would
+fit is compressed to K = 1, and learning its embedding is slow — rMD17 ethanol 3.4 min against 1.5 min at
+body order 2, Nb–Mo–Ta–W over half an hour (one of six learning iterations took 5 min) against 2.8 min. On
+ethanol's validation split that slower model was the more accurate one (0.68 meV/atom and 0.034 eV/Å against
+1.28 and 0.051), so a user who can wait names body_order: 3 (docs/fitting.md "How the defaults were chosen").
+`model.prune: auto` follows the body order (config.automatic_prune).
 
 An element-resolved model has n_species weight vectors over features whose count grows with the square of
 the species (body order 2) or faster: the library defaults build 173 columns for one element, ~4 100 for
@@ -33,7 +43,7 @@ import logging
 from lepot.calculator.couplings import count_features
 from lepot.calculator.radial_basis import make_radial_basis
 
-from .config import ConfigError
+from .config import DEFAULT_BODY_ORDER, ConfigError, automatic_prune
 from .memory import GIB, automatic_chunk_size, available_bytes, largest_chunk_rows, peak_bytes, rows_per_structure
 
 AUTOMATIC_MEMORY_GIB = 4.0
@@ -63,16 +73,16 @@ class CompressionCandidate:
         return f"{kind}: {self.columns:,} columns, ~{self.memory / GIB:.2f} GiB, {self.flops:.2g} flops"
 
 
-def compression_candidates(config, train, targets):
-    """[CompressionCandidate] for K = n_species (element-resolved) down to 1, from the config's basis settings
-    and the training structures (their rows); nothing is built but the radial basis."""
+def compression_candidates(config, train, targets, element_resolved_only=False):
+    """[CompressionCandidate] for K = n_species (element-resolved) down to 1 (or the first only), from the
+    config's basis settings and the training structures (their rows); nothing is built but the radial basis."""
     model, species = config["model"], config["species"]
     radial = make_radial_basis(model["cutoff"], model["n_max"], model["l_max"], model["cutoff_width"])
     limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
     reference_columns = len(species) if model["reference_energies"] == "fit" else 0
     rows = sum(rows_per_structure(s, targets) for s in train)
     candidates = []
-    for n_pseudo in range(len(species), 0, -1):
+    for n_pseudo in range(len(species), len(species) - 1 if element_resolved_only else 0, -1):
         element_resolved = n_pseudo == len(species)
         features = count_features(radial.n_radial, n_pseudo, model["body_order"], radial.eigenvalues(), model["budgets"],
                                   limits)
@@ -85,20 +95,26 @@ def compression_candidates(config, train, targets):
 
 
 def choose_compression(config, data, context=None):
-    """Stage 1b of lepot fit: the config with `model.compression: auto` resolved (and the settings that come
-    with a compressed choice filled where they are null); any other config is returned unchanged. The choice
-    and the candidates it was made from are logged and kept in data.compression_choice (the model file's
-    metadata fit.compression_choice)."""
+    """Stage 1b of lepot fit: the config with `model.body_order: auto` and `model.compression: auto` resolved
+    (with `model.prune: auto`, and the settings that come with a compressed choice filled where they are null);
+    explicit settings are kept. The choices and the candidates they were made from are logged and kept in
+    data.compression_choice (the model file's metadata fit.compression_choice; the body order's under
+    "body_order")."""
+    show = context is None or context.rank == 0
+    budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
+    order_record = None
+    if config["model"]["body_order"] == "auto":
+        config, order_record = _choose_body_order(config, data, budget, show)
+        data.compression_choice = {"body_order": order_record}
     model = config["model"]
     if model["compression"] != "auto":
         return config
     species = config["species"]
     if len(species) == 1 or model["tensor_reduction"] is not None:
         reason = "one species" if len(species) == 1 else "model.tensor_reduction bounds the size"
-        data.compression_choice = {"chosen": "element-resolved", "reason": reason}
+        data.compression_choice = {"chosen": "element-resolved", "reason": reason, **_order_entry(order_record)}
         return _resolved(config, None, data.compression_choice)
     candidates = compression_candidates(config, data.splits["train"], data.targets)
-    budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
     capped = len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS
     eligible = [c for c in candidates if not capped or c.n_pseudo <= AUTOMATIC_MAX_PSEUDO_ELEMENTS]
     chosen = next((c for c in eligible if c.affordable(budget)), candidates[-1])
@@ -108,12 +124,42 @@ def choose_compression(config, data, context=None):
         "reason": (f"{largest} within {budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
                    if chosen.affordable(budget) else "no K is within the budget: the smallest"),
         "candidates": [dataclasses.asdict(c) for c in candidates],
+        **_order_entry(order_record),
     }
-    if context is None or context.rank == 0:
+    if show:
         log.info("compression auto: %s (%s; %s)", chosen.describe(), record["reason"],
                  "; ".join(c.describe() for c in candidates))
     data.compression_choice = record
     return _resolved(config, None if chosen.element_resolved else chosen.n_pseudo, record)
+
+
+def _choose_body_order(config, data, budget, show):
+    """(config with model.body_order and model.prune resolved, the record of why) for body_order auto."""
+    model, species = config["model"], config["species"]
+    order, reason = DEFAULT_BODY_ORDER, "one species"
+    if len(species) > 1:
+        if model["compression"] != "auto" or model["tensor_reduction"] is not None:
+            reason = "compression or tensor reduction configured"
+        else:
+            at_default = dataclasses.replace(config, model=dataclasses.replace(model, body_order=DEFAULT_BODY_ORDER))
+            resolved = compression_candidates(at_default, data.splits["train"], data.targets, element_resolved_only=True)[0]
+            within = resolved.affordable(budget)
+            order = DEFAULT_BODY_ORDER if within else 2
+            reason = (f"element-resolved body order {DEFAULT_BODY_ORDER} {'within' if within else 'over'} "
+                      f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops ({resolved.describe()})")
+    prune = model["prune"]
+    if prune == "auto" or order < 3:
+        if prune not in ("auto", None) and show:
+            log.info("model.prune is not used: body order auto chose %d (nothing to prune)", order)
+        prune = automatic_prune(order)
+    if show:
+        log.info("body order auto: %d (%s)", order, reason)
+    return (dataclasses.replace(config, model=dataclasses.replace(model, body_order=order, prune=prune)),
+            {"chosen": order, "reason": reason})
+
+
+def _order_entry(order_record):
+    return {} if order_record is None else {"body_order": order_record}
 
 
 def memory_budget(memory_limit_gib, ranks):

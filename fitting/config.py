@@ -13,8 +13,7 @@ Unknown keys anywhere are errors, and every section checks its own values (``che
 Relative paths are relative to the config file's folder (for a dict, to ``base_directory``). Sections
 read both as attributes and as items (``config.model.n_max`` or ``config["model"]["n_max"]``), and
 ``to_dict()`` gives the plain nested dict (recorded in the parameter file's metadata). Annotated
-examples: examples/fit_Mo_fast.yaml (the defaults) and examples/fit_Si.yaml (the recommended accurate
-settings).
+examples: examples/fit_Si.yaml (every default written out) and examples/fit_Mo_fast.yaml (body order 2).
 """
 
 import copy
@@ -22,6 +21,12 @@ import os
 from dataclasses import dataclass, field, fields
 
 PRUNE_STEP = 0.12  # fraction of the remaining body-order >= 3 invariants dropped per pruning round
+DEFAULT_MAX_TERMS = 35000  # prune: auto — the coupling terms of the shipped Mo.json, which sets its MD cost
+# The defaults of body order, ν = 3 budget and energy weight were chosen on the validation splits of mlearn Mo
+# and Si (benchmarks/default_settings.py, docs/fitting.md "How the defaults were chosen").
+DEFAULT_BODY_ORDER = 3  # body_order: auto — this, unless several elements would need compression at it
+DEFAULT_FIT_BUDGETS = {3: 70.0}  # ν = 4, 5: the calculator's DEFAULT_BUDGETS
+DEFAULT_ENERGY_WEIGHT = 60.0
 
 
 class ConfigError(ValueError):
@@ -51,6 +56,11 @@ class Section:
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def automatic_prune(body_order):
+    """What `model.prune: auto` is at ``body_order``: DEFAULT_MAX_TERMS coupling terms from body order 3, else none."""
+    return {"max_terms": DEFAULT_MAX_TERMS, "step": PRUNE_STEP} if body_order >= 3 else None
 
 
 @dataclass
@@ -87,8 +97,10 @@ class ModelSettings(Section):
     cutoff_width: float = 1.0  # Å, shifted-cosine switching width below the cutoff
     n_max: int = 8  # LE size: every (n, l) with z_nl² <= (n_max π)² and l <= l_max (docs/descriptors.md)
     l_max: int = 6
-    body_order: int = 2  # highest ν of the invariants, 1..5
-    budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5 (calculator/couplings.py)
+    body_order: object = "auto"  # highest ν of the invariants, 1..5; auto: 3, or 2 when several elements'
+    #                              element-resolved body-order-3 fit is over the cost budget (automatic_compression)
+    budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5 (calculator/couplings.py); the
+    #                       orders not given: ν = 3 70, ν = 4 30, ν = 5 20
     l_max_by_order: dict = None  # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5
     compression: object = "auto"  # pseudo-elements K (alchemical compression); null: one per element; auto:
     #                               one per element while the fit stays within its cost, else the largest K that
@@ -103,7 +115,8 @@ class ModelSettings(Section):
     centre_weights: str = None  # species: weights per centre species; compressed: through the embedding; null:
     #                             species, or compressed when auto compresses
     minimal_basis: dict = None  # or {neighbours: 30, environments: 2, seed: 0}: functionally independent only
-    prune: dict = None  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit
+    prune: object = "auto"  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit;
+    #                         auto: {max_terms: 35000} with body order >= 3, else nothing; null: never
     reference_energies: object = "fit"  # "fit" (one E0 per species), or {El: E0 in eV}
     core_repulsion: object = "auto"  # auto: ZBL below each pair's shortest distance in the data;
     #                                  {shortest_fraction: f}: below f times it (molecules: docs/core-repulsion.md)
@@ -135,17 +148,19 @@ class ModelSettings(Section):
         for key in ("cutoff", "cutoff_width"):
             if not _number(self[key]) or self[key] <= 0:
                 fail(f"model.{key}", f"must be a positive number of Å, got {self[key]!r}")
-        for key, minimum in (("n_max", 1), ("l_max", 0), ("body_order", 1)):
+        for key, minimum in (("n_max", 1), ("l_max", 0)):
             if not isinstance(self[key], int) or self[key] < minimum:
                 fail(f"model.{key}", f"must be an integer >= {minimum}, got {self[key]!r}")
-        if self.body_order > 5:
-            fail("model.body_order", f"must be at most 5, got {self.body_order}")
+        order = self.body_order
+        if order != "auto" and (not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= 5):
+            fail("model.body_order", f"must be auto or an integer from 1 to 5, got {order!r}")
         budgets = self.budgets
         if budgets is not None and (
             not isinstance(budgets, dict)
             or not all(int(k) in (3, 4, 5) and _number(v) and v > 0 for k, v in budgets.items())
         ):
             fail("model.budgets", "must be null or a mapping {3|4|5: positive number}")
+        self.budgets = {**DEFAULT_FIT_BUDGETS, **{int(k): float(v) for k, v in (budgets or {}).items()}}
         limits = self.l_max_by_order
         if limits is not None and (
             not isinstance(limits, dict)
@@ -208,22 +223,26 @@ class ModelSettings(Section):
             fail("model.tensor_reduction.channels",
                  f"must be a positive integer K or a list of l_max + 1 = {self.l_max + 1} counts K_l >= 0, got {channels!r}")
         start = reduction.get("from_body_order", 3)
-        if not isinstance(start, int) or isinstance(start, bool) or not 2 <= start <= max(2, self.body_order):
+        highest = DEFAULT_BODY_ORDER if self.body_order == "auto" else self.body_order  # auto is 3 with a reduction
+        if not isinstance(start, int) or isinstance(start, bool) or not 2 <= start <= max(2, highest):
             fail("model.tensor_reduction.from_body_order",
-                 f"must be an integer from 2 to body_order ({self.body_order}), got {start!r}")
+                 f"must be an integer from 2 to body_order ({highest}), got {start!r}")
 
     def _check_pruning(self, fail):
         prune = self.prune
-        if prune is None:
+        if prune is None or (prune == "auto" and self.body_order == "auto"):
+            return  # resolved with the body order (lepot.fitting.automatic_compression)
+        if prune == "auto":
+            self.prune = automatic_prune(self.body_order)
             return
         if not isinstance(prune, dict) or "max_terms" not in prune or not set(prune) <= {"max_terms", "step"}:
-            fail("model.prune", "must be null or a mapping {max_terms: integer, step: fraction (default 0.12)}")
+            fail("model.prune", "must be auto, null or a mapping {max_terms: integer, step: fraction (default 0.12)}")
         if not isinstance(prune["max_terms"], int) or isinstance(prune["max_terms"], bool) or prune["max_terms"] < 0:
             fail("model.prune.max_terms", f"must be a non-negative integer, got {prune['max_terms']!r}")
         step = prune.setdefault("step", PRUNE_STEP)
         if not _number(step) or not 0 < step < 1:
             fail("model.prune.step", f"must be a fraction between 0 and 1, got {step!r}")
-        if self.body_order < 3:
+        if self.body_order != "auto" and self.body_order < 3:
             fail("model.prune", "prunes body order >= 3 invariants; needs model.body_order >= 3")
 
 
@@ -231,7 +250,7 @@ class ModelSettings(Section):
 class RowWeights(Section):
     """Multipliers of the rows (1 / the error you accept); a target absent from the data needs weight 0."""
 
-    energy: float = 100.0  # per eV/atom
+    energy: float = DEFAULT_ENERGY_WEIGHT  # per eV/atom
     forces: float = 1.0  # per eV/Å
     stress: float = 1.0  # per eV/atom of virial (σV/N)
     config_types: dict = field(default_factory=dict)  # {type: {energy: factor, forces: factor, stress: factor}}

@@ -20,7 +20,6 @@ stacked in rank order and factorised once more.
 """
 
 import numpy as np
-import scipy.sparse
 
 from lepot.calculator import DescriptorCalculator, Potential
 from lepot.calculator.conventions import ASE_VOIGT
@@ -119,7 +118,7 @@ class RowBuilder:
 
         if row_weight["forces"] > 0:
             rows = np.zeros((n_atoms, 3, self.n_columns))
-            rows[:, :, :n_coefficients] = _force_rows(result, centre_weights, -row_weight["forces"])
+            rows[:, :, :n_coefficients] = result.channel_summed_position_gradients(centre_weights, -row_weight["forces"])
             target = structure.forces - (core.forces if core else 0.0)
             by_target["forces"] = (rows.reshape(3 * n_atoms, -1), target.reshape(-1) * row_weight["forces"])
 
@@ -137,23 +136,6 @@ class RowBuilder:
             target = np.array([virial[a, b] for a, b in ASE_VOIGT])
             by_target["stress"] = (rows * (row_weight["stress"] / n_atoms), target * (row_weight["stress"] / n_atoms))
         return by_target
-
-
-def _force_rows(result, centre_weights, scale):
-    """scale · Σ_i v_κ(a_i) ∂B(i)/∂r_j,α of every atom j, shape [n_atoms][3][n_centre · n_features] (channel-major,
-    as the columns), from the position gradients of ``result`` [n_samples][3][n_features] and the centre
-    embedding of its atoms ``centre_weights`` [n_centre][n_atoms]: one sparse product that scatters every
-    (i, j) sample into atom j's rows of each centre channel κ (samples with v_κ(a_i) = 0 are left out)."""
-    n_centre, n_atoms = centre_weights.shape
-    n_samples, _, n_features = result.position_gradients.shape
-    centres, atoms = result.gradient_samples[:, 0], result.gradient_samples[:, 1]
-    weights = centre_weights[:, centres]  # shape [n_centre][n_samples]
-    channel, sample = np.nonzero(weights)
-    scatter = scipy.sparse.csr_matrix(
-        (scale * weights[channel, sample], (channel * n_atoms + atoms[sample], sample)), shape=(n_centre * n_atoms, n_samples)
-    )  # shape [n_centre · n_atoms][n_samples]
-    summed = scatter @ result.position_gradients.reshape(n_samples, 3 * n_features)  # [n_centre · n_atoms][3 · n_features]
-    return summed.reshape(n_centre, n_atoms, 3, n_features).transpose(1, 2, 0, 3).reshape(n_atoms, 3, n_centre * n_features)
 
 
 class TriangularFactor:

@@ -7,7 +7,7 @@
 The stages, each callable on its own (docs/fitting.md shows how to run and inspect them):
 
     data     = load_data(config)                                  structures, checked; which targets
-    config   = choose_compression(config, data)                   model.compression auto resolved (its cost)
+    config   = choose_compression(config, data)                   body order and compression auto resolved (cost)
     fitted   = build_fit_basis(config, data)                      core radii, compression, the Basis
     design   = reduce_design(config, data, fitted)                memory check, weighted rows -> factor
     solved   = solve_design(config, design, fitted)               ridge (GCV / validation), or pruning
@@ -224,8 +224,9 @@ def build_fit_basis(config, data, context=None):
     and the minimal-basis selection when asked for."""
     context = context or FitContext()
     model, species = config["model"], config["species"]
-    if model["compression"] == "auto":
-        raise ConfigError("model.compression is 'auto': resolve it first with "
+    unresolved = [key for key in ("body_order", "compression") if model[key] == "auto"]
+    if unresolved:
+        raise ConfigError(f"model.{unresolved[0]} is 'auto': resolve it first with "
                           "lepot.fitting.automatic_compression.choose_compression(config, data)")
     options = dict(
         cutoff=model["cutoff"], n_max=model["n_max"], l_max=model["l_max"], body_order=model["body_order"],
@@ -507,13 +508,18 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
 
 
 def compression_choice_lines(choice):
-    """The report's line on what model.compression auto chose (none for a configured compression)."""
+    """The report's lines on what model.body_order auto and model.compression auto chose (none when configured)."""
     if choice is None:
         return []
+    order = choice.get("body_order")
+    lines = [] if order is None else [f"body order auto: {order['chosen']} ({order['reason']})"]
+    if "chosen" not in choice:
+        return lines
     candidates = "; ".join(
         f"{'element-resolved' if c['element_resolved'] else 'K = %d' % c['n_pseudo']} {c['columns']:,} columns, "
         f"{c['memory'] / 2**30:.2f} GiB, {c['flops']:.2g} flops" for c in choice.get("candidates", []))
-    return [f"compression auto: {choice['chosen']} ({choice['reason']})" + (f"; candidates: {candidates}" if candidates else "")]
+    return lines + [f"compression auto: {choice['chosen']} ({choice['reason']})"
+                    + (f"; candidates: {candidates}" if candidates else "")]
 
 
 def uncertainty_lines(model):

@@ -131,3 +131,63 @@ def test_with_more_than_three_species_k_is_at_most_three(tmp_path, monkeypatch):
     assert data.compression_choice["chosen"] == 3 and resolved["model"]["compression"] == 3
     assert data.compression_choice["reason"].startswith("the largest K <= 3 within")
     assert [c["n_pseudo"] for c in data.compression_choice["candidates"]] == [4, 3, 2, 1]
+
+
+def test_body_order_auto_is_three_unless_several_elements_would_need_compression_at_three(tmp_path, monkeypatch):
+    """Cheap enough: body order 3, pruned as `prune: auto` says; over the budget at body order 3 (the case of
+    three or more elements at the default sizes): body order 2, with K then chosen at body order 2."""
+    from lepot.fitting.config import automatic_prune
+
+    config = config_for(tmp_path, "order", body_order="auto")
+    at_three = candidates_of(dict(config, model={**config["model"], "body_order": 3}))[0]
+    at_two = candidates_of(dict(config, model={**config["model"], "body_order": 2}))[0]
+    assert at_three.columns > at_two.columns
+
+    cheap, data = config_and_data(config)
+    resolved = automatic.choose_compression(cheap, data)
+    assert resolved["model"]["body_order"] == 3 and resolved["model"]["prune"] == automatic_prune(3)
+    assert data.compression_choice["body_order"]["chosen"] == 3 and data.compression_choice["chosen"] == "element-resolved"
+
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.5 * (at_two.flops + at_three.flops))
+    result = fit(config, progress=False)
+    choice = result.model.metadata["fit"]["compression_choice"]
+    assert result.model.basis.body_order == 2 and choice["body_order"]["chosen"] == 2
+    assert "over" in choice["body_order"]["reason"] and choice["chosen"] == "element-resolved"
+    assert result.model.metadata["fit"]["config"]["model"]["prune"] is None
+    assert "body order auto: 2 (element-resolved body order 3 over" in (tmp_path / "order.md").read_text()
+
+
+@pytest.mark.parametrize("species, model, reason", [
+    (["Cu"], {}, "one species"),
+    (SPECIES, {"compression": 2}, "compression or tensor reduction configured"),
+])
+def test_body_order_auto_keeps_three_for_one_element_or_a_configured_size(tmp_path, species, model, reason):
+    config, data = config_and_data(config_for(tmp_path, "kept", species=species, body_order="auto", **model))
+    resolved = automatic.choose_compression(config, data)
+    assert resolved["model"]["body_order"] == 3
+    assert data.compression_choice["body_order"] == {"chosen": 3, "reason": reason}
+
+
+@pytest.mark.parametrize("element", ["Mo", "Si"])
+def test_a_minimal_config_resolves_to_the_settings_of_the_shipped_accurate_files(tmp_path, element):
+    """examples/fit_<El>.yaml writes every default out: species and data alone resolve to the same model and
+    weight settings (so a minimal config fits the shipped Mo.json / Si.json)."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    sample = str(root / "examples" / "data" / "Mo_train_sample.extxyz")  # only the settings are compared
+    written = yaml.safe_load((root / "examples" / f"fit_{element}.yaml").read_text())
+    written["data"] = {"train": sample}
+    written["output"] = {"model": str(tmp_path / "written.json")}
+    minimal = {"species": [element], "data": {"train": sample}, "output": {"model": str(tmp_path / "minimal.json")}}
+    resolved = []
+    for values in (written, minimal):
+        values["species"] = ["Mo"]  # the sample's element; the settings do not depend on it
+        config, data = config_and_data(values)
+        resolved.append(automatic.choose_compression(config, data).to_dict())
+    assert resolved[0]["model"] == resolved[1]["model"] and resolved[0]["weights"] == resolved[1]["weights"]
+    for solver in resolved:
+        del solver["solver"]["chunk_size"]  # the example's 32 against auto: memory and speed, not the result
+    assert resolved[0]["solver"] == resolved[1]["solver"]

@@ -43,7 +43,7 @@ def small_config(train, output, **overrides):
     config = {
         "species": ["Mo"],
         "data": {"train": str(train), "validation_fraction": 0.0},
-        "model": {"cutoff": 4.5, "n_max": 4, "l_max": 3},
+        "model": {"cutoff": 4.5, "n_max": 4, "l_max": 3, "body_order": 2},  # small and quick, not the defaults
         "output": {"model": str(output)},
     }
     for section, values in overrides.items():

@@ -8,7 +8,7 @@ import pytest
 
 from lepot.calculator.minimal_basis import subset_basis
 from lepot.fitting import fit
-from lepot.fitting.config import ConfigError
+from lepot.fitting.config import DEFAULT_MAX_TERMS, PRUNE_STEP, ConfigError, make_config
 from lepot.fitting.data import read_structures
 from lepot.fitting.design import RowBuilder, TriangularFactor, reduce_structures
 from lepot.fitting.pruning import restrict_factor
@@ -69,10 +69,22 @@ def test_pruned_fit_equals_a_fit_of_the_kept_basis(tmp_path):
     assert pruned.reference_energies[0] == pytest.approx(direct.coefficients[-1], rel=1e-9)
 
 
+def test_automatic_pruning_applies_only_with_invariants_to_prune(tmp_path):
+    def resolved(**model):
+        return make_config({"species": ["Mo"], "data": {"train": str(SAMPLE)}, "model": model,
+                            "output": {"model": str(tmp_path / "m.json")}}).model.prune
+
+    assert resolved() == "auto"  # resolved with body_order auto (test_automatic_compression.py)
+    assert resolved(body_order=3) == {"max_terms": DEFAULT_MAX_TERMS, "step": PRUNE_STEP}
+    assert resolved(body_order=2) is None
+    assert resolved(body_order=3, prune=None) is None
+    assert resolved(body_order=4, prune={"max_terms": 10}) == {"max_terms": 10, "step": PRUNE_STEP}
+
+
 def test_bad_pruning_settings_are_named(tmp_path):
     output = tmp_path / "m.json"
     assert_refused(small_config(SAMPLE, output, model={"body_order": 3, "prune": {"step": 0.1}}), ConfigError,
-                   r"'model.prune' must be null or a mapping", output)
+                   r"'model.prune' must be auto, null or a mapping", output)
     assert_refused(small_config(SAMPLE, output, model={"body_order": 3, "prune": {"max_terms": 10, "step": 1.5}}),
                    ConfigError, r"'model.prune.step' must be a fraction", output)
     assert_refused(small_config(SAMPLE, output, model={"prune": {"max_terms": 10}}), ConfigError,

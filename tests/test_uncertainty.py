@@ -121,6 +121,33 @@ def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
     np.testing.assert_allclose(grade**2, local**2 / posterior.posterior_scale / posterior.reference_variance, rtol=1e-12)
 
 
+def force_rows_by_differences(model, builder, atoms):
+    """x_jα of every force component, [3 n_atoms][n_columns]: the change of the model's forces when one design
+    column's coefficient goes up by 1 (forces are linear in the coefficients, so this difference is exact up
+    to round-off; the core repulsion cancels). Column (κ, q) adds v_κ(a) to species a's coefficient q."""
+    forces = LepotCalculator(model).get_forces(atoms)
+    rows = np.zeros((3 * len(atoms), builder.n_columns))  # E0 columns: no force
+    n_features = builder.basis.n_features
+    for kappa, weight in enumerate(builder.centre_embedding):
+        for q in range(n_features):
+            shifted = Model(model.basis, model.coefficients + np.outer(weight, np.eye(n_features)[q]),
+                            model.reference_energies)
+            rows[:, kappa * n_features + q] = (LepotCalculator(shifted).get_forces(atoms) - forces).reshape(-1)
+    return rows
+
+
+@pytest.mark.parametrize("make_config", [mo_config, alloy_config])
+def test_force_uncertainty_is_the_posterior_variance_of_the_force_rows(tmp_path, make_config):
+    data, design, solved, model = fitted_stages(make_config(tmp_path))
+    x, y, ridge = explicit_problem(data, design, solved)
+    atoms = data.splits["train"][0].atoms.copy()
+    atoms.rattle(0.05, seed=2)
+    sigma = LepotCalculator(model).get_property("forces_uncertainty", atoms)  # shape [n_atoms][3], eV/Å
+    rows = force_rows_by_differences(model, design.builder, atoms)
+    expected = model.uncertainty.posterior_scale * np.einsum("ij,jk,ik->i", rows, np.linalg.inv(x.T @ x + ridge), rows)
+    np.testing.assert_allclose(sigma.reshape(-1) ** 2, expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("minimum_scale", [1e-3, 10.0])
 def test_calibration_maximises_the_validation_likelihood(minimum_scale):
     """Against a brute-force search over (α², τ²) with α² >= minimum_scale (with 10 the bound is active)."""
