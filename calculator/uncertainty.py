@@ -109,7 +109,6 @@ class Posterior:
             "extrapolation_grade": np.sqrt(atom_variance / self.reference_variance),
         }
 
-
     def force_uncertainties(self, species_index, descriptors):
         """σ_F [n_atoms][3] in eV/Å (module docstring), for atoms of species ``species_index`` [n_atoms] and their
         ``descriptors`` (lepot.calculator.descriptors.Descriptors with position gradients)."""

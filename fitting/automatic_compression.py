@@ -12,8 +12,8 @@ ethanol's validation split that slower model was the more accurate one (0.68 meV
 `model.prune: auto` follows the body order (config.automatic_prune).
 
 An element-resolved model has n_species weight vectors over features whose count grows with the square of
-the species (body order 2) or faster: the library defaults build 173 columns for one element, ~4 100 for
-three and 9 572 for four (11 GiB, and a QR of 6·10¹³ flops on the Nb–Mo–Ta–W data). The rule:
+the species (body order 2) or faster: at body order 2 the default sizes build 173 columns for one element,
+~4 100 for three and 9 572 for four (11 GiB, and a QR of 6·10¹³ flops on the Nb–Mo–Ta–W data). The rule:
 
   - one species, or model.tensor_reduction given (it bounds the size itself): element-resolved;
   - otherwise the element-resolved model when its fit stays within the budget below, else the largest

@@ -230,7 +230,9 @@ class ModelSettings(Section):
 
     def _check_pruning(self, fail):
         prune = self.prune
-        if prune is None or (prune == "auto" and self.body_order == "auto"):
+        if prune is None:
+            return
+        if prune == "auto" and self.body_order == "auto":
             return  # resolved with the body order (lepot.fitting.automatic_compression)
         if prune == "auto":
             self.prune = automatic_prune(self.body_order)
