@@ -1,6 +1,7 @@
 """Active learning on mlearn Mo: does `lepot select` reach an error with fewer structures than random picks?
 
     .venv/bin/python benchmarks/active_learning.py [--seeds 3] [--rounds 6] [--config examples/fit_Mo_fast.yaml]
+                                                   [--plot benchmarks/active_learning_Mo.png]
 
 20 % of the mlearn Mo training set (seeded) is held out as validation data; the rest is the pool. Start from
 20 pool structures chosen at random (per seed); each round fit with the config's settings (all labelled
@@ -75,7 +76,7 @@ def learning_curve(pool, validation, settings, seed, rounds, method, folder):
 METHODS = {"variance": "tab:blue", "information": "tab:green", "random": "tab:orange"}
 
 
-def plot(curves, path):
+def plot(curves, path, config):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +99,7 @@ def plot(curves, path):
     for axis in axes[1]:
         axis.set_xlabel("training structures")
     axes[0, 0].legend(fontsize=7)
-    figure.suptitle("Active learning on mlearn Mo (examples/fit_Mo_fast.yaml settings)", fontsize=10)
+    figure.suptitle(f"Active learning on mlearn Mo ({config} settings)", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
@@ -108,6 +109,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--config", default=str(ROOT / "examples" / "fit_Mo_fast.yaml"))
+    parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "active_learning_Mo.png"))
     args = parser.parse_args()
     settings = yaml.safe_load(Path(args.config).read_text())
     settings.pop("output", None)
@@ -134,8 +136,8 @@ def main():
         for r in range(len(means["random"])):
             print(f"| {int(means['random'][r][0])} | " + " | ".join(
                 f"{means[m][r][offset]:.2f} / {means[m][r][offset + 1]:.4f}" for m in METHODS) + " |")
-    plot(curves, ROOT / "benchmarks" / "active_learning_Mo.png")
-    print("\ndrew benchmarks/active_learning_Mo.png")
+    plot(curves, args.plot, Path(args.config).name)
+    print(f"\ndrew {args.plot}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """`model.body_order: auto` and `model.compression: auto` (the defaults): the body order and the number of
 pseudo-elements K, chosen from the fit's cost before anything is built.
 
-Body order (auto): 3 (with the ν = 3 budget and pruning of the defaults, lepot.fitting.config), unless the model
-has several species, model.compression is auto and the element-resolved body-order-3 fit is over the budget
-below — then 2, and K is chosen at body order 2. Three or more elements are over it at the default sizes
-(118 461 columns for three). This is a rule about fit time, not accuracy: the body-order-3 model that would
-fit is compressed to K = 1, and learning its embedding is slow — rMD17 ethanol 3.4 min against 1.5 min at
-body order 2, Nb–Mo–Ta–W over half an hour (one of six learning iterations took 5 min) against 2.8 min. On
-ethanol's validation split that slower model was the more accurate one (0.68 meV/atom and 0.034 eV/Å against
-1.28 and 0.051), so a user who can wait names body_order: 3 (docs/fitting.md "How the defaults were chosen").
-`model.prune: auto` follows the body order (config.automatic_prune).
+Body order (auto): 3 (with the ν = 3 budget and pruning of the defaults, lepot.fitting.config). With several
+species and model.compression auto, the K that auto would choose at body order 3 is worked out first: if it is
+element-resolved, or compressed and quick to learn — its embedding-learning sample (AUTOMATIC_LEARNING, drawn
+as embedding learning draws it) has at most AUTOMATIC_LEARNING_PAIRS neighbour pairs within the cutoff —
+body order 3 stays; otherwise body order 2, and K is chosen at body order 2. Three or more elements need
+compression at the default sizes (118 461 element-resolved columns for three). The pair limit is about fit
+time: learning costs about 3 ms per sample pair and iteration at body order 3 (rMD17 ethanol: 4 320 pairs,
+87 s for six iterations; Nb–Mo–Ta–W: 48 252 pairs, 5 min for one), and 8 000 keeps it near two minutes.
+Accuracy favoured body order 3 where it was affordable: on ethanol's validation split K = 1 at body order 3
+reached 0.68 meV/atom and 0.034 eV/Å against 1.25 and 0.049 for body order 2 element-resolved (docs/fitting.md
+"How the defaults were chosen"). `model.prune: auto` follows the body order (config.automatic_prune).
 
 An element-resolved model has n_species weight vectors over features whose count grows with the square of
 the species (body order 2) or faster: at body order 2 the default sizes build 173 columns for one element,
@@ -41,15 +43,18 @@ import dataclasses
 import logging
 
 from lepot.calculator.couplings import count_features
+from lepot.calculator.neighbours import neighbour_pairs
 from lepot.calculator.radial_basis import make_radial_basis
 
 from .config import DEFAULT_BODY_ORDER, ConfigError, automatic_prune
+from .data import stratified_sample
 from .memory import GIB, automatic_chunk_size, available_bytes, largest_chunk_rows, peak_bytes, rows_per_structure
 
 AUTOMATIC_MEMORY_GIB = 4.0
 AUTOMATIC_DESIGN_FLOPS = 4e12
 AUTOMATIC_LEARNING = {"structures": 60, "iterations": 6}
 AUTOMATIC_MAX_PSEUDO_ELEMENTS = 3
+AUTOMATIC_LEARNING_PAIRS = 8000  # body order auto: compressed body order 3 only when learning its embedding is quick
 
 log = logging.getLogger("lepot.fitting")
 
@@ -116,8 +121,7 @@ def choose_compression(config, data, context=None):
         return _resolved(config, None, data.compression_choice)
     candidates = compression_candidates(config, data.splits["train"], data.targets)
     capped = len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS
-    eligible = [c for c in candidates if not capped or c.n_pseudo <= AUTOMATIC_MAX_PSEUDO_ELEMENTS]
-    chosen = next((c for c in eligible if c.affordable(budget)), candidates[-1])
+    chosen = largest_affordable(candidates, capped, budget)
     largest = f"the largest K <= {AUTOMATIC_MAX_PSEUDO_ELEMENTS}" if capped else "the largest model"
     record = {
         "chosen": "element-resolved" if chosen.element_resolved else chosen.n_pseudo,
@@ -133,6 +137,22 @@ def choose_compression(config, data, context=None):
     return _resolved(config, None if chosen.element_resolved else chosen.n_pseudo, record)
 
 
+def largest_affordable(candidates, capped, budget):
+    """The first (largest) candidate within ``budget`` bytes and the flops, with K <= AUTOMATIC_MAX_PSEUDO_ELEMENTS
+    when ``capped``; the smallest candidate when none is."""
+    eligible = [c for c in candidates if not capped or c.n_pseudo <= AUTOMATIC_MAX_PSEUDO_ELEMENTS]
+    return next((c for c in eligible if c.affordable(budget)), candidates[-1])
+
+
+def learning_sample_pairs(config, train):
+    """Neighbour pairs within the cutoff in the structures that embedding learning would sample (its cost)."""
+    settings = config["model"]["learn_embedding"] or AUTOMATIC_LEARNING
+    chosen = stratified_sample(train, min(settings.get("structures", AUTOMATIC_LEARNING["structures"]), len(train)),
+                               config["solver"]["seed"])
+    return sum(len(neighbour_pairs(train[i].atoms.positions, train[i].atoms.cell.array, train[i].atoms.pbc,
+                                   config["model"]["cutoff"]).centres) for i in chosen)
+
+
 def _choose_body_order(config, data, budget, show):
     """(config with model.body_order and model.prune resolved, the record of why) for body_order auto."""
     model, species = config["model"], config["species"]
@@ -141,12 +161,21 @@ def _choose_body_order(config, data, budget, show):
         if model["compression"] != "auto" or model["tensor_reduction"] is not None:
             reason = "compression or tensor reduction configured"
         else:
+            train = data.splits["train"]
             at_default = dataclasses.replace(config, model=dataclasses.replace(model, body_order=DEFAULT_BODY_ORDER))
-            resolved = compression_candidates(at_default, data.splits["train"], data.targets, element_resolved_only=True)[0]
-            within = resolved.affordable(budget)
-            order = DEFAULT_BODY_ORDER if within else 2
-            reason = (f"element-resolved body order {DEFAULT_BODY_ORDER} {'within' if within else 'over'} "
-                      f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops ({resolved.describe()})")
+            candidates = compression_candidates(at_default, train, data.targets)
+            chosen = largest_affordable(candidates, len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS, budget)
+            limits = f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+            if chosen.element_resolved:
+                reason = f"element-resolved body order {DEFAULT_BODY_ORDER} within {limits} ({chosen.describe()})"
+            elif not chosen.affordable(budget):
+                order, reason = 2, f"no body-order-{DEFAULT_BODY_ORDER} model within {limits}"
+            else:
+                pairs = learning_sample_pairs(at_default, train)
+                order = DEFAULT_BODY_ORDER if pairs <= AUTOMATIC_LEARNING_PAIRS else 2
+                reason = (f"body order {DEFAULT_BODY_ORDER} needs compression ({chosen.describe()}); its embedding-"
+                          f"learning sample has {pairs:,} neighbour pairs, {'within' if order == 3 else 'over'} "
+                          f"{AUTOMATIC_LEARNING_PAIRS:,}")
     prune = model["prune"]
     if prune == "auto" or order < 3:
         if prune not in ("auto", None) and show:

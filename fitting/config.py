@@ -24,7 +24,7 @@ PRUNE_STEP = 0.12  # fraction of the remaining body-order >= 3 invariants droppe
 DEFAULT_MAX_TERMS = 35000  # prune: auto — the coupling terms of the shipped Mo.json, which sets its MD cost
 # The defaults of body order, ν = 3 budget and energy weight were chosen on the validation splits of mlearn Mo
 # and Si (benchmarks/default_settings.py, docs/fitting.md "How the defaults were chosen").
-DEFAULT_BODY_ORDER = 3  # body_order: auto — this, unless several elements would need compression at it
+DEFAULT_BODY_ORDER = 3  # body_order: auto — this, unless several elements would need a slow compression at it
 DEFAULT_FIT_BUDGETS = {3: 70.0}  # ν = 4, 5: the calculator's DEFAULT_BUDGETS
 DEFAULT_ENERGY_WEIGHT = 60.0
 
@@ -97,8 +97,8 @@ class ModelSettings(Section):
     cutoff_width: float = 1.0  # Å, shifted-cosine switching width below the cutoff
     n_max: int = 8  # LE size: every (n, l) with z_nl² <= (n_max π)² and l <= l_max (docs/descriptors.md)
     l_max: int = 6
-    body_order: object = "auto"  # highest ν of the invariants, 1..5; auto: 3, or 2 when several elements'
-    #                              element-resolved body-order-3 fit is over the cost budget (automatic_compression)
+    body_order: object = "auto"  # highest ν of the invariants, 1..5; auto: 3, or 2 when several elements would
+    #                              need a compression at 3 that is slow to learn (automatic_compression)
     budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5 (calculator/couplings.py); the
     #                       orders not given: ν = 3 70, ν = 4 30, ν = 5 20
     l_max_by_order: dict = None  # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5

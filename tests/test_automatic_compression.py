@@ -133,9 +133,10 @@ def test_with_more_than_three_species_k_is_at_most_three(tmp_path, monkeypatch):
     assert [c["n_pseudo"] for c in data.compression_choice["candidates"]] == [4, 3, 2, 1]
 
 
-def test_body_order_auto_is_three_unless_several_elements_would_need_compression_at_three(tmp_path, monkeypatch):
-    """Cheap enough: body order 3, pruned as `prune: auto` says; over the budget at body order 3 (the case of
-    three or more elements at the default sizes): body order 2, with K then chosen at body order 2."""
+def test_body_order_auto_is_three_unless_several_elements_would_need_slow_compression_at_three(tmp_path, monkeypatch):
+    """Cheap enough: body order 3 element-resolved, pruned as `prune: auto` says. Over the budget at body order 3
+    (the case of three or more elements at the default sizes): body order 3 compressed when its embedding is
+    quick to learn (few neighbour pairs in the learning sample), else body order 2 with K chosen there."""
     from lepot.fitting.config import automatic_prune
 
     config = config_for(tmp_path, "order", body_order="auto")
@@ -149,12 +150,21 @@ def test_body_order_auto_is_three_unless_several_elements_would_need_compression
     assert data.compression_choice["body_order"]["chosen"] == 3 and data.compression_choice["chosen"] == "element-resolved"
 
     monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.5 * (at_two.flops + at_three.flops))
+    monkeypatch.setattr(automatic, "AUTOMATIC_LEARNING", {"structures": 4, "iterations": 1})
+    quick, data = config_and_data(config)
+    pairs = automatic.learning_sample_pairs(quick, data.splits["train"])
+    assert 0 < pairs <= automatic.AUTOMATIC_LEARNING_PAIRS
+    resolved = automatic.choose_compression(quick, data)
+    assert resolved["model"]["body_order"] == 3 and resolved["model"]["compression"] in (1, 2)
+    assert f"{pairs:,} neighbour pairs, within" in data.compression_choice["body_order"]["reason"]
+
+    monkeypatch.setattr(automatic, "AUTOMATIC_LEARNING_PAIRS", pairs - 1)
     result = fit(config, progress=False)
     choice = result.model.metadata["fit"]["compression_choice"]
     assert result.model.basis.body_order == 2 and choice["body_order"]["chosen"] == 2
-    assert "over" in choice["body_order"]["reason"] and choice["chosen"] == "element-resolved"
+    assert "neighbour pairs, over" in choice["body_order"]["reason"] and choice["chosen"] == "element-resolved"
     assert result.model.metadata["fit"]["config"]["model"]["prune"] is None
-    assert "body order auto: 2 (element-resolved body order 3 over" in (tmp_path / "order.md").read_text()
+    assert "body order auto: 2 (body order 3 needs compression" in (tmp_path / "order.md").read_text()
 
 
 @pytest.mark.parametrize("species, model, reason", [
