@@ -5,7 +5,7 @@ peak memory and errors of `lepot fit` for a few configs, on 2 cores.
 
 Configs (each `lepot fit --quiet` in its own process, OMP_NUM_THREADS=2; peak memory = that process's maximum
 resident set size, from wait4):
-- minimal: species and data only (the library defaults: body order 2, core repulsion auto);
+- minimal: species and data only (the library defaults: body order auto, compression auto, core repulsion auto);
 - minimal + {shortest_fraction: 0.9}: the core-repulsion handover 10 % below the data (docs/core-repulsion.md);
 - examples/fit_ethanol.yaml: the recommended molecule setting.
 Errors: MAE on the validation split (10 % of train, seed 0) and on the 1000 test structures, energy per

@@ -4,7 +4,7 @@ GCV on the training data picks.
     .venv/bin/python benchmarks/smoothness_prior.py [--element Mo|Si] [--prune] [--fast]    (needs ../shared/data)
 
 For each element, examples/fit_<El>.yaml (the recommended setting: body order 3, budget 70; without its
-pruning unless --prune), or with --fast examples/fit_<El>_fast.yaml (the library defaults, body order 2), is
+pruning unless --prune), or with --fast examples/fit_<El>_fast.yaml (the fast settings, body order 2), is
 reduced into its triangular factors once; then the ridge is solved with the
 smoothness prior at every p of lepot.fitting.solver.POWER_GRID (and without it), the strength chosen on the
 training factor each time by GCV, by the Bayesian evidence and by 5-fold cross-validation over the training
