@@ -6,6 +6,10 @@
    predicted 95 % intervals (target 85–99 %) and Spearman's rank correlation between the predicted
    σ_E/N and the actual |error|/N per structure (target >= 0.5). The posteriors were calibrated by lepot fit
    on the validation split only.
+   The same files' force uncertainty σ_F (ASE's forces_uncertainty) against their force errors, on the
+   validation split of their fit (examples/fit_<name>.yaml; what a choice would be made on) and on the test
+   set: Spearman's rank correlation between each structure's RMS σ_F and its force RMSE, and the share of
+   force components with |error| <= 1.96 σ_F (α² was calibrated on validation energies, not forces).
 2. The extrapolation study: examples/fit_NbMoTaW_binaries.yaml (the NbMoTaW settings fitted on elements and
    binaries only; fitted into benchmarks/output/ first when that file is missing, ~3 min): σ_E/N and the
    extrapolation grade per config_type group of ../shared/data/nbmotaw/test.extxyz, and the force uncertainty
@@ -48,11 +52,39 @@ def mlearn_table():
               f"{1e3 * posterior.energy_noise:.3g} |")
 
 
+def force_calibration(model, structures):
+    """(rank correlation of per-structure RMS σ_F with force RMSE, share of components within 1.96 σ_F)."""
+    from scipy.stats import spearmanr
+
+    calculator = LepotCalculator(model)
+    predicted, actual, inside = [], [], []
+    for structure in structures:
+        sigma = calculator.get_property("forces_uncertainty", structure.atoms)  # shape [n_atoms][3], eV/Å
+        error = calculator.get_forces(structure.atoms) - structure.forces
+        predicted.append(np.sqrt(np.mean(sigma**2)))
+        actual.append(np.sqrt(np.mean(error**2)))
+        inside.append(np.abs(error) <= 1.96 * sigma)
+    return float(spearmanr(predicted, actual).correlation), float(np.mean(np.concatenate([i.reshape(-1) for i in inside])))
+
+
+def mlearn_force_table():
+    from lepot.fitting.fit import as_config, load_data
+
+    print("| potential | split | structures | rank correlation RMS σ_F–force RMSE | force components within 1.96 σ_F |")
+    print("|---|---|---|---|---|")
+    for name in ("Mo_fast", "Mo", "Si_fast", "Si"):
+        model = load_model(ROOT / "potentials" / f"{name}.json")
+        splits = load_data(as_config(ROOT / "examples" / f"fit_{name}.yaml")).splits
+        for split in ("validation", "test"):
+            correlation, share = force_calibration(model, splits[split])
+            print(f"| {name}.json | {split} | {len(splits[split])} | {correlation:.3f} | {share:.3f} |", flush=True)
+
+
 def binaries_only_model():
     """The extrapolation study's model (examples/fit_NbMoTaW_binaries.yaml), fitted when missing."""
     path = ROOT / "benchmarks" / "output" / "NbMoTaW_binaries.json"
     if not path.exists():
-        from lepot.fitting import fit
+        from lepot.fitting.fit import fit  # the submodule's function (mlearn_force_table imported the submodule)
 
         path.parent.mkdir(parents=True, exist_ok=True)
         fit(ROOT / "examples" / "fit_NbMoTaW_binaries.yaml", communicator=None, progress=False)
@@ -95,6 +127,8 @@ def nbmotaw_table(path, test_files):
 if __name__ == "__main__":
     print(machine_line())
     mlearn_table()
+    print()
+    mlearn_force_table()
     print()
     binaries_only = binaries_only_model()
     print(f"{binaries_only.name} (elements and binaries only), test.extxyz:\n")
