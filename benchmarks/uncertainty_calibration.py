@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_line  # noqa: E402
 
-from lepot.calculator import LepotCalculator, load_model  # noqa: E402
+from lepot.calculator import load_model  # noqa: E402
 from lepot.fitting.data import read_structures  # noqa: E402
 from lepot.fitting.uncertainty_eval import calibration_summary, structure_uncertainties  # noqa: E402
 
@@ -52,21 +52,6 @@ def mlearn_table():
               f"{1e3 * posterior.energy_noise:.3g} |")
 
 
-def force_calibration(model, structures):
-    """(rank correlation of per-structure RMS σ_F with force RMSE, share of components within 1.96 σ_F)."""
-    from scipy.stats import spearmanr
-
-    calculator = LepotCalculator(model)
-    predicted, actual, inside = [], [], []
-    for structure in structures:
-        sigma = calculator.get_property("forces_uncertainty", structure.atoms)  # shape [n_atoms][3], eV/Å
-        error = calculator.get_forces(structure.atoms) - structure.forces
-        predicted.append(np.sqrt(np.mean(sigma**2)))
-        actual.append(np.sqrt(np.mean(error**2)))
-        inside.append(np.abs(error) <= 1.96 * sigma)
-    return float(spearmanr(predicted, actual).correlation), float(np.mean(np.concatenate([i.reshape(-1) for i in inside])))
-
-
 def mlearn_force_table():
     from lepot.fitting.fit import as_config, load_data
 
@@ -76,8 +61,9 @@ def mlearn_force_table():
         model = load_model(ROOT / "potentials" / f"{name}.json")
         splits = load_data(as_config(ROOT / "examples" / f"fit_{name}.yaml")).splits
         for split in ("validation", "test"):
-            correlation, share = force_calibration(model, splits[split])
-            print(f"| {name}.json | {split} | {len(splits[split])} | {correlation:.3f} | {share:.3f} |", flush=True)
+            summary = calibration_summary(structure_uncertainties(model, splits[split], forces=True))
+            print(f"| {name}.json | {split} | {len(splits[split])} | {summary['force_rank_correlation']:.3f} | "
+                  f"{summary['force_coverage_95']:.3f} |", flush=True)
 
 
 def binaries_only_model():
@@ -94,12 +80,11 @@ def binaries_only_model():
 def nbmotaw_table(path, test_files):
     model = load_model(path)
     structures = read_structures(test_files)
-    records = structure_uncertainties(model, structures)
-    calculator = LepotCalculator(model)
+    records = structure_uncertainties(model, structures, forces=True)
     groups = {}
     for structure, record in zip(structures, records):
-        sigma_f = calculator.get_property("forces_uncertainty", structure.atoms)  # shape [n_atoms][3], eV/Å
-        groups.setdefault(structure.config_type, []).append((record, float(np.linalg.norm(sigma_f, axis=1).max())))
+        largest = float(np.linalg.norm(record.forces_uncertainty, axis=1).max())  # eV/Å, the least pinned atom's |σ_F|
+        groups.setdefault(structure.config_type, []).append((record, largest))
     print("| group | structures | median σ_E/N (meV/atom) | median |error|/N (meV/atom) | median grade | max grade "
           "| median of max |σ_F| (eV/Å) |")
     print("|---|---|---|---|---|---|---|")

@@ -2,7 +2,8 @@
 
     lepot fit CONFIG.yaml              fit a potential (also under mpirun -np N)
     lepot eval MODEL DATA [DATA ...]   error table of a model (file or shipped name) on any data;
-                                       --uncertainty, --output FILE.extxyz: its uncertainties and LPR there
+                                       --uncertainty, --output FILE.extxyz: its uncertainties and LPR there;
+                                       --forces-uncertainty: with the force uncertainty σ_F too
     lepot select MODEL POOL --output F choose the pool structures to label next (D-optimal, posterior)
     lepot compare A B DATA             GFRE / GFRD between two models' bases on data
     lepot lammps-plugin                build the LAMMPS plugin if needed; print its path (last line)
@@ -34,6 +35,8 @@ def main(argv=None):
                           help="also print how well the model's uncertainties are calibrated on the data")
     evaluate.add_argument("--output", default=None,
                           help="write the structures with their uncertainties and LPR to this extxyz file")
+    evaluate.add_argument("--forces-uncertainty", action="store_true",
+                          help="also the force uncertainty σ_F (needs descriptor gradients: slower) and its calibration")
 
     select = commands.add_parser("select", help="choose the structures of a pool to label next (docs/uncertainty.md)")
     select.add_argument("model", help="parameter file with an uncertainty block, or a shipped potential's name")
@@ -66,7 +69,7 @@ def main(argv=None):
             from .evaluate import run_eval
 
             print(run_eval(args.model, args.data, args.energy_key, args.forces_key, args.stress_key, args.uncertainty,
-                           args.output))
+                           args.output, args.forces_uncertainty))
         elif args.command == "select":
             from .selection import run_select
 

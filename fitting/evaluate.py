@@ -24,16 +24,17 @@ def evaluate(model, patterns, keys=None):
     return tables
 
 
-def evaluate_uncertainty(model, patterns, keys=None):
+def evaluate_uncertainty(model, patterns, keys=None, forces=False):
     """({file: calibration_summary}, [ase.Atoms with the results]) for each file matching ``patterns``:
     every structure carries info "lepot_energy", "energy_uncertainty" (eV) and arrays "energies_uncertainty"
-    (eV), "local_prediction_rigidity" (eV⁻²), "extrapolation_grade"; info "source" names its file and index."""
+    (eV), "local_prediction_rigidity" (eV⁻²), "extrapolation_grade" (with ``forces`` also "lepot_forces" and
+    "forces_uncertainty", eV/Å); info "source" names its file and index."""
     keys = TargetKeys() if keys is None else keys
     model = resolve_model(model)
     summaries, annotated = {}, []
     for path, structures in read_structures_by_file(patterns, keys).items():
         check_species(structures, model.species)
-        records = structure_uncertainties(model, structures)
+        records = structure_uncertainties(model, structures, forces=forces)
         summaries[path] = calibration_summary(records)
         for structure, record in zip(structures, records):
             atoms = structure.atoms.copy()
@@ -42,6 +43,8 @@ def evaluate_uncertainty(model, patterns, keys=None):
             atoms.arrays.update(energies_uncertainty=record.energies_uncertainty,
                                 local_prediction_rigidity=record.local_prediction_rigidity,
                                 extrapolation_grade=record.extrapolation_grade)
+            if forces:
+                atoms.arrays.update(lepot_forces=record.forces, forces_uncertainty=record.forces_uncertainty)
             annotated.append(atoms)
     return summaries, annotated
 
@@ -55,11 +58,12 @@ def write_extxyz_atomically(images, path):
     write_file_atomically(text.getvalue(), path)
 
 
-def run_eval(model, patterns, energy_key=None, forces_key=None, stress_key=None, uncertainty=False, output=None):
+def run_eval(model, patterns, energy_key=None, forces_key=None, stress_key=None, uncertainty=False, output=None,
+             forces_uncertainty=False):
     keys = TargetKeys(energy_key, forces_key, stress_key)
     text = format_tables(evaluate(model, patterns, keys))
-    if uncertainty or output:
-        summaries, annotated = evaluate_uncertainty(model, patterns, keys)
+    if uncertainty or output or forces_uncertainty:
+        summaries, annotated = evaluate_uncertainty(model, patterns, keys, forces=forces_uncertainty)
         text += "\n\nUncertainty (docs/uncertainty.md)\n\n" + format_summaries(summaries)
         if output:
             write_extxyz_atomically(annotated, output)

@@ -12,7 +12,7 @@ from structures import write_emt_training_file
 from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
 
 from lepot.calculator import LepotCalculator, Model, build_basis, load_model
-from lepot.fitting.evaluate import run_eval
+from lepot.fitting.evaluate import evaluate_uncertainty, run_eval
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
 from lepot.fitting.data import read_structures
 from lepot.fitting.posterior import calibrate
@@ -342,6 +342,36 @@ def test_eval_reports_calibration_and_writes_every_structure_with_its_uncertaint
     assert annotated[5].info["energy_uncertainty"] == pytest.approx(calculator.get_property("energy_uncertainty", atoms), rel=1e-10)
     np.testing.assert_allclose(annotated[5].arrays["local_prediction_rigidity"],
                                calculator.get_property("local_prediction_rigidity", atoms), rtol=1e-10)
+
+
+def test_eval_writes_and_scores_the_force_uncertainty_when_asked(tmp_path):
+    _, _, _, model = fitted_stages(mo_config(tmp_path))
+    model.save(tmp_path / "model.json")
+    _, annotated = evaluate_uncertainty(model, [str(MO_TEST) + "@:4"], forces=True)
+    atoms = ase.io.read(MO_TEST, 2)
+    calculator = LepotCalculator(model)
+    np.testing.assert_allclose(annotated[2].arrays["forces_uncertainty"],
+                               calculator.get_property("forces_uncertainty", atoms), rtol=1e-10)
+    np.testing.assert_allclose(annotated[2].arrays["lepot_forces"], calculator.get_forces(atoms), rtol=1e-10, atol=1e-12)
+    _, plain = evaluate_uncertainty(model, [str(MO_TEST) + "@:1"])
+    assert "forces_uncertainty" not in plain[0].arrays  # computed only when asked for
+    text = run_eval(tmp_path / "model.json", [str(MO_TEST) + "@:4"], output=tmp_path / "annotated.extxyz",
+                    forces_uncertainty=True)
+    assert "rank correlation σ_F–force error" in text
+    assert ase.io.read(tmp_path / "annotated.extxyz", 2).arrays["forces_uncertainty"].shape == (len(atoms), 3)
+
+
+def test_calibration_summary_scores_force_uncertainties():
+    """Two labelled structures of one atom each: force errors (0.1, 0, 0) and (3, 0, 0) eV/Å against σ_F of 1
+    everywhere: 5 of 6 components inside 1.96 σ_F; RMS σ_F ties, so the force rank correlation is undefined
+    with two structures (None below three)."""
+    forces = [np.array([[0.1, 0.0, 0.0]]), np.array([[3.0, 0.0, 0.0]])]
+    records = [StructureUncertainty(-1.0, 1.0, np.ones(1), np.ones(1), np.ones(1), -1.0, f, np.ones((1, 3)), np.zeros((1, 3)))
+               for f in forces]
+    summary = calibration_summary(records)
+    assert summary["force_coverage_95"] == pytest.approx(5 / 6) and summary["force_rank_correlation"] is None
+    assert calibration_summary(records[:1] + [StructureUncertainty(-1.0, 1.0, np.ones(1), np.ones(1), np.ones(1))])[
+        "force_coverage_95"] == pytest.approx(1.0)
 
 
 def test_calibration_summary_counts_intervals_and_ranks():
