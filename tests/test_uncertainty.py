@@ -363,8 +363,8 @@ def test_eval_writes_and_scores_the_force_uncertainty_when_asked(tmp_path):
 
 def test_calibration_summary_scores_force_uncertainties():
     """Two labelled structures of one atom each: force errors (0.1, 0, 0) and (3, 0, 0) eV/Å against σ_F of 1
-    everywhere: 5 of 6 components inside 1.96 σ_F; RMS σ_F ties, so the force rank correlation is undefined
-    with two structures (None below three)."""
+    everywhere: 5 of 6 components inside 1.96 σ_F; with two structures no rank correlation (None below three).
+    A structure without σ_F does not enter the force scores."""
     forces = [np.array([[0.1, 0.0, 0.0]]), np.array([[3.0, 0.0, 0.0]])]
     records = [StructureUncertainty(-1.0, 1.0, np.ones(1), np.ones(1), np.ones(1), -1.0, f, np.ones((1, 3)), np.zeros((1, 3)))
                for f in forces]
