@@ -8,7 +8,8 @@ as embedding learning draws it) has at most AUTOMATIC_LEARNING_PAIRS neighbour p
 body order 3 stays; otherwise body order 2, and K is chosen at body order 2. Three or more elements need
 compression at the default sizes (118 461 element-resolved columns for three). The pair limit is about fit
 time: learning costs 3–6 ms per sample pair and iteration at body order 3 (rMD17 ethanol: 4 320 pairs,
-87 s for six iterations; Nb–Mo–Ta–W: 48 252 pairs, 5 min for one), and 8 000 keeps it near two minutes.
+87 s for six iterations; Nb–Mo–Ta–W: 48 252 pairs, 5 min for one), so 8 000 pairs keep six iterations
+under about 3–5 min.
 Accuracy favoured body order 3 where it was affordable: on ethanol's validation split K = 1 at body order 3
 reached 0.68 meV/atom and 0.034 eV/Å against 1.25 and 0.049 for body order 2 element-resolved (docs/fitting.md
 "How the defaults were chosen"). `model.prune: auto` follows the body order (config.automatic_prune).
