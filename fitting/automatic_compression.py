@@ -108,9 +108,9 @@ def choose_compression(config, data, context=None):
     "body_order")."""
     show = context is None or context.rank == 0
     budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
-    order_record = None
+    order_record = candidates = None
     if config["model"]["body_order"] == "auto":
-        config, order_record = _choose_body_order(config, data, budget, show)
+        config, order_record, candidates = _choose_body_order(config, data, budget, show)
         data.compression_choice = {"body_order": order_record}
     model = config["model"]
     if model["compression"] != "auto":
@@ -120,7 +120,8 @@ def choose_compression(config, data, context=None):
         reason = "one species" if len(species) == 1 else "model.tensor_reduction bounds the size"
         data.compression_choice = {"chosen": "element-resolved", "reason": reason, **_order_entry(order_record)}
         return _resolved(config, None, data.compression_choice)
-    candidates = compression_candidates(config, data.splits["train"], data.targets)
+    if candidates is None:  # not already counted at this body order by body order auto
+        candidates = compression_candidates(config, data.splits["train"], data.targets)
     capped = len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS
     chosen = largest_affordable(candidates, capped, budget)
     largest = f"the largest K <= {AUTOMATIC_MAX_PSEUDO_ELEMENTS}" if capped else "the largest model"
@@ -155,9 +156,10 @@ def learning_sample_pairs(config, train):
 
 
 def _choose_body_order(config, data, budget, show):
-    """(config with model.body_order and model.prune resolved, the record of why) for body_order auto."""
+    """(config with model.body_order and model.prune resolved, the record of why, the compression candidates
+    at the chosen body order when they were counted — else None) for body_order auto."""
     model, species = config["model"], config["species"]
-    order, reason = DEFAULT_BODY_ORDER, "one species"
+    order, reason, candidates = DEFAULT_BODY_ORDER, "one species", None
     if len(species) > 1:
         if model["compression"] != "auto" or model["tensor_reduction"] is not None:
             reason = "compression or tensor reduction configured"
@@ -185,7 +187,7 @@ def _choose_body_order(config, data, budget, show):
     if show:
         log.info("body order auto: %d (%s)", order, reason)
     return (dataclasses.replace(config, model=dataclasses.replace(model, body_order=order, prune=prune)),
-            {"chosen": order, "reason": reason})
+            {"chosen": order, "reason": reason}, candidates if order == DEFAULT_BODY_ORDER else None)
 
 
 def _order_entry(order_record):

@@ -20,12 +20,13 @@ import copy
 import os
 from dataclasses import dataclass, field, fields
 
+from lepot.calculator.couplings import DEFAULT_BUDGETS
+
 PRUNE_STEP = 0.12  # fraction of the remaining body-order >= 3 invariants dropped per pruning round
 DEFAULT_MAX_TERMS = 35000  # prune: auto — the coupling terms of the shipped Mo.json, which sets its MD cost
-# The defaults of body order, ν = 3 budget and energy weight were chosen on the validation splits of mlearn Mo
+# The defaults of body order, ν = 3 budget (calculator.couplings.DEFAULT_BUDGETS) and energy weight were chosen on the validation splits of mlearn Mo
 # and Si (benchmarks/default_settings.py, docs/fitting.md "How the defaults were chosen").
 DEFAULT_BODY_ORDER = 3  # body_order: auto — this, unless several elements would need a slow compression at it
-DEFAULT_FIT_BUDGETS = {3: 70.0}  # ν = 4, 5: the calculator's DEFAULT_BUDGETS
 DEFAULT_ENERGY_WEIGHT = 60.0
 
 
@@ -99,8 +100,8 @@ class ModelSettings(Section):
     l_max: int = 6
     body_order: object = "auto"  # highest ν of the invariants, 1..5; auto: 3, or 2 when several elements would
     #                              need a compression at 3 that is slow to learn (automatic_compression)
-    budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5 (calculator/couplings.py); the
-    #                       orders not given: ν = 3 70, ν = 4 30, ν = 5 20
+    budgets: dict = None  # {3: Σε, 4: Σε, 5: Σε}: truncation of body orders 3-5; the orders not given take
+    #                       lepot.calculator.couplings.DEFAULT_BUDGETS (ν = 3 70, ν = 4 30, ν = 5 20)
     l_max_by_order: dict = None  # {3: l, 4: l, 5: l}: highest l of the factors of body orders 3-5
     compression: object = "auto"  # pseudo-elements K (alchemical compression); null: one per element; auto:
     #                               one per element while the fit stays within its cost, else the largest K that
@@ -160,7 +161,7 @@ class ModelSettings(Section):
             or not all(int(k) in (3, 4, 5) and _number(v) and v > 0 for k, v in budgets.items())
         ):
             fail("model.budgets", "must be null or a mapping {3|4|5: positive number}")
-        self.budgets = {**DEFAULT_FIT_BUDGETS, **{int(k): float(v) for k, v in (budgets or {}).items()}}
+        self.budgets = {**DEFAULT_BUDGETS, **{int(k): float(v) for k, v in (budgets or {}).items()}}  # recorded in full
         limits = self.l_max_by_order
         if limits is not None and (
             not isinstance(limits, dict)

@@ -36,7 +36,7 @@ from lepot.calculator import Model, build_basis
 from lepot.calculator.minimal_basis import select_functionally_independent, subset_basis
 from lepot.calculator.model import write_file_atomically
 
-from .automatic_compression import choose_compression
+from .automatic_compression import CompressionCandidate, choose_compression
 from .config import ConfigError, FitConfig, load_config, make_config
 from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
 from .data import (TargetKeys, check_species, check_targets, cross_validation_folds, digest, read_structures,
@@ -515,9 +515,7 @@ def compression_choice_lines(choice):
     lines = [] if order is None else [f"body order auto: {order['chosen']} ({order['reason']})"]
     if "chosen" not in choice:
         return lines
-    candidates = "; ".join(
-        f"{'element-resolved' if c['element_resolved'] else 'K = %d' % c['n_pseudo']} {c['columns']:,} columns, "
-        f"{c['memory'] / 2**30:.2f} GiB, {c['flops']:.2g} flops" for c in choice.get("candidates", []))
+    candidates = "; ".join(CompressionCandidate(**c).describe() for c in choice.get("candidates", []))
     return lines + [f"compression auto: {choice['chosen']} ({choice['reason']})"
                     + (f"; candidates: {candidates}" if candidates else "")]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lepot.calculator.couplings import DEFAULT_BUDGETS, count_features
+from lepot.calculator.couplings import count_features
 from lepot.calculator.neighbours import neighbour_pairs
 
 from .config import ConfigError
@@ -153,7 +153,7 @@ def smaller_settings(config, basis, fit_reference_energies):
     species = config["species"]
     radial = basis.radial
     eigenvalues = radial.eigenvalues()
-    budgets = {**DEFAULT_BUDGETS, **{int(k): float(v) for k, v in (model["budgets"] or {}).items()}}
+    budgets = {int(k): float(v) for k, v in model["budgets"].items()}  # complete: resolved by the config
     limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
     extra = len(species) if fit_reference_energies else 0
 
