@@ -11,18 +11,20 @@ Rows of one structure with N atoms (each multiplied by its row weight, lepot.fit
   stress  6 rows   x = [Σ_i v_κ(a_i) ∂B(i)/∂ε_v]_κ / N  (Voigt v, ASE order), y = (σ V)_v / N - core               eV/atom
 (σ V = ∂E/∂ε, the virial with ASE's sign.) Rows whose weight is zero are not built.
 
-Reduction (TSQR): the augmented block [X | y] of every chunk of structures is stacked under the
-running triangular factor and re-factorised, keeping only R_aug = [[R, z], [0, ρ]] of size
+Reduction (TSQR): the augmented block [X | y] of every chunk of structures is folded into the running
+triangular factor (lepot.fitting.triangular: a QR that uses the factor's triangle), keeping only R_aug = [[R, z], [0, ρ]] of size
 (n_columns+1)². Memory is O(chunk rows × n_columns + n_columns²), independent of the data size, and
 the factor is numerically as good as a QR of the full matrix (unlike normal equations, which square
 the condition number). Under MPI every rank reduces its own structures; the rank factors are then
-stacked in rank order and factorised once more.
+folded in rank order.
 """
 
 import numpy as np
 
 from lepot.calculator import DescriptorCalculator, Potential
 from lepot.calculator.conventions import ASE_VOIGT
+
+from .triangular import fold_rows
 
 
 class RowBuilder:
@@ -150,14 +152,13 @@ class TriangularFactor:
         """Fold rows X [m][n_columns] and y [m] into the factor."""
         if len(matrix) == 0:
             return
-        block = np.hstack([matrix, targets[:, None]])
-        self.augmented = _r_factor(np.vstack([self.augmented, block]), self.n_columns + 1)
+        self.augmented = fold_rows(self.augmented, np.hstack([matrix, targets[:, None]]))
         self.n_rows += len(matrix)
 
     def merge(self, factors):
         """Fold other factors (e.g. one per MPI rank) into this one, in the given order."""
-        stacked = np.vstack([self.augmented] + [f.augmented for f in factors])
-        self.augmented = _r_factor(stacked, self.n_columns + 1)
+        for factor in factors:
+            self.augmented = fold_rows(self.augmented, factor.augmented, rows_triangular=True)
         self.n_rows += sum(f.n_rows for f in factors)
 
     @property
@@ -172,14 +173,6 @@ class TriangularFactor:
     def residual_outside(self):
         """ρ²: the part of |y|² no choice of weights can reach (eV² in row units)."""
         return float(self.augmented[self.n_columns, self.n_columns] ** 2)
-
-
-def _r_factor(stacked, size):
-    """Upper-triangular R [size][size] of the QR factorisation of ``stacked`` (zero-padded if few rows)."""
-    r = np.linalg.qr(stacked, mode="r")
-    out = np.zeros((size, size))
-    out[: r.shape[0]] = r[:size]
-    return out
 
 
 def reduce_structures(builder, structures, chunk_size, progress=None):

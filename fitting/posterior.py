@@ -30,6 +30,7 @@ from lepot.calculator import DescriptorCalculator, Potential
 from lepot.calculator.uncertainty import Posterior
 
 from .solver import residual_sum_of_squares
+from .triangular import fold_rows
 
 MIN_CALIBRATION_STRUCTURES = 5
 CALIBRATION_RANGE = 40.0  # e-folds of α² searched above the fit's own noise estimate
@@ -52,10 +53,7 @@ def hessian_factor(factor, solution):
     singular)."""
     if not np.all(solution.ridge_root > 0):
         return None
-    n = factor.r.shape[1]
-    c = np.linalg.qr(np.vstack([factor.r, np.diag(solution.ridge_root)]), mode="r")[:n]
-    signs = np.where(np.diag(c) < 0, -1.0, 1.0)
-    return np.triu(c * signs[:, None])
+    return fold_rows(factor.r, np.diag(solution.ridge_root), rows_triangular=True, positive_diagonal=True)
 
 
 def structure_variances(posterior, basis, structures):

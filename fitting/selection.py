@@ -25,6 +25,7 @@ from scipy.linalg import solve_triangular
 
 from .data import Structure
 from .design import RowBuilder
+from .triangular import fold_rows
 
 
 @dataclass
@@ -118,9 +119,7 @@ def select_structures(model, pool, count, criterion="variance"):
 
 def _with_rows(factor, rows):
     """C of the Hessian CᵀC + XᵀX (rows X [m][n_columns]): the R of [C; X], diagonal positive."""
-    updated = np.linalg.qr(np.vstack([factor, rows]), mode="r")[: factor.shape[0]]
-    signs = np.where(np.diag(updated) < 0, -1.0, 1.0)
-    return np.triu(updated * signs[:, None])
+    return fold_rows(factor, rows, positive_diagonal=True)
 
 
 def run_select(model, patterns, count, output, criterion="variance"):
