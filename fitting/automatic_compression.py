@@ -1,15 +1,31 @@
-"""`model.body_order: auto` and `model.compression: auto` (the defaults): the body order and the number of
-pseudo-elements K, chosen from the fit's cost before anything is built.
+"""`model.body_order: auto`, `model.tensor_reduction: auto` and `model.compression: auto` (the defaults): the
+body order, the tensor-reduced channels and the number of pseudo-elements K, chosen from the fit's cost before
+anything is built.
 
 Body order (auto): 3 (with the ν = 3 budget and pruning of the defaults, lepot.fitting.config). With several
-species and model.compression auto, the K that auto would choose at body order 3 is worked out first: if it is
-element-resolved, or compressed and quick to learn — its embedding-learning sample (AUTOMATIC_LEARNING, drawn
-as embedding learning draws it) has at most AUTOMATIC_LEARNING_PAIRS neighbour pairs within the cutoff —
-body order 3 stays; otherwise body order 2, and K is chosen at body order 2. Three or more elements need
-compression at the default sizes (118 461 element-resolved columns for three). The pair limit is about fit
+species, model.compression auto and model.tensor_reduction auto or null, body order 3 stays when its
+element-resolved model is within the budget below; else, with tensor_reduction auto, when a tensor reduction
+(next paragraph) is; else when the K that compression auto would choose at body order 3 is compressed and quick
+to learn — its embedding-learning sample (AUTOMATIC_LEARNING, drawn as embedding learning draws it) has at most
+AUTOMATIC_LEARNING_PAIRS neighbour pairs within the cutoff; otherwise body order 2, and K is chosen at body
+order 2. Three or more elements are over the budget element-resolved at the default sizes (118 461 columns
+for three). The pair limit is about fit
 time: learning costs 3–6 ms per sample pair and iteration at body order 3 (rMD17 ethanol: 4 320 pairs,
 87 s for six iterations; Nb–Mo–Ta–W: 48 252 pairs, 5 min for one), so 8 000 pairs keep six iterations
 under about 3–5 min.
+
+Tensor reduction (auto): with several species, compression auto and body order >= 3, when the element-resolved
+model is over the budget, the invariants of body order >= 2 are built from K_l = min(K, n_species n_l)
+principal-component channels per l over (element, n) (Darby et al.'s tensor-reduced density; the pair terms
+stay element-resolved, the centre weights per species, nothing is learned), with the largest K of
+AUTOMATIC_CHANNELS = (6, 4) whose fit is within the budget; when neither is, null (and compression auto
+compresses). Chosen on validation splits only (docs/fitting.md "How the defaults were chosen"): on rMD17
+ethanol, K = 6 and K = 4 from body order 2 validated at 0.24 / 0.0124 and 0.29 / 0.0158 meV/atom / eV/Å
+against 0.68 / 0.0344 for the learned K = 1 compression that was the default before; on Nb–Mo–Ta–W the only
+affordable reduction, K = 2 (K = 3 needs 4.3·10¹² flops), validated at 2.68 / 0.071 against 0.98 / 0.034 for
+compression K = 2 at body order 2 — so no reduction below 4 channels. K = 6 is the largest that fits rMD17
+ethanol in about 3 minutes on 2 cores (a fit-time rule; K = 8 was not tried).
+
 Accuracy favoured body order 3 where it was affordable: on ethanol's validation split K = 1 at body order 3
 reached 0.68 meV/atom and 0.034 eV/Å against 1.25 and 0.049 for body order 2 element-resolved (docs/fitting.md
 "How the defaults were chosen"). `model.prune: auto` follows the body order (config.automatic_prune).
@@ -18,7 +34,7 @@ An element-resolved model has n_species weight vectors over features whose count
 the species (body order 2) or faster: at body order 2 the default sizes build 173 columns for one element,
 ~4 100 for three and 9 572 for four (11 GiB, and a QR of 6·10¹³ flops on the Nb–Mo–Ta–W data). The rule:
 
-  - one species, or model.tensor_reduction given (it bounds the size itself): element-resolved;
+  - one species, or a tensor reduction (given or chosen: it bounds the size itself): element-resolved;
   - otherwise the element-resolved model when its fit stays within the budget below, else the largest
     K < n_species whose compressed model does, and K = 1 when none does (the memory check of
     lepot.fitting.memory still refuses a fit that cannot run);
@@ -56,69 +72,91 @@ AUTOMATIC_DESIGN_FLOPS = 4e12
 AUTOMATIC_LEARNING = {"structures": 60, "iterations": 6}
 AUTOMATIC_MAX_PSEUDO_ELEMENTS = 3
 AUTOMATIC_LEARNING_PAIRS = 8000  # body order auto: compressed body order 3 only when learning its embedding is quick
+AUTOMATIC_CHANNELS = (6, 4)  # tensor reduction auto: channels per l tried, largest first
+AUTOMATIC_REDUCTION_FROM = 2  # tensor reduction auto: from body order 2 (the pair terms stay element-resolved)
 
 log = logging.getLogger("lepot.fitting")
 
 
 @dataclasses.dataclass
 class CompressionCandidate:
-    """One K considered: columns of the design, estimated peak memory (bytes) and QR flops."""
+    """One size considered: K pseudo-elements (or element-resolved), optionally with tensor-reduced channels
+    (K_l = min(channels, n_species n_l) from body order 2); columns of the design, estimated peak memory
+    (bytes) and QR flops."""
 
     n_pseudo: int
     element_resolved: bool
     columns: int
     memory: float
     flops: float
+    channels: int = None
 
     def affordable(self, memory_budget):
         """Within ``memory_budget`` bytes and AUTOMATIC_DESIGN_FLOPS."""
         return self.memory <= memory_budget and self.flops <= AUTOMATIC_DESIGN_FLOPS
 
     def describe(self):
-        kind = "element-resolved" if self.element_resolved else f"K = {self.n_pseudo}"
+        kind = ("element-resolved" if self.element_resolved else f"K = {self.n_pseudo}") if self.channels is None else (
+            f"tensor reduction to {self.channels} channels per l from body order {AUTOMATIC_REDUCTION_FROM}")
         return f"{kind}: {self.columns:,} columns, ~{self.memory / GIB:.2f} GiB, {self.flops:.2g} flops"
+
+    def tensor_reduction(self):
+        """The model.tensor_reduction setting of a tensor-reduction candidate."""
+        return {"channels": self.channels, "from_body_order": AUTOMATIC_REDUCTION_FROM}
 
 
 def compression_candidates(config, train, targets, element_resolved_only=False):
     """[CompressionCandidate] for K = n_species (element-resolved) down to 1 (or the first only), from the
     config's basis settings and the training structures (their rows); nothing is built but the radial basis."""
+    last = len(config["species"]) - 1 if element_resolved_only else 0
+    return [_candidate(config, train, targets, n_pseudo) for n_pseudo in range(len(config["species"]), last, -1)]
+
+
+def reduction_candidates(config, train, targets):
+    """[CompressionCandidate] of the element-resolved model with its invariants of body order >= 2 built from
+    AUTOMATIC_CHANNELS tensor-reduced channels per l (largest first), counted as compression_candidates counts."""
+    return [_candidate(config, train, targets, len(config["species"]), channels) for channels in AUTOMATIC_CHANNELS]
+
+
+def _candidate(config, train, targets, n_pseudo, channels=None):
     model, species = config["model"], config["species"]
     radial = make_radial_basis(model["cutoff"], model["n_max"], model["l_max"], model["cutoff_width"])
     limits = None if model["l_max_by_order"] is None else {int(k): v for k, v in model["l_max_by_order"].items()}
-    reference_columns = len(species) if model["reference_energies"] == "fit" else 0
+    contracted = None if channels is None else [min(channels, n_pseudo * n) for n in radial.n_radial]
+    element_resolved = n_pseudo == len(species)
+    features = count_features(radial.n_radial, n_pseudo, model["body_order"], radial.eigenvalues(), model["budgets"],
+                              limits, contracted, AUTOMATIC_REDUCTION_FROM)
+    columns = (len(species) if element_resolved else n_pseudo) * features + (
+        len(species) if model["reference_energies"] == "fit" else 0)
+    chunk = (automatic_chunk_size(train, columns, targets) if config["solver"]["chunk_size"] == "auto"
+             else config["solver"]["chunk_size"])
+    memory = peak_bytes(columns, largest_chunk_rows(train, chunk, targets))
     rows = sum(rows_per_structure(s, targets) for s in train)
-    candidates = []
-    for n_pseudo in range(len(species), len(species) - 1 if element_resolved_only else 0, -1):
-        element_resolved = n_pseudo == len(species)
-        features = count_features(radial.n_radial, n_pseudo, model["body_order"], radial.eigenvalues(), model["budgets"],
-                                  limits)
-        columns = (len(species) if element_resolved else n_pseudo) * features + reference_columns
-        chunk = (automatic_chunk_size(train, columns, targets) if config["solver"]["chunk_size"] == "auto"
-                 else config["solver"]["chunk_size"])
-        memory = peak_bytes(columns, largest_chunk_rows(train, chunk, targets))
-        candidates.append(CompressionCandidate(n_pseudo, element_resolved, columns, memory, 2.0 * rows * (columns + 1) ** 2))
-    return candidates
+    return CompressionCandidate(n_pseudo, element_resolved, columns, memory, 2.0 * rows * (columns + 1) ** 2, channels)
 
 
 def choose_compression(config, data, context=None):
-    """Stage 1b of lepot fit: the config with `model.body_order: auto` and `model.compression: auto` resolved
-    (with `model.prune: auto`, and the settings that come with a compressed choice filled where they are null);
-    explicit settings are kept. The choices and the candidates they were made from are logged and kept in
-    data.compression_choice (the model file's metadata fit.compression_choice; the body order's under
-    "body_order")."""
+    """Stage 1b of lepot fit: the config with `model.body_order: auto`, `model.tensor_reduction: auto` and
+    `model.compression: auto` resolved (with `model.prune: auto`, and the settings that come with a compressed
+    choice filled where they are null); explicit settings are kept. The choices and the candidates they were
+    made from are logged and kept in data.compression_choice (the model file's metadata fit.compression_choice;
+    the body order's under "body_order", the tensor reduction's under "tensor_reduction")."""
     show = context is None or context.rank == 0
     budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
-    order_record = candidates = None
+    choices, candidates = {}, None
     if config["model"]["body_order"] == "auto":
-        config, order_record, candidates = _choose_body_order(config, data, budget, show)
-        data.compression_choice = {"body_order": order_record}
+        config, choices["body_order"], candidates = _choose_body_order(config, data, budget, show)
+    if config["model"]["tensor_reduction"] == "auto":
+        config, choices["tensor_reduction"] = _choose_tensor_reduction(config, data, budget, show, candidates)
+    if choices:
+        data.compression_choice = dict(choices)
     model = config["model"]
     if model["compression"] != "auto":
         return config
     species = config["species"]
     if len(species) == 1 or model["tensor_reduction"] is not None:
         reason = "one species" if len(species) == 1 else "model.tensor_reduction bounds the size"
-        data.compression_choice = {"chosen": "element-resolved", "reason": reason, **_order_entry(order_record)}
+        data.compression_choice = {"chosen": "element-resolved", "reason": reason, **choices}
         return _resolved(config, None, data.compression_choice)
     if candidates is None:  # not already counted at this body order by body order auto
         candidates = compression_candidates(config, data.splits["train"], data.targets)
@@ -130,7 +168,7 @@ def choose_compression(config, data, context=None):
         "reason": (f"{largest} within {budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
                    if chosen.affordable(budget) else "no K is within the budget: the smallest"),
         "candidates": [dataclasses.asdict(c) for c in candidates],
-        **_order_entry(order_record),
+        **choices,
     }
     if show:
         log.info("compression auto: %s (%s; %s)", chosen.describe(), record["reason"],
@@ -157,20 +195,24 @@ def learning_sample_pairs(config, train):
 
 def _choose_body_order(config, data, budget, show):
     """(config with model.body_order and model.prune resolved, the record of why, the compression candidates
-    at the chosen body order when they were counted — else None) for body_order auto."""
+    counted at body order 3 — or None) for body_order auto."""
     model, species = config["model"], config["species"]
     order, reason, candidates = DEFAULT_BODY_ORDER, "one species", None
     if len(species) > 1:
-        if model["compression"] != "auto" or model["tensor_reduction"] is not None:
+        if model["compression"] != "auto" or model["tensor_reduction"] not in ("auto", None):
             reason = "compression or tensor reduction configured"
         else:
             train = data.splits["train"]
-            at_default = dataclasses.replace(config, model=dataclasses.replace(model, body_order=DEFAULT_BODY_ORDER))
+            at_default = _at_body_order(config, DEFAULT_BODY_ORDER)
             candidates = compression_candidates(at_default, train, data.targets)
             chosen = largest_affordable(candidates, len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS, budget)
             limits = f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+            reduction = (affordable_reduction(at_default, train, data.targets, budget)
+                         if model["tensor_reduction"] == "auto" and not chosen.element_resolved else None)
             if chosen.element_resolved:
                 reason = f"element-resolved body order {DEFAULT_BODY_ORDER} within {limits} ({chosen.describe()})"
+            elif reduction is not None:
+                reason = f"body order {DEFAULT_BODY_ORDER} with {reduction.describe()} within {limits}"
             elif not chosen.affordable(budget):
                 order, reason = 2, f"no body-order-{DEFAULT_BODY_ORDER} model within {limits}"
             else:
@@ -190,8 +232,48 @@ def _choose_body_order(config, data, budget, show):
             {"chosen": order, "reason": reason}, candidates if order == DEFAULT_BODY_ORDER else None)
 
 
-def _order_entry(order_record):
-    return {} if order_record is None else {"body_order": order_record}
+def _choose_tensor_reduction(config, data, budget, show, candidates=None):
+    """(config with model.tensor_reduction resolved, the record of why) for tensor_reduction auto: with several
+    species, compression auto and body order >= 3, when the element-resolved model is over the budget, the
+    largest affordable reduction of AUTOMATIC_CHANNELS (from body order 2); else null. ``candidates``: the
+    compression candidates when already counted at this body order."""
+    model, species = config["model"], config["species"]
+    chosen, candidate_record = None, None
+    if len(species) == 1:
+        reason = "one species"
+    elif model["compression"] != "auto":
+        reason = "compression configured"
+    elif model["body_order"] < 3:
+        reason = f"body order {model['body_order']}: the element-resolved power spectrum"
+    else:
+        train = data.splits["train"]
+        resolved = (candidates or compression_candidates(config, train, data.targets, element_resolved_only=True))[0]
+        limits = f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+        if resolved.affordable(budget):
+            reason = f"element-resolved within {limits} ({resolved.describe()})"
+        else:
+            reductions = reduction_candidates(config, train, data.targets)
+            candidate_record = [dataclasses.asdict(c) for c in reductions]
+            chosen = next((c for c in reductions if c.affordable(budget)), None)
+            reason = (f"element-resolved over {limits} ({resolved.describe()}); "
+                      + (f"{chosen.describe()}" if chosen is not None else
+                         f"no tensor reduction to {min(AUTOMATIC_CHANNELS)} or more channels within them: compression"))
+    setting = None if chosen is None else chosen.tensor_reduction()
+    if show:
+        log.info("tensor reduction auto: %s (%s)", setting, reason)
+    record = {"chosen": setting, "reason": reason}
+    if candidate_record is not None:
+        record["candidates"] = candidate_record
+    return dataclasses.replace(config, model=dataclasses.replace(model, tensor_reduction=setting)), record
+
+
+def affordable_reduction(config, train, targets, budget):
+    """The first (largest) of reduction_candidates within ``budget`` bytes and the flops, or None."""
+    return next((c for c in reduction_candidates(config, train, targets) if c.affordable(budget)), None)
+
+
+def _at_body_order(config, order):
+    return dataclasses.replace(config, model=dataclasses.replace(config["model"], body_order=order))
 
 
 def memory_budget(memory_limit_gib, ranks):

@@ -109,19 +109,21 @@ class ModelSettings(Section):
     compression_per_channel: bool = None  # a separate embedding for each radial index n (tensor-reduced); null:
     #                                       false, or true when auto compresses
     learn_embedding: dict = None  # or {structures: 200, iterations: 30}: optimise the embedding jointly
-    tensor_reduction: dict = None  # or {channels: K, from_body_order: 3, diagonal: false, learn: null}: products
-    #                                of ν >= from_body_order of K_l = min(K, n_pseudo n_l) principal-component
-    #                                channels per l (diagonal: all factors of one product share k; learn:
-    #                                {structures: 60, iterations: 20} refines them by variable projection)
+    tensor_reduction: object = "auto"  # or {channels: K, from_body_order: 3, diagonal: false, learn: null}:
+    #                                products of ν >= from_body_order of K_l = min(K, n_pseudo n_l) principal-
+    #                                component channels per l (diagonal: all factors of one product share k; learn:
+    #                                {structures: 60, iterations: 20} refines them by variable projection); null:
+    #                                none; auto: {channels: 6 or 4, from_body_order: 2} when several elements'
+    #                                element-resolved body order >= 3 is over its cost, else null (automatic_compression)
     centre_weights: str = None  # species: weights per centre species; compressed: through the embedding; null:
     #                             species, or compressed when auto compresses
     minimal_basis: dict = None  # or {neighbours: 30, environments: 2, seed: 0}: functionally independent only
     prune: object = "auto"  # or {max_terms: 60000, step: 0.12}: drop body-order >= 3 invariants after the fit;
     #                         auto: {max_terms: 35000} with body order >= 3, else nothing; null: never
     reference_energies: object = "fit"  # "fit" (one E0 per species), or {El: E0 in eV}
-    core_repulsion: object = "auto"  # auto: ZBL below each pair's shortest distance in the data;
-    #                                  {shortest_fraction: f}: below f times it (molecules: docs/core-repulsion.md)
-    #                                  (fitting/core_radii.py); null: none; or {r_inner, r_outer[, pairs]}
+    core_repulsion: object = "auto"  # auto: ZBL below each pair's shortest distance in the data (below 0.9 times it
+    #                                  when no structure is periodic); {shortest_fraction: f}: below f times it
+    #                                  (fitting/core_radii.py, docs/core-repulsion.md); null: none; or {r_inner, r_outer[, pairs]}
 
     def check(self, fail, config):
         self._check_sizes(fail)
@@ -201,11 +203,11 @@ class ModelSettings(Section):
 
     def _check_tensor_reduction(self, fail):
         reduction = self.tensor_reduction
-        if reduction is None:
+        if reduction is None or reduction == "auto":
             return
         if not isinstance(reduction, dict) or "channels" not in reduction or not set(reduction) <= {
                 "channels", "from_body_order", "diagonal", "learn"}:
-            fail("model.tensor_reduction", "must be null or a mapping {channels: K or [K_l per l], from_body_order: "
+            fail("model.tensor_reduction", "must be null, auto or a mapping {channels: K or [K_l per l], from_body_order: "
                  "2|3, diagonal: true|false, learn: null|{structures, iterations}}")
         learn = reduction.get("learn")
         if learn is not None:

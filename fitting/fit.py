@@ -7,7 +7,7 @@
 The stages, each callable on its own (docs/fitting.md shows how to run and inspect them):
 
     data     = load_data(config)                                  structures, checked; which targets
-    config   = choose_compression(config, data)                   body order and compression auto resolved (cost)
+    config   = choose_compression(config, data)                   body order, tensor reduction, compression auto resolved
     fitted   = build_fit_basis(config, data)                      core radii, compression, the Basis
     design   = reduce_design(config, data, fitted)                memory check, weighted rows -> factor
     solved   = solve_design(config, design, fitted)               ridge (GCV / validation), or pruning
@@ -38,7 +38,7 @@ from lepot.calculator.model import write_file_atomically
 
 from .automatic_compression import CompressionCandidate, choose_compression
 from .config import ConfigError, FitConfig, load_config, make_config
-from .core_radii import automatic_core_repulsion, configured_core_repulsion, summary_line
+from .core_radii import automatic_core_repulsion, automatic_shortest_fraction, configured_core_repulsion, summary_line
 from .data import (TargetKeys, check_species, check_targets, cross_validation_folds, digest, read_structures,
                    split_validation)
 from .design import RowBuilder, TriangularFactor, mpi_reduce, reduce_structures, reduce_structures_by_target
@@ -89,6 +89,7 @@ class FitBasis:
     learned_contraction: object = None  # LearnedEmbedding (loss history) of contraction_learning, or None
     selection: object = None  # minimal-basis selection, or None
     shortest_distances: dict = None  # {(a, b): Å} measured for the automatic core radii
+    shortest_fraction: float = None  # r_outer ÷ that distance, for the automatic core radii
 
     @property
     def fit_reference_energies(self):
@@ -224,7 +225,7 @@ def build_fit_basis(config, data, context=None):
     and the minimal-basis selection when asked for."""
     context = context or FitContext()
     model, species = config["model"], config["species"]
-    unresolved = [key for key in ("body_order", "compression") if model[key] == "auto"]
+    unresolved = [key for key in ("body_order", "tensor_reduction", "compression") if model[key] == "auto"]
     if unresolved:
         raise ConfigError(f"model.{unresolved[0]} is 'auto': resolve it first with "
                           "lepot.fitting.automatic_compression.choose_compression(config, data)")
@@ -239,8 +240,9 @@ def build_fit_basis(config, data, context=None):
     core = model["core_repulsion"]
     if core == "auto" or (isinstance(core, dict) and "shortest_fraction" in core):
         seen = data.splits["train"] + data.splits.get("validation", [])
+        fitted.shortest_fraction = automatic_shortest_fraction(seen) if core == "auto" else core["shortest_fraction"]
         options["core_repulsion"], fitted.shortest_distances = automatic_core_repulsion(
-            seen, tuple(species), model["cutoff"], 1.0 if core == "auto" else core["shortest_fraction"])
+            seen, tuple(species), model["cutoff"], fitted.shortest_fraction)
     else:
         options["core_repulsion"] = None if model["core_repulsion"] is None else configured_core_repulsion(
             model["core_repulsion"], tuple(species))
@@ -496,7 +498,8 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
         *smoothness_lines(solution),
         *weight_lines(config, design.chosen_weights),
         "reference energies (eV): " + ", ".join(f"{s} {e:.6f}" for s, e in zip(basis.species, model.reference_energies)),
-        summary_line(basis.core_repulsion, fitted.shortest_distances, config["model"]["core_repulsion"]),
+        summary_line(basis.core_repulsion, fitted.shortest_distances, config["model"]["core_repulsion"],
+                     fitted.shortest_fraction),
         *compression_choice_lines(data.compression_choice),
         *embedding_lines(config["model"]["centre_weights"], fitted.embedding, fitted.learned, design.builder,
                          len(data.splits.get("validation", []))),
@@ -508,16 +511,18 @@ def _summary_lines(config, data, fitted, design, solved, model, context):
 
 
 def compression_choice_lines(choice):
-    """The report's lines on what model.body_order auto and model.compression auto chose (none when configured)."""
+    """The report's lines on what model.body_order, model.tensor_reduction and model.compression auto chose (none
+    when configured)."""
     if choice is None:
         return []
-    order = choice.get("body_order")
-    lines = [] if order is None else [f"body order auto: {order['chosen']} ({order['reason']})"]
-    if "chosen" not in choice:
-        return lines
-    candidates = "; ".join(CompressionCandidate(**c).describe() for c in choice.get("candidates", []))
-    return lines + [f"compression auto: {choice['chosen']} ({choice['reason']})"
-                    + (f"; candidates: {candidates}" if candidates else "")]
+    lines = []
+    for name, record in (("body order", choice.get("body_order")), ("tensor reduction", choice.get("tensor_reduction")),
+                         ("compression", choice if "chosen" in choice else None)):
+        if record is not None:
+            candidates = "; ".join(CompressionCandidate(**c).describe() for c in record.get("candidates", []))
+            lines.append(f"{name} auto: {record['chosen']} ({record['reason']})"
+                         + (f"; candidates: {candidates}" if candidates else ""))
+    return lines
 
 
 def uncertainty_lines(model):

@@ -1,6 +1,7 @@
 """`model.compression: auto` (the default): element-resolved while the fit is within its cost budget, else the
-largest K that is; the counted columns are the built ones; the choice is recorded and the recorded config
-refits to the same file; explicit settings are kept."""
+largest K that is; `model.tensor_reduction: auto` (the default): over that budget at body order 3, the largest
+affordable tensor reduction first; the counted columns are the built ones; the choice is recorded and the
+recorded config refits to the same file; explicit settings are kept."""
 
 import json
 
@@ -12,7 +13,7 @@ from lepot.fitting import fit
 from lepot.fitting.config import ConfigError, make_config
 
 SPECIES = ["Cu", "Ag", "Au"]
-MODEL = dict(cutoff=4.5, n_max=3, l_max=2, body_order=3, budgets={3: 8})
+MODEL = dict(cutoff=4.5, n_max=3, l_max=2, body_order=3, budgets={3: 8}, tensor_reduction=None)  # auto: its own tests
 
 
 def config_for(tmp_path, name, species=SPECIES, **model):
@@ -100,8 +101,10 @@ def test_explicit_settings_and_the_memory_limit_are_kept_one_species_or_tensor_r
     automatic.choose_compression(config, data)
     assert data.compression_choice["chosen"] == 2  # solver.memory_limit below the element-resolved estimate
 
-    one = fit(config_for(tmp_path, "one", species=["Cu"]), progress=False).model.metadata["fit"]["compression_choice"]
-    assert one == {"chosen": "element-resolved", "reason": "one species"}
+    one = fit(config_for(tmp_path, "one", species=["Cu"], tensor_reduction="auto"), progress=False)
+    assert one.model.metadata["fit"]["compression_choice"] == {
+        "chosen": "element-resolved", "reason": "one species",
+        "tensor_reduction": {"chosen": None, "reason": "one species"}}
     reduced = fit(config_for(tmp_path, "reduced", tensor_reduction={"channels": 2}), progress=False).model
     assert reduced.metadata["fit"]["compression_choice"]["reason"] == "model.tensor_reduction bounds the size"
 
@@ -165,6 +168,56 @@ def test_body_order_auto_is_three_unless_several_elements_would_need_slow_compre
     assert "neighbour pairs, over" in choice["body_order"]["reason"] and choice["chosen"] == "element-resolved"
     assert result.model.metadata["fit"]["config"]["model"]["prune"] is None
     assert "body order auto: 2 (body order 3 needs compression" in (tmp_path / "order.md").read_text()
+
+
+def test_tensor_reduction_auto_over_budget_takes_the_largest_affordable_channels(tmp_path, monkeypatch):
+    """Element-resolved over the budget at body order 3: the largest of AUTOMATIC_CHANNELS whose reduction (from
+    body order 2, centre weights per species, nothing learned) is within it — counted = built, recorded, and
+    the recorded config refits to the same file; with none within it: null, and compression auto compresses."""
+    config = config_for(tmp_path, "reduced", tensor_reduction="auto")
+    counted, data = config_and_data(config)
+    resolved = automatic.compression_candidates(counted, data.splits["train"], data.targets)[0]
+    six, four = automatic.reduction_candidates(counted, data.splits["train"], data.targets)
+    assert (six.channels, four.channels) == automatic.AUTOMATIC_CHANNELS == (6, 4)
+    assert resolved.columns > six.columns > four.columns
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.5 * (resolved.flops + six.flops))
+    result = fit(config, progress=False)
+    fitted = result.model.metadata["fit"]
+    setting = {"channels": 6, "from_body_order": 2}
+    assert fitted["compression_choice"]["tensor_reduction"]["chosen"] == setting
+    assert [c["channels"] for c in fitted["compression_choice"]["tensor_reduction"]["candidates"]] == [6, 4]
+    assert fitted["compression_choice"]["reason"] == "model.tensor_reduction bounds the size"
+    assert fitted["config"]["model"]["tensor_reduction"] == setting and fitted["config"]["model"]["compression"] is None
+    assert fitted["solver"]["n_columns"] == six.columns  # counted before the fit = built
+    assert "tensor reduction auto: {'channels': 6, 'from_body_order': 2} (element-resolved over" in (
+        tmp_path / "reduced.md").read_text()
+    monkeypatch.undo()
+    again = dict(fitted["config"], output={"model": str(tmp_path / "again.json")})
+    assert json.dumps(fit(again, progress=False).model.coefficients.tolist()) == json.dumps(
+        result.model.coefficients.tolist())
+
+    for flops, expected in ((0.5 * (six.flops + four.flops), {"channels": 4, "from_body_order": 2}),
+                            (0.5 * four.flops, None)):
+        monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", flops)
+        chosen = automatic.choose_compression(*config_and_data(config))
+        assert chosen["model"]["tensor_reduction"] == expected
+        assert (chosen["model"]["compression"] is None) == (expected is not None)  # none affordable: compressed
+
+
+def test_body_order_auto_keeps_three_with_a_tensor_reduction_over_budget(tmp_path, monkeypatch):
+    """Several elements over the budget at body order 3 element-resolved: a tensor reduction within it keeps body
+    order 3 (even when compressing there would be slow to learn)."""
+    config = config_for(tmp_path, "order_reduced", body_order="auto", tensor_reduction="auto")
+    at_three, data = config_and_data(dict(config, model={**config["model"], "body_order": 3}))
+    resolved = automatic.compression_candidates(at_three, data.splits["train"], data.targets)[0]
+    six = automatic.reduction_candidates(at_three, data.splits["train"], data.targets)[0]
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.5 * (resolved.flops + six.flops))
+    monkeypatch.setattr(automatic, "AUTOMATIC_LEARNING_PAIRS", 0)
+    counted, data = config_and_data(config)
+    chosen = automatic.choose_compression(counted, data)
+    assert chosen["model"]["body_order"] == 3 and chosen["model"]["compression"] is None
+    assert chosen["model"]["tensor_reduction"] == {"channels": 6, "from_body_order": 2}
+    assert "with tensor reduction to 6 channels per l" in data.compression_choice["body_order"]["reason"]
 
 
 @pytest.mark.parametrize("species, model, reason", [

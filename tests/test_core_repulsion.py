@@ -94,7 +94,7 @@ def test_default_fit_puts_the_handover_below_the_shortest_distance_in_the_data(t
     assert outer == pytest.approx(shortest, abs=1e-9) and inner == pytest.approx(INNER_FRACTION * shortest)
     np.testing.assert_allclose(with_repulsion.coefficients, without.coefficients, rtol=1e-9, atol=1e-12)
     report = (tmp_path / "with.md").read_text()
-    assert f"Mo-Mo {inner:.3f}-{outer:.3f} Å" in report and "auto: r_outer = shortest distance of the pair" in report
+    assert f"Mo-Mo {inner:.3f}-{outer:.3f} Å" in report and "auto (periodic data): r_outer = 1 × the shortest distance" in report
     assert json.loads((tmp_path / "with.json").read_text())["format_version"] >= 2  # the handover meaning
 
 
@@ -128,9 +128,10 @@ def test_bad_shortest_fraction_is_named(tmp_path, setting):
     assert not (tmp_path / "bad.json").exists()
 
 
-def test_a_molecule_without_stress_fits_with_the_default_weights(tmp_path):
+def test_a_molecule_without_stress_fits_with_the_default_weights_and_a_handover_below_its_data(tmp_path):
     """Non-periodic structures have no stress: they get no stress rows, and the default stress weight is
-    not an error for them (it still is for periodic structures that lack a stress)."""
+    not an error for them (it still is for periodic structures that lack a stress). With no periodic
+    structure, core repulsion auto hands over below 0.9 × each pair's shortest distance (core_radii)."""
     from ase.build import molecule
 
     structures = []
@@ -146,6 +147,10 @@ def test_a_molecule_without_stress_fits_with_the_default_weights(tmp_path):
     result = fit(config, progress=False)
     assert result.tables["train"]["all"]["stress_GPa"] is None
     assert result.solution.effective_parameters > 0
+    carbon_oxygen = min(a.get_distance(0, 1) for a in ase.io.read(tmp_path / "methanol.extxyz", ":"))  # C 0, O 1
+    inner, outer = result.model.core_repulsion.pairs[("C", "O")]
+    assert outer == pytest.approx(0.9 * carbon_oxygen, abs=1e-9) and inner == pytest.approx(INNER_FRACTION * outer)
+    assert "auto (no structure periodic): r_outer = 0.9 × the shortest distance" in (tmp_path / "methanol.md").read_text()
 
 
 def test_shortest_distances_per_species_pair_include_periodic_images():
