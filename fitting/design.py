@@ -145,20 +145,20 @@ class TriangularFactor:
 
     def __init__(self, n_columns):
         self.n_columns = n_columns
-        self.augmented = np.zeros((n_columns + 1, n_columns + 1))  # shape [n_columns+1][n_columns+1]
+        self.augmented = np.zeros((n_columns + 1, n_columns + 1), order="F")  # shape [n_columns+1][n_columns+1]
         self.n_rows = 0
 
     def add(self, matrix, targets):
         """Fold rows X [m][n_columns] and y [m] into the factor."""
         if len(matrix) == 0:
             return
-        self.augmented = fold_rows(self.augmented, np.hstack([matrix, targets[:, None]]))
+        self.augmented = fold_rows(self.augmented, np.hstack([matrix, targets[:, None]]), in_place=True)
         self.n_rows += len(matrix)
 
     def merge(self, factors):
         """Fold other factors (e.g. one per MPI rank) into this one, in the given order."""
         for factor in factors:
-            self.augmented = fold_rows(self.augmented, factor.augmented, rows_triangular=True)
+            self.augmented = fold_rows(self.augmented, factor.augmented, rows_triangular=True, in_place=True)
         self.n_rows += sum(f.n_rows for f in factors)
 
     @property

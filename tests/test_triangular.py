@@ -41,3 +41,15 @@ def test_a_zero_factor_takes_fewer_rows_than_columns():
     folded = fold_rows(np.zeros((8, 8)), rows)
     np.testing.assert_allclose(folded.T @ folded, rows.T @ rows, rtol=0, atol=1e-12)
     assert np.abs(folded[3:]).max() < 1e-12  # round-off: three rows span three directions
+
+
+def test_in_place_overwrites_only_a_fortran_factor():
+    rng = np.random.default_rng(6)
+    rows = rng.normal(size=(5, 12))
+    fortran = np.asfortranarray(_triangle(rng, 12))
+    expected = fold_rows(fortran, rows)
+    assert fold_rows(fortran, rows, in_place=True) is fortran and np.array_equal(fortran, expected)
+    c_ordered = np.ascontiguousarray(_triangle(rng, 12))
+    kept = c_ordered.copy()
+    np.testing.assert_allclose(fold_rows(c_ordered, rows, in_place=True), fold_rows(kept, rows), rtol=0, atol=0)
+    assert np.array_equal(c_ordered, kept)
