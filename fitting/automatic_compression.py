@@ -221,6 +221,8 @@ def _choose_body_order(config, data, budget, show):
                 reason = (f"body order {DEFAULT_BODY_ORDER} needs compression ({chosen.describe()}); its embedding-"
                           f"learning sample has {pairs:,} neighbour pairs, {'within' if order == 3 else 'over'} "
                           f"{AUTOMATIC_LEARNING_PAIRS:,}")
+            if model["tensor_reduction"] == "auto" and reduction is None and not chosen.element_resolved:
+                reason += f"; no tensor reduction to {min(AUTOMATIC_CHANNELS)} or more channels within {limits}"
     prune = model["prune"]
     if prune == "auto" or order < 3:
         if prune not in ("auto", None) and show:

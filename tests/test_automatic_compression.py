@@ -219,6 +219,15 @@ def test_body_order_auto_keeps_three_with_a_tensor_reduction_over_budget(tmp_pat
     assert chosen["model"]["tensor_reduction"] == {"channels": 6, "from_body_order": 2}
     assert "with tensor reduction to 6 channels per l" in data.compression_choice["body_order"]["reason"]
 
+    by_k = {c.n_pseudo: c for c in automatic.compression_candidates(at_three, data.splits["train"], data.targets)}
+    four = automatic.reduction_candidates(at_three, data.splits["train"], data.targets)[1]
+    assert by_k[1].flops < four.flops
+    monkeypatch.setattr(automatic, "AUTOMATIC_DESIGN_FLOPS", 0.5 * (by_k[1].flops + four.flops))
+    counted, data = config_and_data(config)
+    chosen = automatic.choose_compression(counted, data)  # no reduction within; compressing at 3 is slow: 2
+    assert chosen["model"]["body_order"] == 2 and chosen["model"]["tensor_reduction"] is None
+    assert "; no tensor reduction to 4 or more channels within" in data.compression_choice["body_order"]["reason"]
+
 
 @pytest.mark.parametrize("species, model, reason", [
     (["Cu"], {}, "one species"),
