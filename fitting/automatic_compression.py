@@ -165,7 +165,7 @@ def choose_compression(config, data, context=None):
     largest = f"the largest K <= {AUTOMATIC_MAX_PSEUDO_ELEMENTS}" if capped else "the largest model"
     record = {
         "chosen": "element-resolved" if chosen.element_resolved else chosen.n_pseudo,
-        "reason": (f"{largest} within {budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+        "reason": (f"{largest} within {_limits(budget)}"
                    if chosen.affordable(budget) else "no K is within the budget: the smallest"),
         "candidates": [dataclasses.asdict(c) for c in candidates],
         **choices,
@@ -181,7 +181,7 @@ def largest_affordable(candidates, capped, budget):
     """The first (largest) candidate within ``budget`` bytes and the flops, with K <= AUTOMATIC_MAX_PSEUDO_ELEMENTS
     when ``capped``; the smallest candidate when none is."""
     eligible = [c for c in candidates if not capped or c.n_pseudo <= AUTOMATIC_MAX_PSEUDO_ELEMENTS]
-    return next((c for c in eligible if c.affordable(budget)), candidates[-1])
+    return first_affordable(eligible, budget) or candidates[-1]
 
 
 def learning_sample_pairs(config, train):
@@ -206,8 +206,8 @@ def _choose_body_order(config, data, budget, show):
             at_default = _at_body_order(config, DEFAULT_BODY_ORDER)
             candidates = compression_candidates(at_default, train, data.targets)
             chosen = largest_affordable(candidates, len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS, budget)
-            limits = f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
-            reduction = (affordable_reduction(at_default, train, data.targets, budget)
+            limits = _limits(budget)
+            reduction = (first_affordable(reduction_candidates(at_default, train, data.targets), budget)
                          if model["tensor_reduction"] == "auto" and not chosen.element_resolved else None)
             if chosen.element_resolved:
                 reason = f"element-resolved body order {DEFAULT_BODY_ORDER} within {limits} ({chosen.describe()})"
@@ -250,13 +250,13 @@ def _choose_tensor_reduction(config, data, budget, show, candidates=None):
     else:
         train = data.splits["train"]
         resolved = (candidates or compression_candidates(config, train, data.targets, element_resolved_only=True))[0]
-        limits = f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
+        limits = _limits(budget)
         if resolved.affordable(budget):
             reason = f"element-resolved within {limits} ({resolved.describe()})"
         else:
             reductions = reduction_candidates(config, train, data.targets)
             candidate_record = [dataclasses.asdict(c) for c in reductions]
-            chosen = next((c for c in reductions if c.affordable(budget)), None)
+            chosen = first_affordable(reductions, budget)
             reason = (f"element-resolved over {limits} ({resolved.describe()}); "
                       + (f"{chosen.describe()}" if chosen is not None else
                          f"no tensor reduction to {min(AUTOMATIC_CHANNELS)} or more channels within them: compression"))
@@ -269,9 +269,13 @@ def _choose_tensor_reduction(config, data, budget, show, candidates=None):
     return dataclasses.replace(config, model=dataclasses.replace(model, tensor_reduction=setting)), record
 
 
-def affordable_reduction(config, train, targets, budget):
-    """The first (largest) of reduction_candidates within ``budget`` bytes and the flops, or None."""
-    return next((c for c in reduction_candidates(config, train, targets) if c.affordable(budget)), None)
+def first_affordable(candidates, budget):
+    """The first (largest) of ``candidates`` within ``budget`` bytes and the flops, or None."""
+    return next((c for c in candidates if c.affordable(budget)), None)
+
+
+def _limits(budget):
+    return f"{budget / GIB:.3g} GiB and {AUTOMATIC_DESIGN_FLOPS:.0e} flops"
 
 
 def _at_body_order(config, order):

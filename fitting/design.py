@@ -12,10 +12,10 @@ Rows of one structure with N atoms (each multiplied by its row weight, lepot.fit
 (σ V = ∂E/∂ε, the virial with ASE's sign.) Rows whose weight is zero are not built.
 
 Reduction (TSQR): the augmented block [X | y] of every chunk of structures is folded into the running
-triangular factor (lepot.fitting.triangular: a QR that uses the factor's triangle), keeping only R_aug = [[R, z], [0, ρ]] of size
-(n_columns+1)². Memory is O(chunk rows × n_columns + n_columns²), independent of the data size, and
-the factor is numerically as good as a QR of the full matrix (unlike normal equations, which square
-the condition number). Under MPI every rank reduces its own structures; the rank factors are then
+triangular factor (lepot.fitting.triangular: a QR that uses the factor's triangle), keeping only
+R_aug = [[R, z], [0, ρ]] of size (n_columns+1)². Memory is O(chunk rows × n_columns + n_columns²),
+independent of the data size, and the factor is numerically as good as a QR of the full matrix (unlike
+normal equations, which square the condition number). Under MPI every rank reduces its own structures; the rank factors are then
 folded in rank order.
 """
 

@@ -73,7 +73,8 @@ class FitData:
 
     splits: dict  # {"train": [Structure], "validation": [...] (optional), "test": [...] (optional)}
     targets: dict  # {"energy": bool, "forces": bool, "stress": bool}: rows with non-zero weight
-    compression_choice: dict = None  # what model.compression auto chose and why (lepot.fitting.automatic_compression)
+    compression_choice: dict = None  # what body order, tensor reduction and compression auto chose and why
+    #                                  (lepot.fitting.automatic_compression)
 
 
 @dataclass
