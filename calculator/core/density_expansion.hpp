@@ -117,6 +117,7 @@ private:
 struct DensityWorkspace {
     AlignedDoubles ylm_scratch;        // shape [SphericalHarmonics::scratch_size(simd_block)]
     std::vector<double> density;       // shape [n_pseudo * n_nlm], A_{k,nlm} of the current centre
+    std::vector<double> pair_sums;     // shape [n_nlm], Σ R_nl Y_lm over one species' inside pairs
     // the inside pairs of the last expand / expand_with_pair_cache
     int n_slots = 0;                        // inside pairs plus padding
     std::vector<int> inside_index;          // shape [n_neigh], slot i of pair p, or -1 if it adds nothing
@@ -168,6 +169,12 @@ public:
             for (int k = 0; k < n_pseudo; ++k)
                 for (int n = 0; n < layout_.n_radial_max(); ++n)
                     if (embedding(s, k, n) != 0.0) contributes_[static_cast<size_t>(s) * n_pseudo + k] = 1;
+        channel_embedding_.reserve(static_cast<size_t>(n_species) * n_pseudo * layout_.n_nlm());
+        for (int s = 0; s < n_species; ++s)
+            for (int k = 0; k < n_pseudo; ++k)
+                for (int l = 0; l <= layout_.l_max(); ++l)
+                    for (int n = 0; n < layout_.n_radial(l); ++n)
+                        channel_embedding_.insert(channel_embedding_.end(), 2 * l + 1, embedding(s, k, n));
     }
 
     const DensityLayout& layout() const { return layout_; }
@@ -454,33 +461,51 @@ private:
         }
     }
 
-    // A_{k,nlm} = Σ_s u_{kn}(s) Σ_{inside pairs i of species s} R_nl(i) Y_lm(i) into ws.density, the pair sums
-    // as multiply-adds over the species' padded run.
+    // A_{k,nlm} = Σ_s u_{kn}(s) Σ_{inside pairs i of species s} R_nl(i) Y_lm(i) into ws.density: per species
+    // the pair sums S_nlm (multiply-adds over the species' padded run, Tile harmonics of one n at a time so that
+    // each radial row is loaded once for the tile), then A_k += u_k(s) S over all channels at once.
     void accumulate(DensityWorkspace& ws) const {
         const int n_nlm = layout_.n_nlm();
-        const size_t stride = ws.n_slots;
         ws.density.assign(n_density(), 0.0);
+        ws.pair_sums.resize(n_nlm);
         for (int s = 0; s < n_species_; ++s) {
             const int begin = ws.species_begin[s], end = ws.species_begin[s + 1];
             if (begin == end) continue;
             for (int l = 0; l <= layout_.l_max(); ++l) {
                 const int width = 2 * l + 1;
                 for (int n = 0; n < layout_.n_radial(l); ++n) {
-                    const double* r = ws.pair_radial.data() + (layout_.radial_offset(l) + n) * stride;
-                    for (int mm = 0; mm < width; ++mm) {
-                        const double* y = ws.pair_ylm.data() + (l * l + mm) * stride;
-                        double partial[simd_block] = {};
-                        for (int block = begin; block < end; block += simd_block)
-#pragma omp simd
-                            for (int b = 0; b < simd_block; ++b) partial[b] += r[block + b] * y[block + b];
-                        double sum = 0.0;
-                        for (int b = 0; b < simd_block; ++b) sum += partial[b];
-                        const int nlm = layout_.nlm_offset(l) + n * width + mm;
-                        for (int k = 0; k < n_pseudo_; ++k)
-                            if (contributes(s, k)) ws.density[static_cast<size_t>(k) * n_nlm + nlm] += embedding(s, k, n) * sum;
-                    }
+                    int mm = 0;
+                    for (; mm + 4 <= width; mm += 4) pair_sums<4>(l, n, mm, begin, end, ws);
+                    for (; mm < width; ++mm) pair_sums<1>(l, n, mm, begin, end, ws);
                 }
             }
+            const double* sums = ws.pair_sums.data();
+            for (int k = 0; k < n_pseudo_; ++k) {
+                if (!contributes(s, k)) continue;
+                const double* weight = channel_embedding_.data() + (static_cast<size_t>(s) * n_pseudo_ + k) * n_nlm;
+                double* density = ws.density.data() + static_cast<size_t>(k) * n_nlm;
+#pragma omp simd
+                for (int c = 0; c < n_nlm; ++c) density[c] += weight[c] * sums[c];
+            }
+        }
+    }
+
+    // S_nlm for the Tile harmonics m0.. of degree l and radial index n over the slots [begin, end) into ws.pair_sums.
+    template <int Tile>
+    void pair_sums(int l, int n, int m0, int begin, int end, DensityWorkspace& ws) const {
+        const size_t stride = ws.n_slots;
+        const double* r = ws.pair_radial.data() + (layout_.radial_offset(l) + n) * stride;
+        const double* y = ws.pair_ylm.data() + (l * l + m0) * stride;
+        double partial[Tile][simd_block] = {};
+        for (int block = begin; block < end; block += simd_block)
+            for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+                for (int b = 0; b < simd_block; ++b) partial[t][b] += r[block + b] * y[t * stride + block + b];
+        const int nlm = layout_.nlm_offset(l) + n * (2 * l + 1) + m0;
+        for (int t = 0; t < Tile; ++t) {
+            double sum = 0.0;
+            for (int b = 0; b < simd_block; ++b) sum += partial[t][b];
+            ws.pair_sums[nlm + t] = sum;
         }
     }
 
@@ -492,6 +517,7 @@ private:
     int n_pseudo_;
     std::vector<double> embedding_;  // shape [n_species][n_pseudo][n_radial_max]
     std::vector<char> contributes_;  // shape [n_species][n_pseudo]
+    std::vector<double> channel_embedding_;  // shape [n_species][n_pseudo][n_nlm]: u_{k n}(s) of each channel nlm
     PairSwitch handover_;            // s_ab of the core-repulsion pairs
 };
 
