@@ -208,6 +208,25 @@ public:
         accumulate(ws);
     }
 
+    // h_s[nlm] = Σ_k u_{kn}(s) ∂E/∂A_{k,nlm} (what project_adjoint reads) into out [n_species][n_nlm], for the
+    // neighbour species with inside pairs in the last expand_with_pair_cache() (zero for the others);
+    // adjoint: ∂E/∂A, shape [n_pseudo][n_nlm]
+    void species_adjoint(const double* adjoint, const DensityWorkspace& ws, std::vector<double>& out) const {
+        const int n_nlm = layout_.n_nlm();
+        out.assign(static_cast<size_t>(n_species_) * n_nlm, 0.0);
+        for (int s = 0; s < n_species_; ++s) {
+            if (ws.species_begin[s] == ws.species_begin[s + 1]) continue;
+            double* h = out.data() + static_cast<size_t>(s) * n_nlm;
+            for (int k = 0; k < n_pseudo_; ++k) {
+                if (!contributes(s, k)) continue;
+                const double* weight = channel_embedding_.data() + (static_cast<size_t>(s) * n_pseudo_ + k) * n_nlm;
+                const double* g = adjoint + static_cast<size_t>(k) * n_nlm;
+#pragma omp simd
+                for (int c = 0; c < n_nlm; ++c) h[c] += weight[c] * g[c];
+            }
+        }
+    }
+
     // ∂E/∂r_ij = Σ_{nlm} h_{a_j}[nlm] ∇(h R_nl Y_lm)(r_ij) into pair_gradients [n_neigh][3] for every pair of
     // the last expand_with_pair_cache(); zero for pairs that add nothing.
     // species_adjoint: [n_species][n_nlm], h_s = Σ_k u_{kn}(s) ∂E/∂A_{k,nlm}

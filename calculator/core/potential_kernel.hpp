@@ -54,7 +54,6 @@ struct PotentialWorkspace {
                                             //   a contraction)
     std::vector<double> adjoint;          // shape [n_density], ∂E_i/∂A (with a contraction: Wᵀ of the above)
     std::vector<double> species_adjoint;  // shape [n_species][n_nlm], h_s
-    std::vector<char> species_present;    // shape [n_species]
 };
 
 class PotentialKernel {
@@ -166,8 +165,6 @@ private:
     double back_project(int centre_species, int n_neigh, const double* neighbour_vectors,
                         const int* neighbour_species, DensityWorkspace& density, PotentialWorkspace& ws,
                         double* pair_gradients) const {
-        const int n_species = expansion_.n_species();
-        const int n_nlm = expansion_.layout().n_nlm();
         const double* adjoint = ws.extended_adjoint.data();  // ∂E_i/∂A, shape [n_density]
         if (contraction_.enabled()) {
             ws.adjoint.resize(expansion_.n_density());
@@ -175,27 +172,7 @@ private:
             adjoint = ws.adjoint.data();
         }
 
-        ws.species_present.assign(n_species, 0);
-        for (int p = 0; p < n_neigh; ++p) ws.species_present[neighbour_species[p]] = 1;
-        ws.species_adjoint.assign(static_cast<size_t>(n_species) * n_nlm, 0.0);
-        const DensityLayout& layout = expansion_.layout();
-        for (int s = 0; s < n_species; ++s) {
-            if (!ws.species_present[s]) continue;
-            double* h = &ws.species_adjoint[static_cast<size_t>(s) * n_nlm];
-            for (int k = 0; k < expansion_.n_pseudo(); ++k) {
-                if (!expansion_.contributes(s, k)) continue;
-                const double* g = adjoint + static_cast<size_t>(k) * n_nlm;
-                for (int l = 0; l <= layout.l_max(); ++l) {
-                    const int width = 2 * l + 1;
-                    for (int n = 0; n < layout.n_radial(l); ++n) {
-                        const double u = expansion_.embedding(s, k, n);
-                        const int base = layout.nlm_offset(l) + n * width;
-                        for (int mm = 0; mm < width; ++mm) h[base + mm] += u * g[base + mm];
-                    }
-                }
-            }
-        }
-
+        expansion_.species_adjoint(adjoint, density, ws.species_adjoint);
         expansion_.project_adjoint(n_neigh, ws.species_adjoint.data(), density, pair_gradients);
         double energy = 0.0;
         if (core_repulsion_.enabled()) {
