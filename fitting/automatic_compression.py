@@ -143,6 +143,8 @@ def choose_compression(config, data, context=None):
     the body order's under "body_order", the tensor reduction's under "tensor_reduction")."""
     show = context is None or context.rank == 0
     budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
+    if context is not None and context.communicator is not None:  # one budget, so that every rank chooses alike
+        budget = context.communicator.bcast(budget, root=0)
     choices, candidates = {}, None
     if config["model"]["body_order"] == "auto":
         config, choices["body_order"], candidates = _choose_body_order(config, data, budget, show)

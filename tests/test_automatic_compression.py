@@ -263,3 +263,35 @@ def test_a_minimal_config_resolves_to_the_settings_of_the_shipped_accurate_files
     for solver in resolved:
         del solver["solver"]["chunk_size"]  # the example's 32 against auto: memory and speed, not the result
     assert resolved[0]["solver"] == resolved[1]["solver"]
+
+
+def test_every_mpi_rank_makes_the_same_choice_whatever_memory_it_sees(tmp_path):
+    """The budget includes the memory available per rank, read on each rank at a slightly different moment;
+    rank 0's is broadcast, so two ranks that see very different amounts still choose alike."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = config_for(tmp_path, "ranks")
+    candidates = candidates_of(config)
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from mpi4py import MPI
+import lepot.fitting.automatic_compression as automatic
+from lepot.fitting.config import make_config
+from lepot.fitting.fit import FitContext, load_data
+rank = MPI.COMM_WORLD.Get_rank()
+seen = {{0: {2.0 * candidates[0].memory!r}, 1: {0.5 * candidates[-1].memory!r}}}[rank]
+automatic.available_bytes = lambda: seen
+config = make_config(json.loads({json.dumps(json.dumps(config))}))
+data = load_data(config)
+resolved = automatic.choose_compression(config, data, FitContext(MPI.COMM_WORLD, progress=False))
+print(rank, resolved["model"]["compression"])
+"""
+    completed = subprocess.run([str(Path(sys.executable).parent / "mpiexec"), "-n", "2", sys.executable, "-c", script],
+                               env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    chosen = dict(line.split() for line in completed.stdout.split("\n") if line.strip())
+    assert chosen == {"0": "None", "1": "None"}  # rank 0 sees room for the element-resolved model: both take it
