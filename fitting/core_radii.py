@@ -25,7 +25,7 @@ f = 1 otherwise (the shipped periodic potentials, unchanged). Why no validation 
 set the shortest distances too, and of n structures sampled from one MD each is the shortest with
 probability 1/n, so a simulation longer than the data set crosses below the data's shortest bond whatever n
 is. On rMD17 ethanol's training data 0.9 puts r_outer 0.14 Å below the shortest C–C bond, 2.9 standard
-deviations (σ = 0.049 Å) below it and 5.5 below the mean bond (C–O, C–H, O–H: 2.5–3.7 σ below the shortest),
+deviations (σ = 0.049 Å) below it and 5.5 σ below the mean bond (C–O, C–H, O–H: 2.5–3.7 σ below the shortest),
 and it changes no training or validation prediction.
 
 INNER_FRACTION = 0.8 was chosen on the training and validation data of the shipped potentials (mlearn
