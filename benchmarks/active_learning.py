@@ -1,6 +1,7 @@
 """Active learning on mlearn Mo: does `lepot select` reach an error with fewer structures than random picks?
 
     .venv/bin/python benchmarks/active_learning.py [--seeds 3] [--rounds 6] [--config examples/fit_Mo_fast.yaml]
+                                                   [--methods variance information random]
                                                    [--plot benchmarks/active_learning_Mo.png]
 
 20 % of the mlearn Mo training set (seeded) is held out as validation data; the rest is the pool. Start from
@@ -86,8 +87,9 @@ def plot(curves, path, config):
     panels = ((1, "validation energy MAE (meV/atom)"), (2, "validation force MAE (eV/Å)"),
               (3, "test energy MAE (meV/atom)"), (4, "test force MAE (eV/Å)"))
     for (column, label), axis in zip(panels, axes.reshape(-1)):
-        for method, colour in METHODS.items():
-            runs = np.array(curves[method])  # shape [seeds][rounds][5]
+        for method, runs in curves.items():
+            colour = METHODS[method]
+            runs = np.array(runs)  # shape [seeds][rounds][5]
             sizes = runs[0, :, 0]
             for run in runs:
                 axis.plot(sizes, run[:, column], color=colour, alpha=0.2, lw=1)
@@ -109,6 +111,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--config", default=str(ROOT / "examples" / "fit_Mo_fast.yaml"))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                        help="selection criteria to compare (random: the baseline)")
     parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "active_learning_Mo.png"))
     args = parser.parse_args()
     settings = yaml.safe_load(Path(args.config).read_text())
@@ -120,7 +124,8 @@ def main():
     print(machine_line())
     print(f"pool: {len(pool)} structures of {DATA / 'train.extxyz'}, {len(validation)} held out for validation; "
           f"settings {args.config}")
-    curves = {method: [] for method in METHODS}
+    methods = [method for method in METHODS if method in args.methods]
+    curves = {method: [] for method in methods}
     with tempfile.TemporaryDirectory() as folder:
         for seed in range(args.seeds):
             for method in curves:
@@ -130,12 +135,12 @@ def main():
                     f"{int(c[0])}: val {c[1]:.2f}/{c[2]:.4f} test {c[3]:.2f}/{c[4]:.4f}" for c in curve), flush=True)
     for split, offset in (("validation", 1), ("test", 3)):
         print(f"\n{split}, mean over {args.seeds} seeds (energy MAE meV/atom / force MAE eV/Å):\n")
-        print("| structures | " + " | ".join(METHODS) + " |")
-        print("|---|" + "---|" * len(METHODS))
-        means = {method: np.array(curves[method]).mean(axis=0) for method in METHODS}
-        for r in range(len(means["random"])):
-            print(f"| {int(means['random'][r][0])} | " + " | ".join(
-                f"{means[m][r][offset]:.2f} / {means[m][r][offset + 1]:.4f}" for m in METHODS) + " |")
+        print("| structures | " + " | ".join(methods) + " |")
+        print("|---|" + "---|" * len(methods))
+        means = {method: np.array(curves[method]).mean(axis=0) for method in methods}
+        for r in range(len(means[methods[0]])):
+            print(f"| {int(means[methods[0]][r][0])} | " + " | ".join(
+                f"{means[m][r][offset]:.2f} / {means[m][r][offset + 1]:.4f}" for m in methods) + " |")
     plot(curves, args.plot, Path(args.config).name)
     print(f"\ndrew {args.plot}")
 
