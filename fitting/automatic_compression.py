@@ -145,11 +145,11 @@ def choose_compression(config, data, context=None):
     budget = memory_budget(config["solver"]["memory_limit"], 1 if context is None else context.size)
     if context is not None and context.communicator is not None:  # one budget, so that every rank chooses alike
         budget = context.communicator.bcast(budget, root=0)
-    choices, candidates = {}, None
+    choices, counted = {}, {}  # counted: {"compression" | "reduction": candidates} at the resolved body order
     if config["model"]["body_order"] == "auto":
-        config, choices["body_order"], candidates = _choose_body_order(config, data, budget, show)
+        config, choices["body_order"], counted = _choose_body_order(config, data, budget, show)
     if config["model"]["tensor_reduction"] == "auto":
-        config, choices["tensor_reduction"] = _choose_tensor_reduction(config, data, budget, show, candidates)
+        config, choices["tensor_reduction"] = _choose_tensor_reduction(config, data, budget, show, counted)
     if choices:
         data.compression_choice = dict(choices)
     model = config["model"]
@@ -160,8 +160,7 @@ def choose_compression(config, data, context=None):
         reason = "one species" if len(species) == 1 else "model.tensor_reduction bounds the size"
         data.compression_choice = {"chosen": "element-resolved", "reason": reason, **choices}
         return _resolved(config, None, data.compression_choice)
-    if candidates is None:  # not already counted at this body order by body order auto
-        candidates = compression_candidates(config, data.splits["train"], data.targets)
+    candidates = counted.get("compression") or compression_candidates(config, data.splits["train"], data.targets)
     capped = len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS
     chosen = largest_affordable(candidates, capped, budget)
     largest = f"the largest K <= {AUTOMATIC_MAX_PSEUDO_ELEMENTS}" if capped else "the largest model"
@@ -196,10 +195,11 @@ def learning_sample_pairs(config, train):
 
 
 def _choose_body_order(config, data, budget, show):
-    """(config with model.body_order and model.prune resolved, the record of why, the compression candidates
-    counted at body order 3 — or None) for body_order auto."""
+    """(config with model.body_order and model.prune resolved, the record of why, the candidates counted at
+    body order 3 when it is chosen — {"compression": [...], "reduction": [...] or None}, else {}) for
+    body_order auto."""
     model, species = config["model"], config["species"]
-    order, reason, candidates = DEFAULT_BODY_ORDER, "one species", None
+    order, reason, candidates, reductions = DEFAULT_BODY_ORDER, "one species", None, None
     if len(species) > 1:
         if model["compression"] != "auto" or model["tensor_reduction"] not in ("auto", None):
             reason = "compression or tensor reduction configured"
@@ -209,8 +209,9 @@ def _choose_body_order(config, data, budget, show):
             candidates = compression_candidates(at_default, train, data.targets)
             chosen = largest_affordable(candidates, len(species) > AUTOMATIC_MAX_PSEUDO_ELEMENTS, budget)
             limits = _limits(budget)
-            reduction = (first_affordable(reduction_candidates(at_default, train, data.targets), budget)
-                         if model["tensor_reduction"] == "auto" and not chosen.element_resolved else None)
+            if model["tensor_reduction"] == "auto" and not chosen.element_resolved:
+                reductions = reduction_candidates(at_default, train, data.targets)
+            reduction = first_affordable(reductions or [], budget)
             if chosen.element_resolved:
                 reason = f"element-resolved body order {DEFAULT_BODY_ORDER} within {limits} ({chosen.describe()})"
             elif reduction is not None:
@@ -223,7 +224,7 @@ def _choose_body_order(config, data, budget, show):
                 reason = (f"body order {DEFAULT_BODY_ORDER} needs compression ({chosen.describe()}); its embedding-"
                           f"learning sample has {pairs:,} neighbour pairs, {'within' if order == 3 else 'over'} "
                           f"{AUTOMATIC_LEARNING_PAIRS:,}")
-            if model["tensor_reduction"] == "auto" and reduction is None and not chosen.element_resolved:
+            if reductions is not None and reduction is None:
                 reason += f"; no tensor reduction to {min(AUTOMATIC_CHANNELS)} or more channels within {limits}"
     prune = model["prune"]
     if prune == "auto" or order < 3:
@@ -233,14 +234,15 @@ def _choose_body_order(config, data, budget, show):
     if show:
         log.info("body order auto: %d (%s)", order, reason)
     return (dataclasses.replace(config, model=dataclasses.replace(model, body_order=order, prune=prune)),
-            {"chosen": order, "reason": reason}, candidates if order == DEFAULT_BODY_ORDER else None)
+            {"chosen": order, "reason": reason},
+            {"compression": candidates, "reduction": reductions} if order == DEFAULT_BODY_ORDER and candidates else {})
 
 
-def _choose_tensor_reduction(config, data, budget, show, candidates=None):
+def _choose_tensor_reduction(config, data, budget, show, counted):
     """(config with model.tensor_reduction resolved, the record of why) for tensor_reduction auto: with several
     species, compression auto and body order >= 3, when the element-resolved model is over the budget, the
-    largest affordable reduction of AUTOMATIC_CHANNELS (from body order 2); else null. ``candidates``: the
-    compression candidates when already counted at this body order."""
+    largest affordable reduction of AUTOMATIC_CHANNELS (from body order 2); else null. ``counted``: the
+    candidates body order auto already counted at this body order (what is missing is counted here)."""
     model, species = config["model"], config["species"]
     chosen, candidate_record = None, None
     if len(species) == 1:
@@ -251,12 +253,13 @@ def _choose_tensor_reduction(config, data, budget, show, candidates=None):
         reason = f"body order {model['body_order']}: the element-resolved power spectrum"
     else:
         train = data.splits["train"]
-        resolved = (candidates or compression_candidates(config, train, data.targets, element_resolved_only=True))[0]
+        resolved = (counted.get("compression") or
+                    compression_candidates(config, train, data.targets, element_resolved_only=True))[0]
         limits = _limits(budget)
         if resolved.affordable(budget):
             reason = f"element-resolved within {limits} ({resolved.describe()})"
         else:
-            reductions = reduction_candidates(config, train, data.targets)
+            reductions = counted.get("reduction") or reduction_candidates(config, train, data.targets)
             candidate_record = [dataclasses.asdict(c) for c in reductions]
             chosen = first_affordable(reductions, budget)
             reason = (f"element-resolved over {limits} ({resolved.describe()}); "
