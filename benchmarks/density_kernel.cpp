@@ -125,7 +125,8 @@ double polynomial_ns_per_atom(const lepot::EnergyPolynomial& polynomial, const s
     if (densities.front().size() != n_density) return -1.0;
     const int count = static_cast<int>(densities.size());
     const int n_blocks = (count + W - 1) / W;
-    std::vector<double> lanes(static_cast<size_t>(n_blocks) * n_density * W), adjoint(n_density * W);  // [block][n_density][W]
+    // cache-line aligned, as PotentialWorkspace's lane arrays
+    lepot::AlignedDoubles lanes(static_cast<size_t>(n_blocks) * n_density * W), adjoint(n_density * W);  // [block][n_density][W]
     for (int e = 0; e < n_blocks * W; ++e)
         for (size_t a = 0; a < n_density; ++a)
             lanes[(static_cast<size_t>(e / W) * n_density + a) * W + e % W] = densities[e % count][a];

@@ -10,10 +10,16 @@
 // Degree 3, C A_a A_b A_c with a <= b <= c, is evaluated through its leading pairs (a, b):
 //   P_ab = A_a A_b,  S_ab = Σ_c C_abc A_c,  E += Σ_ab P_ab S_ab,  g_a += A_b S_ab,  g_b += A_a S_ab,
 //   g_c += C_abc P_ab   (scattered in the same pass),
-// so every monomial costs one gathered and one scattered multiply-add. Pairs come in runs of equal a
-// (lexicographic order), over which g_a and the energy are summed in registers. The scatter of g_c
-// targets the small adjoint array, which stays in L1 (a pass gathering P_ab instead would read the
-// [n_cubic_pairs] array out of order; docs/design-notes.md).
+// so every monomial costs one gathered and one scattered multiply-add. Pairs come in runs of equal a,
+// over which g_a and the energy are summed in registers. The scatter of g_c targets the small adjoint
+// array, which stays in L1 (a pass gathering P_ab instead would read the [n_cubic_pairs] array out of
+// order; docs/design-notes.md).
+//
+// Within a run the pairs are ordered by their number of monomials (most first), and consecutive pairs with
+// the same number form a group whose inner loop has that trip count fixed at compile time (1 to
+// max_unrolled_pair_size; longer pairs take the general loop). A pair has 1 to ~24 monomials (Mo.json: 3.9
+// on average), so a data-dependent inner loop mispredicts its exit at nearly every pair; this order and the
+// fixed trip counts remove that (docs/design-notes.md 16).
 //
 // The loops run over W centres of one species at once (evaluate_lanes<W>, densities interleaved
 // [n_density][W]): the index loads, the coefficient and the loop control of a monomial are then shared
@@ -127,29 +133,22 @@ public:
             // runs of pairs sharing their first factor a: ∂E/∂A_a and the energy are summed in registers
             // over the run (E_run = A_a Σ_b A_b S_ab = A_a g_a,run), so no store-to-load chain on adjoint[a]
             for (size_t run = 0; run + 1 < run_offsets_.size(); ++run) {
-                // local copies of A_a and A_b: the compiler then knows that the adjoint stores leave them alone
+                // a local copy of A_a: the compiler then knows that the adjoint stores leave it alone
                 alignas(64) double xa[W], run_adjoint[W] = {};
                 std::copy_n(at(density, run_first_[run]), W, xa);
-                for (int p = run_offsets_[run]; p < run_offsets_[run + 1]; ++p) {
-                    alignas(64) double xb[W], ab[W], sum[W] = {};  // A_b, P_ab and S_ab per lane
-                    std::copy_n(at(density, pair_b_[p]), W, xb);
-#pragma omp simd
-                    for (int w = 0; w < W; ++w) ab[w] = xa[w] * xb[w];
-                    for (int k = pair_offsets_[p]; k < pair_offsets_[p + 1]; ++k) {
-                        const double c = cubic[k];
-                        const double* xc = at(density, cubic_last_[k]);
-                        double* gc = at_mutable(adjoint, cubic_last_[k]);
-#pragma omp simd
-                        for (int w = 0; w < W; ++w) {
-                            sum[w] += c * xc[w];
-                            gc[w] += c * ab[w];
-                        }
-                    }
-                    double* gb = at_mutable(adjoint, pair_b_[p]);
-#pragma omp simd
-                    for (int w = 0; w < W; ++w) {
-                        run_adjoint[w] += xb[w] * sum[w];
-                        gb[w] += xa[w] * sum[w];
+                for (int group = run_group_offsets_[run]; group < run_group_offsets_[run + 1]; ++group) {
+                    const int begin = group_pair_offsets_[group], end = group_pair_offsets_[group + 1];
+                    static_assert(max_unrolled_pair_size == 8, "the cases below must match max_unrolled_pair_size");
+                    switch (pair_offsets_[begin + 1] - pair_offsets_[begin]) {
+                        case 1: cubic_pairs<W, 1>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 2: cubic_pairs<W, 2>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 3: cubic_pairs<W, 3>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 4: cubic_pairs<W, 4>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 5: cubic_pairs<W, 5>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 6: cubic_pairs<W, 6>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 7: cubic_pairs<W, 7>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        case 8: cubic_pairs<W, 8>(begin, end, cubic, density, adjoint, xa, run_adjoint); break;
+                        default: cubic_pairs<W, 0>(begin, end, cubic, density, adjoint, xa, run_adjoint);
                     }
                 }
                 double* ga = at_mutable(adjoint, run_first_[run]);
@@ -207,9 +206,49 @@ public:
     }
 
 private:
-    // Pair structure of the degree-3 block (see the header comment).
+    // Pairs with up to this many monomials run with a compile-time trip count (see the header comment).
+    static constexpr int max_unrolled_pair_size = 8;
+
+    // The pairs [pair_begin, pair_end) of one group, each with `size` monomials (0: read each pair's own
+    // count): S_ab, the scatter of C_abc P_ab into g_c, g_b += A_a S_ab and the run's g_a += A_b S_ab.
+    // density, adjoint: [n_density][W]; xa, run_adjoint: [W]
+    template <int W, int size>
+    void cubic_pairs(int pair_begin, int pair_end, const double* cubic, const double* density, double* adjoint,
+                     const double* xa, double* run_adjoint) const {
+        auto at = [](const double* values, int a) { return values + static_cast<size_t>(a) * W; };
+        auto at_mutable = [](double* values, int a) { return values + static_cast<size_t>(a) * W; };
+        for (int p = pair_begin; p < pair_end; ++p) {
+            // a local copy of A_b: the compiler then knows that the adjoint stores leave it alone
+            alignas(64) double xb[W], ab[W], sum[W] = {};  // A_b, P_ab and S_ab per lane
+            std::copy_n(at(density, pair_b_[p]), W, xb);
+#pragma omp simd
+            for (int w = 0; w < W; ++w) ab[w] = xa[w] * xb[w];
+            const int k_begin = pair_offsets_[p], k_end = size > 0 ? k_begin + size : pair_offsets_[p + 1];
+            for (int k = k_begin; k < k_end; ++k) {
+                const double c = cubic[k];
+                const double* xc = at(density, cubic_last_[k]);
+                double* gc = at_mutable(adjoint, cubic_last_[k]);
+#pragma omp simd
+                for (int w = 0; w < W; ++w) {
+                    sum[w] += c * xc[w];
+                    gc[w] += c * ab[w];
+                }
+            }
+            double* gb = at_mutable(adjoint, pair_b_[p]);
+#pragma omp simd
+            for (int w = 0; w < W; ++w) {
+                run_adjoint[w] += xb[w] * sum[w];
+                gb[w] += xa[w] * sum[w];
+            }
+        }
+    }
+
+    // Pair structure of the degree-3 block (see the header comment). The degree-3 monomials arrive in
+    // lexicographic order; they are reordered here so that within each run of equal a the pairs are sorted
+    // by their number of monomials, most first (b, c ascending among equals).
     void build_cubic_pairs() {
         const int first = degree_begin(3), count = degree_end(3) - first;
+        order_cubic_pairs_by_size(first, count);
         std::vector<int> pair_a;  // shape [n_cubic_pairs], first factor of each pair
         pair_offsets_.assign(1, 0);
         cubic_last_.resize(count);
@@ -229,6 +268,47 @@ private:
             if (p == 0 || pair_a[p] != pair_a[p - 1]) run_first_.push_back(pair_a[p]);
         }
         if (!pair_a.empty()) run_offsets_.push_back(static_cast<int>(pair_a.size()));
+        // groups: consecutive pairs of a run with the same size (pairs longer than max_unrolled_pair_size
+        // each form their own group; they take the general loop)
+        run_group_offsets_.assign(1, 0);
+        for (size_t run = 0; run + 1 < run_offsets_.size(); ++run) {
+            for (int p = run_offsets_[run]; p < run_offsets_[run + 1]; ++p) {
+                const int size = pair_offsets_[p + 1] - pair_offsets_[p];
+                if (p == run_offsets_[run] || size > max_unrolled_pair_size ||
+                    size != pair_offsets_[p] - pair_offsets_[p - 1])
+                    group_pair_offsets_.push_back(p);
+            }
+            run_group_offsets_.push_back(static_cast<int>(group_pair_offsets_.size()));
+        }
+        group_pair_offsets_.push_back(static_cast<int>(pair_a.size()));
+    }
+
+    // Reorders the degree-3 monomials [first, first + count) (in lexicographic order on entry) to
+    // (a, size of the pair (a, b) descending, b, c), moving their factors and coefficients with them.
+    void order_cubic_pairs_by_size(int first, int count) {
+        auto factors_of = [&](int m) { return &factors_[factor_offsets_[first + m]]; };
+        std::vector<int> pair_size(count);  // shape [n_cubic], size of the pair each monomial belongs to
+        for (int m = 0; m < count;) {
+            int end = m;
+            while (end < count && factors_of(end)[0] == factors_of(m)[0] && factors_of(end)[1] == factors_of(m)[1]) ++end;
+            std::fill(pair_size.begin() + m, pair_size.begin() + end, end - m);
+            m = end;
+        }
+        std::vector<int> order(count);  // shape [n_cubic], new position -> old position
+        for (int m = 0; m < count; ++m) order[m] = m;
+        std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+            if (factors_of(x)[0] != factors_of(y)[0]) return factors_of(x)[0] < factors_of(y)[0];
+            return pair_size[x] > pair_size[y];
+        });
+        const std::vector<int> old_factors(factors_);
+        const std::vector<double> old_coefficients(coefficients_);
+        const int n_monomials = this->n_monomials();
+        for (int m = 0; m < count; ++m) {
+            std::copy_n(&old_factors[factor_offsets_[first + order[m]]], 3, &factors_[factor_offsets_[first + m]]);
+            for (int s = 0; s < n_species_; ++s)
+                coefficients_[static_cast<size_t>(s) * n_monomials + first + m] =
+                    old_coefficients[static_cast<size_t>(s) * n_monomials + first + order[m]];
+        }
     }
 
     int degree_begin(int degree) const { return degree_offsets_[degree]; }
@@ -245,6 +325,8 @@ private:
     std::vector<int> pair_offsets_;             // shape [n_cubic_pairs+1], cubic monomials of each pair
     std::vector<int> run_offsets_;              // shape [n_runs+1], pairs sharing their first factor a
     std::vector<int> run_first_;                // shape [n_runs], that a
+    std::vector<int> run_group_offsets_;        // shape [n_runs+1], groups of each run
+    std::vector<int> group_pair_offsets_;       // shape [n_groups+1], pairs of each group (same size)
     std::vector<int> cubic_last_;               // shape [n_cubic], c
 };
 

@@ -47,8 +47,10 @@ struct CentreDomainError : std::domain_error {
 
 struct PotentialWorkspace {
     std::vector<DensityWorkspace> lanes;    // shape [polynomial_lanes], the density pass of each centre of a block
-    std::vector<double> lane_density;       // shape [n_extended][lanes], [A ; Ã] of the block's centres
-    std::vector<double> lane_adjoint;       // shape [n_extended][lanes], ∂E_i/∂[A ; Ã]
+    // the lane arrays start on a cache line, so that each channel's W lanes fill whole lines and the
+    // polynomial's vector loads and stores never split one (unaligned: 1.57x slower, docs/design-notes.md 16)
+    AlignedDoubles lane_density;            // shape [n_extended][lanes], [A ; Ã] of the block's centres
+    AlignedDoubles lane_adjoint;            // shape [n_extended][lanes], ∂E_i/∂[A ; Ã]
     std::vector<double> extended;           // shape [n_extended], [A ; Ã] of one centre (with a contraction)
     std::vector<double> extended_adjoint;   // shape [n_extended], ∂E_i/∂[A ; Ã] of one centre (∂E_i/∂A without
                                             //   a contraction)

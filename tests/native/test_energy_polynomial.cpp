@@ -1,9 +1,12 @@
 // energy_polynomial.hpp: the contracted polynomial equals Σ_q w_q B_q and its adjoint equals finite
 // differences, for degrees 1-5 mixed, for a polynomial with no terms (which once read past the end of its
 // degree table) and for one with a single term; the lane-interleaved evaluation (4 and 16 centres) equals
-// one centre at a time in every lane; non-finite coefficients are refused.
+// one centre at a time in every lane; cubic pairs (a, b) of every size from 1 to 12 monomials (the
+// compile-time sizes 1-8 and the general loop), several per run and in no particular order, give the same;
+// non-finite coefficients are refused.
 #include "energy_polynomial.hpp"
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -93,6 +96,30 @@ int main() {
                                     one_factors.data());
     check_against_features(single, 1, {1.7}, density, "a single term");
     check_against_features(single, 1, {0.0}, density, "zero coefficients");
+
+    // cubic pairs of sizes 1..12 in runs of several pairs (factors shuffled, so not in the evaluation order)
+    std::vector<int> cubic_feature, cubic_offsets = {0}, cubic_factors;
+    std::vector<double> cubic_coefficient;
+    const int n_cubic_density = 40;
+    for (int a = 0; a < 4; ++a)
+        for (int b = a; b < a + 7; ++b) {
+            const int size = (a * 7 + b) % 12 + 1;  // every size appears
+            for (int k = 0; k < size; ++k) {
+                std::vector<int> term = {b + 1 + 2 * k, a, b};
+                std::shuffle(term.begin(), term.end(), generator);
+                cubic_feature.push_back(static_cast<int>(cubic_coefficient.size()));
+                cubic_coefficient.push_back(uniform(generator));
+                cubic_factors.insert(cubic_factors.end(), term.begin(), term.end());
+                cubic_offsets.push_back(static_cast<int>(cubic_factors.size()));
+            }
+        }
+    const int n_cubic_features = static_cast<int>(cubic_feature.size());
+    const lepot::CouplingSet cubic_set(n_cubic_features, n_cubic_density, n_cubic_features, cubic_feature.data(),
+                                       cubic_coefficient.data(), cubic_offsets.data(), cubic_factors.data());
+    std::vector<double> cubic_weights(n_cubic_features), cubic_density(n_cubic_density);
+    for (double& w : cubic_weights) w = uniform(generator);
+    for (double& a : cubic_density) a = uniform(generator);
+    check_against_features(cubic_set, 1, cubic_weights, cubic_density, "cubic pairs of sizes 1-12");
 
     std::vector<double> bad = coefficients;
     bad[3] = std::nan("");
