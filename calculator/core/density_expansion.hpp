@@ -126,7 +126,8 @@ struct DensityWorkspace {
     std::vector<int> species_fill;          // shape [n_species], counting-sort positions
     std::vector<double> pair_weight;        // shape [n_neigh], f_c h (during the sort)
     std::vector<double> pair_weight_deriv;  // shape [n_neigh], d(f_c h)/dr
-    AlignedDoubles block_radial;        // shape [simd_block][n_radial_functions], R_nl of one block, pair-major
+    AlignedDoubles slot_radial;         // shape [n_slots][radial_row_length()], R_nl slot by slot (what the
+                                        //   accumulation of A reads; padding slots: 0)
     AlignedDoubles block_radial_deriv;  // shape [simd_block][n_radial_functions]
     AlignedDoubles pair_unit;          // shape [3][n_slots], r̂_ij (padding: ẑ)
     AlignedDoubles pair_inverse_distance;  // shape [n_slots], 1/|r_ij| (padding: 0)
@@ -445,13 +446,14 @@ private:
             ws.pair_ylm_grad.resize(3 * static_cast<size_t>(n_lm) * stride);
         }
         ws.ylm_scratch.resize(harmonics_.scratch_size(simd_block));
-        ws.block_radial.resize(static_cast<size_t>(simd_block) * n_functions);
+        const int row_length = radial_row_length();
+        ws.slot_radial.resize(static_cast<size_t>(stride) * row_length);
         ws.block_radial_deriv.resize(static_cast<size_t>(simd_block) * n_functions);
         double* unit = ws.pair_unit.data();
         for (int begin = 0; begin < stride; begin += simd_block) {
             for (int b = 0; b < simd_block; ++b) {
                 const int i = begin + b, p = ws.inside_pair[i];
-                double* radial = ws.block_radial.data() + b * n_functions;
+                double* radial = ws.slot_radial.data() + static_cast<size_t>(i) * row_length;
                 double* radial_deriv = ws.block_radial_deriv.data() + b * n_functions;
                 if (p < 0) {  // padding: no weight, any unit vector
                     unit[2 * static_cast<size_t>(stride) + i] = 1.0;
@@ -465,10 +467,10 @@ private:
                 for (int alpha = 0; alpha < 3; ++alpha) unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] / r;
                 radial_values<with_gradients>(r, ws.pair_weight[p], ws.pair_weight_deriv[p], radial, radial_deriv);
             }
-            // pair-major block [simd_block][n_functions] into the rows [n_functions][stride]
+            // the block's slots [simd_block][n_functions] (pair-major) into the rows [n_functions][stride]
             for (int f = 0; f < n_functions; ++f) {
                 double* row = ws.pair_radial.data() + static_cast<size_t>(f) * stride + begin;
-                for (int b = 0; b < simd_block; ++b) row[b] = ws.block_radial[b * n_functions + f];
+                for (int b = 0; b < simd_block; ++b) row[b] = ws.slot_radial[static_cast<size_t>(begin + b) * row_length + f];
                 if (!with_gradients) continue;
                 double* row_deriv = ws.pair_radial_deriv.data() + static_cast<size_t>(f) * stride + begin;
                 for (int b = 0; b < simd_block; ++b) row_deriv[b] = ws.block_radial_deriv[b * n_functions + f];
@@ -481,8 +483,8 @@ private:
     }
 
     // A_{k,nlm} = Σ_s u_{kn}(s) Σ_{inside pairs i of species s} R_nl(i) Y_lm(i) into ws.density: per species
-    // the pair sums S_nlm (multiply-adds over the species' padded run, Tile harmonics of one n at a time so that
-    // each radial row is loaded once for the tile), then A_k += u_k(s) S over all channels at once.
+    // the pair sums S_nlm (pair_sums: outer products of each pair's R_nl, eight n at a time, with its Y_lm,
+    // summed in registers), then A_k += u_k(s) S over all channels at once.
     void accumulate(DensityWorkspace& ws) const {
         const int n_nlm = layout_.n_nlm();
         ws.density.assign(n_density(), 0.0);
@@ -490,13 +492,13 @@ private:
         for (int s = 0; s < n_species_; ++s) {
             const int begin = ws.species_begin[s], end = ws.species_begin[s + 1];
             if (begin == end) continue;
+            int pairs_end = begin;  // the run's padding slots come last and add nothing
+            while (pairs_end < end && ws.inside_pair[pairs_end] >= 0) ++pairs_end;
             for (int l = 0; l <= layout_.l_max(); ++l) {
                 const int width = 2 * l + 1;
-                for (int n = 0; n < layout_.n_radial(l); ++n) {
-                    int mm = 0;
-                    for (; mm + 4 <= width; mm += 4) pair_sums<4>(l, n, mm, begin, end, ws);
-                    for (; mm < width; ++mm) pair_sums<1>(l, n, mm, begin, end, ws);
-                }
+                for (int n0 = 0; n0 < layout_.n_radial(l); n0 += simd_block)
+                    for (int m0 = 0; m0 < width; m0 += max_sum_tile)
+                        pair_sums_tile(std::min(max_sum_tile, width - m0), l, n0, m0, begin, pairs_end, ws);
             }
             const double* sums = ws.pair_sums.data();
             for (int k = 0; k < n_pseudo_; ++k) {
@@ -509,23 +511,60 @@ private:
         }
     }
 
-    // S_nlm for the Tile harmonics m0.. of degree l and radial index n over the slots [begin, end) into ws.pair_sums.
-    template <int Tile>
-    void pair_sums(int l, int n, int m0, int begin, int end, DensityWorkspace& ws) const {
-        const size_t stride = ws.n_slots;
-        const double* r = ws.pair_radial.data() + (layout_.radial_offset(l) + n) * stride;
-        const double* y = ws.pair_ylm.data() + (l * l + m0) * stride;
-        double partial[Tile][simd_block] = {};
-        for (int block = begin; block < end; block += simd_block)
-            for (int t = 0; t < Tile; ++t)
-#pragma omp simd
-                for (int b = 0; b < simd_block; ++b) partial[t][b] += r[block + b] * y[t * stride + block + b];
-        const int nlm = layout_.nlm_offset(l) + n * (2 * l + 1) + m0;
-        for (int t = 0; t < Tile; ++t) {
-            double sum = 0.0;
-            for (int b = 0; b < simd_block; ++b) sum += partial[t][b];
-            ws.pair_sums[nlm + t] = sum;
+    // Harmonics whose pair sums are formed in one pass (in registers: max_sum_tile accumulators of eight
+    // lanes); every l <= 7 takes one pass. Fewer, shorter passes were measured slower (docs/design-notes.md 14).
+    static constexpr int max_sum_tile = 16;
+
+    // pair_sums<tile> for a run-time tile of 1..max_sum_tile harmonics.
+    void pair_sums_tile(int tile, int l, int n0, int m0, int begin, int end, DensityWorkspace& ws) const {
+        static_assert(max_sum_tile == 16, "the cases below must match max_sum_tile");
+        switch (tile) {
+            case 1: return pair_sums<1>(l, n0, m0, begin, end, ws);
+            case 2: return pair_sums<2>(l, n0, m0, begin, end, ws);
+            case 3: return pair_sums<3>(l, n0, m0, begin, end, ws);
+            case 4: return pair_sums<4>(l, n0, m0, begin, end, ws);
+            case 5: return pair_sums<5>(l, n0, m0, begin, end, ws);
+            case 6: return pair_sums<6>(l, n0, m0, begin, end, ws);
+            case 7: return pair_sums<7>(l, n0, m0, begin, end, ws);
+            case 8: return pair_sums<8>(l, n0, m0, begin, end, ws);
+            case 9: return pair_sums<9>(l, n0, m0, begin, end, ws);
+            case 10: return pair_sums<10>(l, n0, m0, begin, end, ws);
+            case 11: return pair_sums<11>(l, n0, m0, begin, end, ws);
+            case 12: return pair_sums<12>(l, n0, m0, begin, end, ws);
+            case 13: return pair_sums<13>(l, n0, m0, begin, end, ws);
+            case 14: return pair_sums<14>(l, n0, m0, begin, end, ws);
+            case 15: return pair_sums<15>(l, n0, m0, begin, end, ws);
+            default: return pair_sums<16>(l, n0, m0, begin, end, ws);
         }
+    }
+
+    // S_nlm for the radial indices n0..n0+7 (those below n_radial(l)) and the Tile harmonics m0.. of degree l,
+    // over the slots [begin, end), into ws.pair_sums: for each slot, one broadcast Y_lm times the slot's eight
+    // R_nl (contiguous in slot_radial) per harmonic, so the sums over slots need no horizontal additions.
+    template <int Tile>
+    void pair_sums(int l, int n0, int m0, int begin, int end, DensityWorkspace& ws) const {
+        const size_t stride = ws.n_slots, row_length = radial_row_length();
+        const double* y = ws.pair_ylm.data() + (l * l + m0) * stride;
+        const double* radial = ws.slot_radial.data() + layout_.radial_offset(l) + n0;
+        alignas(64) double sums[Tile][simd_block] = {};  // [m - m0][n - n0]
+        for (int i = begin; i < end; ++i) {
+            const double* r = radial + i * row_length;
+            for (int t = 0; t < Tile; ++t) {
+                const double y_lm = y[t * stride + i];
+#pragma omp simd
+                for (int n = 0; n < simd_block; ++n) sums[t][n] += y_lm * r[n];
+            }
+        }
+        const int width = 2 * l + 1, n_count = std::min(simd_block, layout_.n_radial(l) - n0);
+        double* out = ws.pair_sums.data() + layout_.nlm_offset(l) + n0 * width + m0;
+        for (int n = 0; n < n_count; ++n)
+            for (int t = 0; t < Tile; ++t) out[n * width + t] = sums[t][n];
+    }
+
+    // Length of a slot's row in slot_radial: the radial functions, rounded up to whole cache lines, plus one
+    // vector, so that pair_sums' eight-wide loads from the last functions of a row stay inside it.
+    int radial_row_length() const {
+        return (layout_.n_radial_functions() + simd_block - 1) / simd_block * simd_block + simd_block;
     }
 
     RadialSpline spline_;

@@ -1,4 +1,5 @@
-// density_expansion.hpp: density gradients against finite differences (with the core-repulsion handover),
+// density_expansion.hpp: density gradients against finite differences (with the core-repulsion handover; for
+// a small basis and for one with more than eight radial functions per l and l_max 8),
 // pairs handed over entirely, an empty neighbour list, an atom alone in a huge box, a single radial
 // channel, and coincident atoms (refused).
 #include "density_expansion.hpp"
@@ -37,30 +38,47 @@ int main() {
     lepot::DensityWorkspace ws;
 
     // finite differences of A with respect to each neighbour vector, against cached_gradient_block + embedding
+    // (which reads the pair rows, not the slot-by-slot copy the accumulation of A reads): for the basis above
+    // and for one with more than eight radial functions per l and l up to 8 (the accumulation's second block
+    // of eight n and second tile of harmonics), with species runs longer than one block of eight pairs
     const int n_neigh = 5;
     std::vector<double> vectors = random_vectors(n_neigh, 1.0, 4.3, 11);  // in and beyond the handover, beyond r_c
     const std::vector<int> species = {0, 1, 1, 0, 1};
     const int centre = 1;
-    const std::vector<double> block = pair_gradients(expansion, centre, vectors, species, ws);
-    for (int p = 0; p < n_neigh; ++p)
-        for (int alpha = 0; alpha < 3; ++alpha) {
-            std::vector<double> plus = vectors, minus = vectors;
-            plus[3 * p + alpha] += 1e-6;
-            minus[3 * p + alpha] -= 1e-6;
-            expansion.expand(centre, n_neigh, plus.data(), species.data(), ws);
-            const std::vector<double> a_plus = ws.density;
-            expansion.expand(centre, n_neigh, minus.data(), species.data(), ws);
-            for (int k = 0; k < expansion.n_pseudo(); ++k)
-                for (int l = 0; l <= expansion.layout().l_max(); ++l)
-                    for (int n = 0; n < expansion.layout().n_radial(l); ++n)
-                        for (int mm = 0; mm < 2 * l + 1; ++mm) {
-                            const int nlm = expansion.layout().nlm_offset(l) + n * (2 * l + 1) + mm;
-                            const int a = k * n_nlm + nlm;
-                            const double analytic =
-                                expansion.embedding(species[p], k, n) * block[(3 * nlm + alpha) * n_neigh + p];
-                            check_close(analytic, (a_plus[a] - ws.density[a]) / 2e-6, 1e-7, "∂A/∂r by finite differences");
-                        }
-        }
+    const lepot::DensityExpansion wide = lepot::make_density_expansion(small_basis(4.0, 11, 8, 2, false, 3, true));
+    check(wide.layout().n_radial(0) > lepot::simd_block && wide.layout().l_max() == 8, "the wide basis is wide");
+    const std::vector<int> many_species = {0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    struct Case {
+        const lepot::DensityExpansion* expansion;
+        std::vector<double> vectors;
+        std::vector<int> species;
+    };
+    for (const Case& test : {Case{&expansion, vectors, species},
+                             Case{&wide, random_vectors(20, 1.0, 4.3, 12), many_species}}) {
+        const lepot::DensityExpansion& tested = *test.expansion;
+        const int count = static_cast<int>(test.species.size()), nlm_total = tested.layout().n_nlm();
+        const std::vector<double> block = pair_gradients(tested, centre, test.vectors, test.species, ws);
+        for (int p = 0; p < count; ++p)
+            for (int alpha = 0; alpha < 3; ++alpha) {
+                std::vector<double> plus = test.vectors, minus = test.vectors;
+                plus[3 * p + alpha] += 1e-6;
+                minus[3 * p + alpha] -= 1e-6;
+                tested.expand(centre, count, plus.data(), test.species.data(), ws);
+                const std::vector<double> a_plus = ws.density;
+                tested.expand(centre, count, minus.data(), test.species.data(), ws);
+                for (int k = 0; k < tested.n_pseudo(); ++k)
+                    for (int l = 0; l <= tested.layout().l_max(); ++l)
+                        for (int n = 0; n < tested.layout().n_radial(l); ++n)
+                            for (int mm = 0; mm < 2 * l + 1; ++mm) {
+                                const int nlm = tested.layout().nlm_offset(l) + n * (2 * l + 1) + mm;
+                                const int a = k * nlm_total + nlm;
+                                const double analytic =
+                                    tested.embedding(test.species[p], k, n) * block[(3 * nlm + alpha) * count + p];
+                                check_close(analytic, (a_plus[a] - ws.density[a]) / 2e-6, 1e-7,
+                                            "∂A/∂r by finite differences");
+                            }
+            }
+    }
 
     // the force back-projection equals ∂A/∂r contracted with h, for a small and a larger radial basis
     // (n_max 4 and 11), several species, a dense embedding and the handover
