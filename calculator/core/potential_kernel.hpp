@@ -34,10 +34,12 @@
 namespace lepot {
 
 // Centres whose polynomial is evaluated together (EnergyPolynomial::evaluate_lanes); a tail of at most
-// tail_threshold centres goes in blocks of tail_lanes instead (cheaper than one mostly empty full block).
-constexpr int polynomial_lanes = 16;
+// tail_threshold centres goes in one block of tail_lanes instead (cheaper than one half-empty full block).
+// 8 lanes: as fast per atom as 16 in the polynomial alone and 1.04x faster in LAMMPS (half the pair caches
+// per block; docs/design-notes.md 16).
+constexpr int polynomial_lanes = 8;
 constexpr int tail_lanes = 4;
-constexpr int tail_threshold = 8;
+constexpr int tail_threshold = 4;
 
 // A domain_error (coincident atoms, a non-finite vector) raised for one centre of a compute_atoms call.
 struct CentreDomainError : std::domain_error {

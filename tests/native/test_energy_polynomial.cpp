@@ -1,6 +1,6 @@
 // energy_polynomial.hpp: the contracted polynomial equals Σ_q w_q B_q and its adjoint equals finite
 // differences, for degrees 1-5 mixed, for a polynomial with no terms (which once read past the end of its
-// degree table) and for one with a single term; the lane-interleaved evaluation (4 and 16 centres) equals
+// degree table) and for one with a single term; the lane-interleaved evaluation (4, 8 and 16 centres) equals
 // one centre at a time in every lane; cubic pairs (a, b) of every size from 1 to 12 monomials (the
 // compile-time sizes 1-8 and the general loop), several per run and in no particular order, give the same;
 // non-finite coefficients are refused.
@@ -52,6 +52,7 @@ void check_against_features(const lepot::CouplingSet& set, int n_species, const 
             check_close(adjoint[a], central_difference(energy_at, density[a], 1e-6), 1e-7, name + ": adjoint");
         }
         check_lanes<4>(polynomial, s, set.n_density(), name);
+        check_lanes<8>(polynomial, s, set.n_density(), name);
         check_lanes<16>(polynomial, s, set.n_density(), name);
     }
 }
