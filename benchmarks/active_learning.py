@@ -1,14 +1,14 @@
 """Active learning on mlearn Mo: does `lepot select` reach an error with fewer structures than random picks?
 
     .venv/bin/python benchmarks/active_learning.py [--seeds 3] [--rounds 6] [--config examples/fit_Mo_fast.yaml]
-                                                   [--methods variance information random]
+                                                   [--methods variance energy information random]
                                                    [--plot benchmarks/active_learning_Mo.png]
 
 20 % of the mlearn Mo training set (seeded) is held out as validation data; the rest is the pool. Start from
 20 pool structures chosen at random (per seed); each round fit with the config's settings (all labelled
 structures train; the posterior is then calibrated by the fit's own noise, which selection does not use),
 then add 20 more of the pool, chosen by lepot.fitting.selection.select_structures with criterion
-"variance" or "information", or at random (same seed). Printed: validation and test energy and force MAE
+"variance", "energy" or "information", or at random (same seed). Printed: validation and test energy and force MAE
 per training-set size, averaged over seeds; drawn: benchmarks/active_learning_Mo.png (validation and test).
 The default criterion of `lepot select` is chosen on the validation curves; the test set only scores.
 """
@@ -74,7 +74,7 @@ def learning_curve(pool, validation, settings, seed, rounds, method, folder):
     return curve
 
 
-METHODS = {"variance": "tab:blue", "information": "tab:green", "random": "tab:orange"}
+METHODS = {"variance": "tab:blue", "energy": "tab:purple", "information": "tab:green", "random": "tab:orange"}
 
 
 def plot(curves, path, config):

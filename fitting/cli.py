@@ -43,8 +43,9 @@ def main(argv=None):
     select.add_argument("pool", nargs="+", help="candidate structure files or globs readable by ase.io")
     select.add_argument("--count", type=int, default=20, help="how many structures to choose (default 20)")
     select.add_argument("--output", required=True, help="extxyz file to write the chosen structures to")
-    select.add_argument("--criterion", default="variance", choices=("variance", "information"),
-                        help="variance: most reduction of the pool's predictive variance (default); information: D-optimal")
+    select.add_argument("--criterion", default="variance",
+                        help="variance: most reduction of the pool's predictive variance (default); energy: of the "
+                             "pool's energies only; information: D-optimal (lepot.fitting.selection.CRITERIA)")
 
     compare = commands.add_parser("compare", help="GFRE and GFRD between the bases of two parameter files on data")
     compare.add_argument("model_a", help="parameter file or shipped potential's name")

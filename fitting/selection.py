@@ -8,7 +8,10 @@ M_S = I + V_Sᵀ V_S (the posterior's calibration scale cancels from both criter
   criterion "variance" (default; transductive / V-optimal design): the expected reduction of the total
       predictive variance of the whole pool's weighted rows X_P,
           gain(S) = tr(X_P (H⁻¹ − (H + X_SᵀX_S)⁻¹) X_Pᵀ) = tr(M_S⁻¹ V_Sᵀ G V_S),   G = C⁻ᵀ X_PᵀX_P C⁻¹,
-      which favours structures that inform the predictions the pool asks for, in the proportions it asks;
+      which favours structures that inform the predictions the pool asks for, in the proportions it asks
+      (mostly forces: a structure has one energy row and 3N force rows);
+  criterion "energy": the same with X_P the pool's energy rows only (the expected reduction of the
+      variance of the pool's energies per atom), the labels still adding all their rows X_S;
   criterion "information" (D-optimal design): the expected information of the labels,
           gain(S) = ln det(I + X_S H⁻¹ X_Sᵀ) = ln det M_S (nats).
 
@@ -51,20 +54,23 @@ def fitted_row_weights(model):
 
 
 def design_rows(model, structures):
-    """[X_S [n_rows][n_columns]] of ``structures`` with the fit's row weights, in the posterior's columns."""
+    """([X_S [n_rows][n_columns]], [E_S [1 or 0][n_columns]]) of ``structures`` with the fit's row weights, in
+    the posterior's columns: all the rows of each structure (energy, forces, stress), and its energy row."""
     posterior = model.uncertainty
     builder = RowBuilder(model.basis, fitted_row_weights(model), posterior.reference_energy_columns,
                          centre_embedding=posterior.centre_channels)
-    rows = []
+    rows, energy_rows = [], []
     for structure in structures:
         atoms = getattr(structure, "atoms", structure)
         placeholder = Structure(atoms, 0.0, np.zeros((len(atoms), 3)), np.zeros((3, 3)),  # X does not depend on them
                                 getattr(structure, "config_type", "default"), getattr(structure, "source", ""))
-        rows.append(builder.rows(placeholder)[0])
-    return rows
+        by_target = builder.rows_by_target(placeholder)
+        rows.append(np.vstack([x for x, _ in by_target.values()]) if by_target else np.zeros((0, posterior.n_columns)))
+        energy_rows.append(by_target["energy"][0] if "energy" in by_target else np.zeros((0, posterior.n_columns)))
+    return rows, energy_rows
 
 
-CRITERIA = ("variance", "information")
+CRITERIA = ("variance", "energy", "information")
 
 
 def _projected(factor, rows):
@@ -95,13 +101,14 @@ def select_structures(model, pool, count, criterion="variance"):
     if criterion not in CRITERIA:
         raise ValueError(f"unknown selection criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
     count = min(count, len(pool))
-    rows = design_rows(model, pool)
-    pool_gram = sum(r.T @ r for r in rows) if criterion == "variance" else None  # shape [n_columns][n_columns]
+    rows, energy_rows = design_rows(model, pool)
+    targets = {"variance": rows, "energy": energy_rows}.get(criterion)  # the pool rows whose variance is reduced
+    pool_gram = sum(r.T @ r for r in targets) if targets is not None else None  # shape [n_columns][n_columns]
     factor = model.uncertainty.factor
     chosen, gains, initial = [], [], None
     remaining = list(range(len(pool)))
     for _ in range(count):
-        if criterion == "variance":
+        if pool_gram is not None:
             half = solve_triangular(factor, pool_gram, trans="T", lower=False)  # C⁻ᵀ K
             gram = solve_triangular(factor, half.T, trans="T", lower=False).T  # C⁻ᵀ K C⁻¹
             scores = np.array([variance_reduction(factor, rows[k], gram) for k in remaining])

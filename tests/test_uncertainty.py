@@ -261,17 +261,19 @@ def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):
     assert run(1e6 * grade) == 50
 
 
-@pytest.mark.parametrize("criterion", ["variance", "information"])
+@pytest.mark.parametrize("criterion", ["variance", "energy", "information"])
 def test_selection_takes_the_largest_gain_then_the_gain_given_it(tmp_path, criterion):
     """Greedy design, checked against explicit inverses with the explicit Hessian H = XᵀX + λD² of the training
     rows and the pool's weighted rows X_S: "information" maximises ln det(I + X_S H⁻¹ X_Sᵀ), "variance" the drop
-    Σ_T tr(X_T (H⁻¹ − (H + X_SᵀX_S)⁻¹) X_Tᵀ) over the pool; the second choice is the best given the first."""
+    Σ_T tr(X_T (H⁻¹ − (H + X_SᵀX_S)⁻¹) X_Tᵀ) over the pool, "energy" the same over the pool's energy rows T only;
+    the second choice is the best given the first."""
     data, design, solved, model = fitted_stages(mo_config(tmp_path))
     x, _, ridge = explicit_problem(data, design, solved)
     pool = read_structures(MO_TEST)[:8]
     selection = select_structures(model, pool, 2, criterion)
     rows = [design.builder.rows(s)[0] for s in pool]  # the pool is labelled; its targets do not enter X
-    gram = sum(r.T @ r for r in rows)
+    targets = [design.builder.rows_by_target(s)["energy"][0] for s in pool] if criterion == "energy" else rows
+    gram = sum(r.T @ r for r in targets)
 
     def gains(h):
         inverse = np.linalg.inv(h)
