@@ -14,8 +14,8 @@
 // PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular) and computes u_i = W z_i
 // for blocks of 16 centres (z 64-byte aligned in the caller's work vector), four rows of W at a time in
 // registers, skipping the leading columns that are zero for every centre of a block (the other species'
-// blocks). The ASE calculator (through the Cython
-// bindings) and the LAMMPS plugin both call it: project() keeps u_i, variances() only |u_i|² and Σ_i u_i.
+// blocks). The ASE calculator (through the Cython bindings) and the LAMMPS plugin both call it: project()
+// keeps u_i, variances() only |u_i|² and Σ_i u_i.
 #pragma once
 
 #include <algorithm>
