@@ -43,9 +43,9 @@ def main(argv=None):
     select.add_argument("pool", nargs="+", help="candidate structure files or globs readable by ase.io")
     select.add_argument("--count", type=int, default=20, help="how many structures to choose (default 20)")
     select.add_argument("--output", required=True, help="extxyz file to write the chosen structures to")
-    select.add_argument("--criterion", default="variance",
-                        help="variance: most reduction of the pool's predictive variance (default); energy: of the "
-                             "pool's energies only; information: D-optimal (lepot.fitting.selection.CRITERIA)")
+    select.add_argument("--criterion", default=None,
+                        help="energy: most reduction of the predictive variance of the pool's energies (default); "
+                             "variance: of all its rows; information: D-optimal (lepot.fitting.selection.CRITERIA)")
 
     compare = commands.add_parser("compare", help="GFRE and GFRD between the bases of two parameter files on data")
     compare.add_argument("model_a", help="parameter file or shipped potential's name")
@@ -74,7 +74,8 @@ def main(argv=None):
         elif args.command == "select":
             from .selection import run_select
 
-            print(run_select(args.model, args.pool, args.count, args.output, args.criterion))
+            selection_options = {"criterion": args.criterion} if args.criterion else {}
+            print(run_select(args.model, args.pool, args.count, args.output, **selection_options))
         elif args.command == "compare":
             from .feature_comparison import run_compare
 
