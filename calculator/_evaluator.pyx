@@ -123,6 +123,11 @@ cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
         vector[double] reference_energies
 
 
+cdef extern from "aligned_storage.hpp" namespace "lepot" nogil:
+    cdef cppclass AlignedDoubles:  # std::vector<double> with cache-line aligned storage
+        AlignedDoubles() except +
+
+
 cdef extern from "posterior.hpp" namespace "lepot" nogil:
     cdef cppclass PosteriorParameters:
         cbool present
@@ -138,7 +143,7 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
     cdef cppclass PosteriorEvaluator:
         PosteriorEvaluator(PosteriorParameters, int, int) except +
         int n_columns()
-        void project(int, const int*, const double*, vector[double]&, double*)
+        void project(int, const int*, const double*, AlignedDoubles&, double*)
 
 
 cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
@@ -648,7 +653,7 @@ cdef class PosteriorProjector:
             raise ValueError(f"features must have shape ({n}, {self.n_features}), got {tuple(features.shape)[:2]}")
         u = np.empty((n, self.n_columns))
         cdef double[:, ::1] out = u
-        cdef vector[double] work
+        cdef AlignedDoubles work
         if n > 0:
             with nogil:
                 self.evaluator.get().project(n, &species[0], &features[0, 0], work, &out[0, 0])

@@ -22,11 +22,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "aligned_storage.hpp"
 #include "core_repulsion.hpp"
 #include "cutoff_function.hpp"
 #include "radial_spline.hpp"
@@ -58,24 +58,6 @@ inline void project_on_harmonics(int count, const double* value_coefficients, co
 // Pairs per vector block of the kernels (8 doubles: one AVX-512 or two AVX2 registers).
 constexpr int simd_block = 8;
 
-// Allocator of 64-byte aligned storage: every row of the kernel-layout buffers (a multiple of simd_block
-// doubles long) then starts on a cache line, and vector loads and stores never split one (measured:
-// split stores made the harmonics 1.4x slower).
-template <class T>
-struct CacheLineAllocator {
-    using value_type = T;
-    static constexpr std::align_val_t alignment{64};
-    CacheLineAllocator() = default;
-    template <class U>
-    CacheLineAllocator(const CacheLineAllocator<U>&) {}
-    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
-    void deallocate(T* pointer, size_t) { ::operator delete(pointer, alignment); }
-    template <class U>
-    bool operator==(const CacheLineAllocator<U>&) const { return true; }
-    template <class U>
-    bool operator!=(const CacheLineAllocator<U>&) const { return false; }
-};
-using AlignedDoubles = std::vector<double, CacheLineAllocator<double>>;
 
 class DensityLayout {
 public:

@@ -12,7 +12,7 @@
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
 //
 // PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular) and computes u_i = W z_i
-// for blocks of 16 centres (z 64-byte aligned in the caller's work vector), four rows of W at a time in
+// for blocks of 16 centres (in a cache-line aligned work buffer the caller owns), four rows of W at a time in
 // registers, skipping the leading columns that are zero for every centre of a block (the other species'
 // blocks). The ASE calculator (through the Cython bindings) and the LAMMPS plugin both call it: project()
 // keeps u_i, variances() only |u_i|² and Σ_i u_i.
@@ -20,10 +20,11 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "aligned_storage.hpp"
 
 namespace lepot {
 
@@ -64,13 +65,13 @@ public:
     // u_i = C⁻ᵀ z_i of n centres, z_i = v_κ(a) B(i) in coefficient block κ and 1 in the E0 column of a.
     // species: [n] species index of each centre; features: [n][n_features], B(i); u: [n][n_columns],
     // overwritten (eV per unit noise).
-    void project(int n, const int* species, const double* features, std::vector<double>& work, double* u) const {
+    void project(int n, const int* species, const double* features, AlignedDoubles& work, double* u) const {
         apply<true>(n, species, features, work, u, nullptr, nullptr);
     }
 
     // |u_i|² of n centres (eV² per unit noise) into variance [n], and Σ_i u_i added to sum [n_columns]
     // (nullptr: not wanted), without storing u.
-    void variances(int n, const int* species, const double* features, std::vector<double>& work, double* variance,
+    void variances(int n, const int* species, const double* features, AlignedDoubles& work, double* variance,
                    double* sum) const {
         apply<false>(n, species, features, work, nullptr, variance, sum);
     }
@@ -78,7 +79,6 @@ public:
 private:
     static constexpr int lanes = 16;  // centres evaluated together; the lane loops vectorise
     static constexpr int rows = 4;    // rows of W per pass (4 x 16 accumulators stay in registers)
-    static constexpr size_t cache_line_doubles = 8;
 
     // W = C⁻ᵀ, lower triangular, dense rows [n_columns][n_columns] (zeros above the diagonal): row j of W
     // holds what u_j needs, so u = W z is a sequence of dot products over the leading j+1 columns.
@@ -120,14 +120,11 @@ private:
     // u = W z for blocks of `lanes` centres: z transposed into work [n_columns][lanes], then `rows` rows of W
     // at a time against it, only over the columns some centre of the block has non-zero.
     template <bool store>
-    void apply(int n, const int* species, const double* features, std::vector<double>& work, double* u,
+    void apply(int n, const int* species, const double* features, AlignedDoubles& work, double* u,
                double* variance, double* sum) const {
         const size_t columns = static_cast<size_t>(parameters_.n_columns);
-        // z starts on a cache line (work is a plain vector, 16-byte aligned), so that a row of `lanes`
-        // doubles fills whole lines and its vector loads never split one
-        work.resize(columns * lanes + cache_line_doubles);
-        const size_t misalignment = reinterpret_cast<std::uintptr_t>(work.data()) % (8 * cache_line_doubles) / 8;
-        double* z = work.data() + (misalignment ? cache_line_doubles - misalignment : 0);  // shape [n_columns][lanes]
+        work.resize(columns * lanes);
+        double* z = work.data();  // shape [n_columns][lanes], each row two whole cache lines
         for (int begin = 0; begin < n; begin += lanes) {
             const int count = std::min(lanes, n - begin);
             size_t first = columns;  // first column any centre of the block has non-zero

@@ -27,7 +27,7 @@ int main() {
             p.factor.push_back(factor[i * n + j]);
         }
     const lepot::PosteriorEvaluator posterior(p, n_species, n_features);
-    std::vector<double> work;
+    lepot::AlignedDoubles work;
     for (int m : {1, 15, 16, 17, 37}) {
         std::vector<int> species(m);
         std::vector<double> features(static_cast<size_t>(m) * n_features);  // shape [m][n_features]
