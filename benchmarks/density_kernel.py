@@ -13,21 +13,26 @@ diamond Si a = 5.43 Å) with every pair inside the cutoff, one thread. It times
   polynomial in blocks of 16 centres, back-projection), per atom;
 - the energy polynomial alone (energy and adjoint) with 1, 4, 8, 16 and 32 centres evaluated at once.
 
-Flops are counted, not measured, as the kernel is written (calculator/core/density_expansion.hpp and
-spherical_harmonics.hpp), per pair inside the cutoff, with F radial functions (Σ_l n_l), L = l_max,
-Y = (L+1)² harmonics and N = Σ_l n_l (2l+1) density channels of one pseudo-element:
-    spline          17 F   (value by Horner 6, derivative 7, cutoff and handover product rule 4)
-    harmonics       9 E + L + 6 L + 8 Y   (Q_l^m recursion and its u_z-derivative for the E entries with
-                    l >= m+2, the first step l = m+1, the powers (x + iy)^m, and per harmonic the value 2 and
-                    the polynomial gradient 6)
+Flops are counted, not measured, as the kernel is written (calculator/core/density_expansion.hpp,
+spherical_harmonics.hpp, radial_spline.hpp and cutoff_function.hpp), per pair inside the cutoff, with
+F radial functions (Σ_l n_l), L = l_max, Y = (L+1)² harmonics, P = (L+1)(L+2)/2 Legendre factors and
+N = Σ_l n_l (2l+1) density channels of one pseudo-element:
+    cutoff          54     (z and z² 4; sin z and cos z by their Taylor series 21 and 22; f_c and f_c' 3; the
+                    handover product rule 4)
+    spline          16 F + 1   (value by Horner 6 and the weight 1, derivative 6 and the product rule 3)
+    unit vector     3
+    harmonics       9 E + L + 6 L + 2 P + Y   (Q_l^m recursion and its u_z-derivative for the E entries with
+                    l >= m+2, the first step l = m+1, the powers (x + iy)^m, the normalised factors q and q'
+                    per (l, m >= 0), and Y = q φ per harmonic)
     accumulation    2 N    (A += R Y)
-    back-projection 4 N + 8 Y + 17   (H, H' per channel; H' Y and H ∇F per harmonic; the tangential
-                    projection and r̂ term once per pair)
-A multiply-add counts as two flops. Divisions, square roots, the cosine of the cutoff, the zero padding of
-the pair blocks (up to 7 pairs per species) and data movement are not counted, so the GFLOP/s figure is a
-lower bound of the arithmetic done. The peak is measured on the same core in the same run: twelve
-independent chains of 256-bit and of 512-bit FMAs, the better of the two. Each file is measured in
-RUNS separate processes and the fastest run is reported (the machines are noisy).
+    back-projection 4 N + 6 Y + 18 L + 8 + 20   (H, H' per channel; three sums over l per harmonic; their
+                    products with the phases per order m; the tangential projection and r̂ term once per pair)
+A multiply-add counts as two flops. Divisions, square roots, the zero padding of the pair blocks (up to 7
+pairs per species) and of the radial functions (to whole blocks of 8), the m = 0 terms that the kernel adds
+as exact zeros, and data movement are not counted, so the GFLOP/s figure is a lower bound of the arithmetic
+done. The peak is measured on the same core in the same run: twelve independent chains of 256-bit and of
+512-bit FMAs, the better of the two. Each file is measured in RUNS separate processes and the fastest run is
+reported (the machines are noisy).
 """
 
 import argparse
@@ -56,11 +61,16 @@ def flops_per_pair(parameters):
     l_max = len(n_radial) - 1
     functions = sum(n_radial)
     harmonics = (l_max + 1) ** 2
+    legendre = (l_max + 1) * (l_max + 2) // 2
     channels = sum(n * (2 * l + 1) for l, n in enumerate(n_radial))
     recursion_entries = sum(max(0, l_max - m - 1) for m in range(l_max + 1))
-    spline = 17 * functions
-    harmonic_work = 9 * recursion_entries + l_max + 6 * l_max + 8 * harmonics
-    return spline + harmonic_work + 2 * channels + 4 * channels + 8 * harmonics + 17
+    cutoff = 54
+    spline = 16 * functions + 1
+    unit_vector = 3
+    harmonic_work = 9 * recursion_entries + l_max + 6 * l_max + 2 * legendre + harmonics
+    accumulation = 2 * channels
+    back_projection = 4 * channels + 6 * harmonics + 18 * l_max + 8 + 20
+    return cutoff + spline + unit_vector + harmonic_work + accumulation + back_projection
 
 
 def build(folder):

@@ -31,7 +31,8 @@ cdef extern from "radial_spline.hpp" namespace "lepot" nogil:
     cdef cppclass RadialSpline:
         RadialSpline(int, int, double, const double*, const double*) except +
         int n_functions()
-        void evaluate_with_derivatives "evaluate<true>"(double, double*, double*)
+        int padded_functions()
+        void evaluate_with_derivatives "evaluate<true>"(double, double, double, double*, double*)
 
 
 cdef extern from "spherical_harmonics.hpp" namespace "lepot" nogil:
@@ -408,14 +409,14 @@ def evaluate_radial_spline(double r_max, const double[:, ::1] node_values not No
     spline.reset(new RadialSpline(node_values.shape[1], node_values.shape[0], r_max,
                                   &node_values[0, 0], &node_derivatives[0, 0]))
     cdef int n = r.shape[0]
-    values = np.zeros((n, node_values.shape[1]))
-    derivatives = np.zeros((n, node_values.shape[1]))
+    values = np.zeros((n, spline.get().padded_functions()))  # the kernel's padded rows
+    derivatives = np.zeros((n, spline.get().padded_functions()))
     cdef double[:, ::1] value_view = values
     cdef double[:, ::1] derivative_view = derivatives
     cdef int i
     for i in range(n):
-        spline.get().evaluate_with_derivatives(r[i], &value_view[i, 0], &derivative_view[i, 0])
-    return values, derivatives
+        spline.get().evaluate_with_derivatives(r[i], 1.0, 0.0, &value_view[i, 0], &derivative_view[i, 0])
+    return values[:, :node_values.shape[1]], derivatives[:, :node_values.shape[1]]
 
 
 cdef class DescriptorEvaluator:

@@ -30,6 +30,7 @@
 #include "core_repulsion.hpp"
 #include "cutoff_function.hpp"
 #include "radial_spline.hpp"
+#include "simd_lanes.hpp"
 #include "spherical_harmonics.hpp"
 
 namespace lepot {
@@ -54,10 +55,6 @@ inline void project_on_harmonics(int count, const double* value_coefficients, co
     gradient[1] = gy;
     gradient[2] = gz;
 }
-
-// Pairs per vector block of the kernels (8 doubles: one AVX-512 or two AVX2 registers).
-constexpr int simd_block = 8;
-
 
 class DensityLayout {
 public:
@@ -106,18 +103,23 @@ struct DensityWorkspace {
     std::vector<int> inside_pair;           // shape [n_slots], pair p in slot i, or -1 for padding
     std::vector<int> species_begin;         // shape [n_species+1], slots of species s: [begin[s], begin[s+1])
     std::vector<int> species_fill;          // shape [n_species], counting-sort positions
-    std::vector<double> pair_weight;        // shape [n_neigh], f_c h (during the sort)
+    std::vector<double> pair_distance;      // shape [n_neigh], |r_ij| (Å)
+    std::vector<double> pair_weight;        // shape [n_neigh], f_c h
     std::vector<double> pair_weight_deriv;  // shape [n_neigh], d(f_c h)/dr
+    // F below is the spline's padded_functions(): Σ_l n_l rounded up to whole blocks (padding functions are 0)
     AlignedDoubles slot_radial;         // shape [n_slots][radial_row_length()], R_nl slot by slot (what the
                                         //   accumulation of A reads; padding slots: 0)
-    AlignedDoubles block_radial_deriv;  // shape [simd_block][n_radial_functions]
+    AlignedDoubles block_radial_deriv;  // shape [simd_block][F], dR/dr of one block slot by slot
     AlignedDoubles pair_unit;          // shape [3][n_slots], r̂_ij (padding: ẑ)
     AlignedDoubles pair_inverse_distance;  // shape [n_slots], 1/|r_ij| (padding: 0)
-    AlignedDoubles pair_radial;        // shape [n_radial_functions][n_slots], R_nl (padding: 0)
-    AlignedDoubles pair_radial_deriv;  // shape [n_radial_functions][n_slots], dR_nl/dr (with gradients)
+    AlignedDoubles pair_radial;        // shape [F][n_slots], R_nl (padding: 0)
+    AlignedDoubles pair_radial_deriv;  // shape [F][n_slots], dR_nl/dr (with gradients)
     AlignedDoubles pair_ylm;           // shape [(l_max+1)^2][n_slots]
-    AlignedDoubles pair_ylm_grad;      // shape [(l_max+1)^2][3][n_slots], ∇F_lm (with gradients; ∇Y_lm =
-                                            //   SphericalHarmonics::tangential_gradient of it)
+    // with gradients, the factors of ∇F_lm (SphericalHarmonics::compute_block; ∇Y_lm = tangential_gradient of it)
+    AlignedDoubles pair_legendre;        // shape [n_legendre][n_slots], q_lm = K_lm Q_l^m(u_z), m >= 0
+    AlignedDoubles pair_legendre_deriv;  // shape [n_legendre][n_slots], q'_lm = K_lm dQ_l^m/du_z
+    AlignedDoubles pair_phases;          // shape [2][l_max+1][n_slots], c_m = Re (u_x + i u_y)^m, then s_m = Im
+    AlignedDoubles block_adjoint;        // shape [2][(l_max+1)^2][simd_block], H_lm then H'_lm of one block
     // pair_major_cache(): the same pairs slot by slot
     std::vector<double> pair_major_radial;        // shape [n_slots][n_radial_functions]
     std::vector<double> pair_major_radial_deriv;  // shape [n_slots][n_radial_functions]
@@ -213,73 +215,16 @@ public:
     // ∂E/∂r_ij = Σ_{nlm} h_{a_j}[nlm] ∇(h R_nl Y_lm)(r_ij) into pair_gradients [n_neigh][3] for every pair of
     // the last expand_with_pair_cache(); zero for pairs that add nothing.
     // species_adjoint: [n_species][n_nlm], h_s = Σ_k u_{kn}(s) ∂E/∂A_{k,nlm}
-    // For a block of simd_block pairs and each lm: H = Σ_n h_nlm R_nl, H' = Σ_n h_nlm R'_nl (one multiply-add
-    // per n over the block), then Σ_lm H' Y_lm r̂ + H ∇Y_lm, the tangential projection of ∇F applied once per pair.
+    // Per block of simd_block pairs (project_block): H_lm = Σ_n h_nlm R_nl and H'_lm = Σ_n h_nlm R'_nl, then
+    // ∂E/∂r = Σ_lm H'_lm Y_lm r̂ + T(Σ_lm H_lm ∇F_lm), T the tangential projection, applied once per pair.
     void project_adjoint(int n_neigh, const double* species_adjoint, DensityWorkspace& ws,
                          double* pair_gradients) const {
         std::fill(pair_gradients, pair_gradients + 3 * static_cast<size_t>(n_neigh), 0.0);
-        const size_t stride = ws.n_slots;
+        ws.block_adjoint.resize(2 * static_cast<size_t>(layout_.n_lm()) * simd_block);
         for (int s = 0; s < n_species_; ++s) {
             const double* h = species_adjoint + static_cast<size_t>(s) * layout_.n_nlm();
-            for (int begin = ws.species_begin[s]; begin < ws.species_begin[s + 1]; begin += simd_block) {
-                double radial_sum[simd_block] = {}, gradient_x[simd_block] = {}, gradient_y[simd_block] = {},
-                       gradient_z[simd_block] = {};
-                for (int l = 0; l <= layout_.l_max(); ++l) {
-                    const int width = 2 * l + 1;
-                    int mm = 0;
-                    for (; mm + 3 <= width; mm += 3)
-                        project_harmonics<3>(l, mm, h, begin, ws, radial_sum, gradient_x, gradient_y, gradient_z);
-                    for (; mm < width; ++mm)
-                        project_harmonics<1>(l, mm, h, begin, ws, radial_sum, gradient_x, gradient_y, gradient_z);
-                }
-                for (int b = 0; b < simd_block; ++b) {
-                    const int p = ws.inside_pair[begin + b];
-                    if (p < 0) continue;
-                    const double u[3] = {ws.pair_unit[begin + b], ws.pair_unit[stride + begin + b],
-                                         ws.pair_unit[2 * stride + begin + b]};
-                    double* out = pair_gradients + 3 * static_cast<size_t>(p);
-                    out[0] = gradient_x[b];
-                    out[1] = gradient_y[b];
-                    out[2] = gradient_z[b];
-                    SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[begin + b], out);
-                    for (int alpha = 0; alpha < 3; ++alpha) out[alpha] += radial_sum[b] * u[alpha];
-                }
-            }
-        }
-    }
-
-    // The terms of `Tile` consecutive harmonics m0.. of degree l in project_adjoint(), for the block of
-    // pairs starting at slot `begin`: H_m = Σ_n h_nlm R_nl and H'_m likewise over the block (each radial row
-    // loaded once for the whole tile), then radial_sum += Σ_m H'_m Y_lm and gradient += Σ_m H_m ∇F_lm.
-    template <int Tile>
-    void project_harmonics(int l, int m0, const double* h, int begin, const DensityWorkspace& ws, double* radial_sum,
-                           double* gradient_x, double* gradient_y, double* gradient_z) const {
-        const size_t stride = ws.n_slots;
-        const int width = 2 * l + 1;
-        double weighted[Tile][simd_block] = {}, weighted_deriv[Tile][simd_block] = {};
-        for (int n = 0; n < layout_.n_radial(l); ++n) {
-            const size_t f = layout_.radial_offset(l) + n;
-            const double* r = ws.pair_radial.data() + f * stride + begin;
-            const double* dr = ws.pair_radial_deriv.data() + f * stride + begin;
-            const double* coefficients = h + layout_.nlm_offset(l) + n * width + m0;
-            for (int t = 0; t < Tile; ++t)
-#pragma omp simd
-                for (int b = 0; b < simd_block; ++b) {
-                    weighted[t][b] += coefficients[t] * r[b];
-                    weighted_deriv[t][b] += coefficients[t] * dr[b];
-                }
-        }
-        for (int t = 0; t < Tile; ++t) {
-            const size_t lm = l * l + m0 + t;
-            const double* y = ws.pair_ylm.data() + lm * stride + begin;
-            const double* g = ws.pair_ylm_grad.data() + 3 * lm * stride + begin;
-#pragma omp simd
-            for (int b = 0; b < simd_block; ++b) {
-                radial_sum[b] += weighted_deriv[t][b] * y[b];
-                gradient_x[b] += weighted[t][b] * g[b];
-                gradient_y[b] += weighted[t][b] * g[stride + b];
-                gradient_z[b] += weighted[t][b] * g[2 * stride + b];
-            }
+            for (int begin = ws.species_begin[s]; begin < ws.species_begin[s + 1]; begin += simd_block)
+                project_block(h, begin, ws, pair_gradients);
         }
     }
 
@@ -299,21 +244,23 @@ public:
                 ws.pair_major_radial_deriv[i * n_functions + f] = ws.pair_radial_deriv[f * stride + i];
             }
         const double* unit = ws.pair_unit.data();
-        for (size_t lm = 0; lm < n_lm; ++lm) {
-            const double* y = ws.pair_ylm.data() + lm * stride;
-            const double* gx = ws.pair_ylm_grad.data() + 3 * lm * stride;
-            const double* gy = gx + stride;
-            const double* gz = gy + stride;
-            for (size_t i = 0; i < stride; ++i) {
-                ws.pair_major_ylm[i * n_lm + lm] = y[i];
-                const double u[3] = {unit[i], unit[stride + i], unit[2 * stride + i]};
-                double* g = &ws.pair_major_ylm_grad[3 * (i * n_lm + lm)];
-                g[0] = gx[i];
-                g[1] = gy[i];
-                g[2] = gz[i];
-                SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[i], g);
-            }
-        }
+        double polynomial_gradient[3][simd_block];  // ∇F_lm of one block of slots
+        for (size_t begin = 0; begin < stride; begin += simd_block)
+            for (int l = 0; l <= layout_.l_max(); ++l)
+                for (int m = -l; m <= l; ++m) {
+                    const size_t lm = ylm_index(l, m);
+                    harmonics_.polynomial_gradient<simd_block>(l, m, stride, ws.pair_legendre.data() + begin,
+                                                               ws.pair_legendre_deriv.data() + begin,
+                                                               ws.pair_phases.data() + begin, polynomial_gradient[0],
+                                                               simd_block);
+                    for (size_t i = begin; i < begin + simd_block; ++i) {
+                        ws.pair_major_ylm[i * n_lm + lm] = ws.pair_ylm[lm * stride + i];
+                        const double u[3] = {unit[i], unit[stride + i], unit[2 * stride + i]};
+                        double* g = &ws.pair_major_ylm_grad[3 * (i * n_lm + lm)];
+                        for (int alpha = 0; alpha < 3; ++alpha) g[alpha] = polynomial_gradient[alpha][i - begin];
+                        SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[i], g);
+                    }
+                }
     }
 
     // ∇_{r_ij}(h R_nl Y_lm) (1/Å times the units of R) of the simd_block slots begin.. of the last
@@ -330,9 +277,14 @@ public:
             for (int mm = 0; mm < width; ++mm) {
                 const size_t lm = l * l + mm;
                 const double* y = ws.pair_ylm.data() + lm * stride + begin;
-                const double* fx = ws.pair_ylm_grad.data() + 3 * lm * stride + begin;  // ∇F
-                const double* fy = fx + stride;
-                const double* fz = fy + stride;
+                double polynomial_gradient[3][simd_block];  // ∇F_lm
+                harmonics_.polynomial_gradient<simd_block>(l, mm - l, stride, ws.pair_legendre.data() + begin,
+                                                           ws.pair_legendre_deriv.data() + begin,
+                                                           ws.pair_phases.data() + begin, polynomial_gradient[0],
+                                                           simd_block);
+                const double* fx = polynomial_gradient[0];
+                const double* fy = polynomial_gradient[1];
+                const double* fz = polynomial_gradient[2];
                 double gx[simd_block], gy[simd_block], gz[simd_block];  // ∇Y = (∇F - (u·∇F) u) / r
 #pragma omp simd
                 for (int b = 0; b < simd_block; ++b) {
@@ -359,12 +311,12 @@ public:
     }
 
 private:
-    // Cutoff and handover weight f_c h of a pair and its r-derivative; false if the pair adds nothing
-    // (|r| >= cutoff, or handed over to the core repulsion entirely).
+    // Distance, cutoff and handover weight f_c h of a pair and its r-derivative; false if the pair adds
+    // nothing (|r| >= cutoff, or handed over to the core repulsion entirely).
     // Throws std::domain_error for |r| < min_pair_distance (coincident atoms) or a non-finite vector.
-    bool pair_weight(const double* v, int centre_species, int neighbour_species, double& weight,
+    bool pair_weight(const double* v, int centre_species, int neighbour_species, double& r, double& weight,
                      double& weight_deriv) const {
-        const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         if (!(r >= min_pair_distance))
             throw std::domain_error("density expansion: a neighbour at distance " + std::to_string(r) +
                                     " Å (atoms closer than 1e-4 Å overlap, non-finite positions are refused)");
@@ -380,28 +332,20 @@ private:
         return true;
     }
 
-    // R = w S and R' = w S' + w' S of one distance r: radial, radial_deriv shape [n_radial_functions]
-    template <bool with_gradients>
-    void radial_values(double r, double weight, double weight_deriv, double* radial, double* radial_deriv) const {
-        spline_.evaluate<with_gradients>(r, radial, radial_deriv);
-        const int n_functions = layout_.n_radial_functions();
-#pragma omp simd
-        for (int f = 0; f < n_functions; ++f) {
-            if (with_gradients) radial_deriv[f] = weight * radial_deriv[f] + weight_deriv * radial[f];
-            radial[f] *= weight;
-        }
-    }
-
     // The inside pairs of one centre in the kernel layout (ws.pair_*): sorted by species, padded runs.
+    // Per block of simd_block slots: r̂ and 1/r, R and R' slot by slot (the spline), R and R' transposed
+    // into rows (with gradients: what the back-projection reads), Y and the factors of ∇F.
     template <bool with_gradients>
     void cache_pairs(int centre_species, int n_neigh, const double* vectors, const int* species,
                      DensityWorkspace& ws) const {
         ws.inside_index.assign(n_neigh, -1);
+        ws.pair_distance.resize(n_neigh);
         ws.pair_weight.resize(n_neigh);
         ws.pair_weight_deriv.resize(n_neigh);
         ws.species_begin.assign(n_species_ + 1, 0);
         for (int p = 0; p < n_neigh; ++p) {
-            if (!pair_weight(vectors + 3 * p, centre_species, species[p], ws.pair_weight[p], ws.pair_weight_deriv[p]))
+            if (!pair_weight(vectors + 3 * p, centre_species, species[p], ws.pair_distance[p], ws.pair_weight[p],
+                             ws.pair_weight_deriv[p]))
                 continue;
             ws.inside_index[p] = 0;
             ws.species_begin[species[p] + 1] += 1;
@@ -418,14 +362,16 @@ private:
             ws.inside_index[p] = i;
             ws.inside_pair[i] = p;
         }
-        const int n_functions = layout_.n_radial_functions(), n_lm = harmonics_.size();
+        const int n_functions = spline_.padded_functions(), n_lm = harmonics_.size();
         ws.pair_unit.assign(3 * static_cast<size_t>(stride), 0.0);
         ws.pair_inverse_distance.assign(stride, 0.0);
-        ws.pair_radial.resize(static_cast<size_t>(n_functions) * stride);
         ws.pair_ylm.resize(static_cast<size_t>(n_lm) * stride);
         if (with_gradients) {
+            ws.pair_radial.resize(static_cast<size_t>(n_functions) * stride);
             ws.pair_radial_deriv.resize(static_cast<size_t>(n_functions) * stride);
-            ws.pair_ylm_grad.resize(3 * static_cast<size_t>(n_lm) * stride);
+            ws.pair_legendre.resize(static_cast<size_t>(harmonics_.n_legendre()) * stride);
+            ws.pair_legendre_deriv.resize(static_cast<size_t>(harmonics_.n_legendre()) * stride);
+            ws.pair_phases.resize(2 * static_cast<size_t>(layout_.l_max() + 1) * stride);
         }
         ws.ylm_scratch.resize(harmonics_.scratch_size(simd_block));
         const int row_length = radial_row_length();
@@ -444,24 +390,174 @@ private:
                     continue;
                 }
                 const double* v = vectors + 3 * p;
-                const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-                ws.pair_inverse_distance[i] = 1.0 / r;
-                for (int alpha = 0; alpha < 3; ++alpha) unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] / r;
-                radial_values<with_gradients>(r, ws.pair_weight[p], ws.pair_weight_deriv[p], radial, radial_deriv);
+                const double inverse_distance = 1.0 / ws.pair_distance[p];
+                ws.pair_inverse_distance[i] = inverse_distance;
+                for (int alpha = 0; alpha < 3; ++alpha)
+                    unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] * inverse_distance;
+                spline_.evaluate<with_gradients>(ws.pair_distance[p], ws.pair_weight[p], ws.pair_weight_deriv[p],
+                                                 radial, radial_deriv);
             }
-            // the block's slots [simd_block][n_functions] (pair-major) into the rows [n_functions][stride]
-            for (int f = 0; f < n_functions; ++f) {
-                double* row = ws.pair_radial.data() + static_cast<size_t>(f) * stride + begin;
-                for (int b = 0; b < simd_block; ++b) row[b] = ws.slot_radial[static_cast<size_t>(begin + b) * row_length + f];
-                if (!with_gradients) continue;
-                double* row_deriv = ws.pair_radial_deriv.data() + static_cast<size_t>(f) * stride + begin;
-                for (int b = 0; b < simd_block; ++b) row_deriv[b] = ws.block_radial_deriv[b * n_functions + f];
-            }
+            if (with_gradients)  // the block's slots [simd_block][F] into the rows [F][stride], 8 x 8 tiles
+                for (int f = 0; f < n_functions; f += simd_block) {
+                    transpose_tile(ws.slot_radial.data() + static_cast<size_t>(begin) * row_length + f, row_length,
+                                   ws.pair_radial.data() + static_cast<size_t>(f) * stride + begin, stride);
+                    transpose_tile(ws.block_radial_deriv.data() + f, n_functions,
+                                   ws.pair_radial_deriv.data() + static_cast<size_t>(f) * stride + begin, stride);
+                }
             harmonics_.compute_block<with_gradients, simd_block>(
                 stride, unit + begin, unit + stride + begin, unit + 2 * static_cast<size_t>(stride) + begin,
-                ws.pair_ylm.data() + begin, with_gradients ? ws.pair_ylm_grad.data() + begin : nullptr,
-                ws.ylm_scratch.data());
+                ws.pair_ylm.data() + begin, with_gradients ? ws.pair_legendre.data() + begin : nullptr,
+                with_gradients ? ws.pair_legendre_deriv.data() + begin : nullptr,
+                with_gradients ? ws.pair_phases.data() + begin : nullptr, ws.ylm_scratch.data());
         }
+    }
+
+    // project_adjoint() for the slots [begin, begin + simd_block) of one species' run, h = h_s.
+    // First H_lm and H'_lm of the block into ws.block_adjoint (radial_projection), then, per order m >= 0 and
+    // with q, q' and c, s of the harmonics' factors (SphericalHarmonics::compute_block):
+    //   A±_m = Σ_l q_lm H_{l,±m},  B±_m = Σ_l q'_lm H_{l,±m},  C±_m = Σ_l q_lm H'_{l,±m}
+    //   Σ_lm H'_lm Y_lm    += C+_m c_m + C-_m s_m
+    //   Σ_lm H_lm ∂F/∂u_z  += B+_m c_m + B-_m s_m
+    //   Σ_lm H_lm ∂F/∂u_x  += m (A+_m c_{m-1} + A-_m s_{m-1}),  ∂F/∂u_y: m (A-_m c_{m-1} - A+_m s_{m-1})
+    // (polynomial_gradient written out and summed over l before the phases multiply).
+    void project_block(const double* h, int begin, DensityWorkspace& ws, double* pair_gradients) const {
+        using V = register_vector;
+        constexpr int parts = simd_block / register_lanes;
+        const size_t stride = ws.n_slots;
+        const int l_max = layout_.l_max();
+        double* weighted = ws.block_adjoint.data();                                                // H  [lm][b]
+        double* weighted_deriv = weighted + static_cast<size_t>(layout_.n_lm()) * simd_block;  // H' [lm][b]
+        for (int l = 0; l <= l_max; ++l) {
+            const int width = 2 * l + 1, tiles = (width + max_projection_tile - 1) / max_projection_tile;
+            for (int t = 0; t < tiles; ++t) {  // tiles of nearly equal size
+                const int m0 = t * width / tiles, m1 = (t + 1) * width / tiles;
+                radial_projection_tile(m1 - m0, l, m0, h, begin, ws, weighted, weighted_deriv);
+            }
+        }
+        V radial_sum[parts], gradient_x[parts], gradient_y[parts], gradient_z[parts];  // Σ_lm over the block
+        for (int j = 0; j < parts; ++j) radial_sum[j] = gradient_x[j] = gradient_y[j] = gradient_z[j] = V{};
+        const double* cosine = ws.pair_phases.data() + begin;
+        const double* sine = cosine + (l_max + 1) * stride;
+        for (int m = 0; m <= l_max; ++m)
+            for (int j = 0; j < parts; ++j) {
+                const size_t column = j * register_lanes;
+                V a_plus = {}, b_plus = {}, c_plus = {}, a_minus = {}, b_minus = {}, c_minus = {};
+                for (int l = m; l <= l_max; ++l) {
+                    const size_t factor = SphericalHarmonics::legendre_index(l, m) * stride + begin + column;
+                    const V q = load_lanes<V>(ws.pair_legendre.data() + factor);
+                    const V dq = load_lanes<V>(ws.pair_legendre_deriv.data() + factor);
+                    const size_t plus = ylm_index(l, m) * simd_block + column;
+                    const V h_plus = load_lanes<V>(weighted + plus), dh_plus = load_lanes<V>(weighted_deriv + plus);
+                    a_plus += q * h_plus;
+                    b_plus += dq * h_plus;
+                    c_plus += q * dh_plus;
+                    const size_t minus = ylm_index(l, -m) * simd_block + column;  // m = 0: the same; s_0 = 0
+                    const V h_minus = load_lanes<V>(weighted + minus), dh_minus = load_lanes<V>(weighted_deriv + minus);
+                    a_minus += q * h_minus;
+                    b_minus += dq * h_minus;
+                    c_minus += q * dh_minus;
+                }
+                const V c_m = load_lanes<V>(cosine + m * stride + column), s_m = load_lanes<V>(sine + m * stride + column);
+                radial_sum[j] += c_plus * c_m + c_minus * s_m;
+                gradient_z[j] += b_plus * c_m + b_minus * s_m;
+                if (m == 0) continue;
+                const V c_lower = load_lanes<V>(cosine + (m - 1) * stride + column),
+                        s_lower = load_lanes<V>(sine + (m - 1) * stride + column);
+                gradient_x[j] += static_cast<double>(m) * (a_plus * c_lower + a_minus * s_lower);
+                gradient_y[j] += static_cast<double>(m) * (a_minus * c_lower - a_plus * s_lower);
+            }
+        for (int b = 0; b < simd_block; ++b) {
+            const int p = ws.inside_pair[begin + b];
+            if (p < 0) continue;
+            const int j = b / register_lanes, lane = b % register_lanes;
+            const double u[3] = {ws.pair_unit[begin + b], ws.pair_unit[stride + begin + b],
+                                 ws.pair_unit[2 * stride + begin + b]};
+            double* out = pair_gradients + 3 * static_cast<size_t>(p);
+            out[0] = gradient_x[j][lane];
+            out[1] = gradient_y[j][lane];
+            out[2] = gradient_z[j][lane];
+            SphericalHarmonics::tangential_gradient(u, ws.pair_inverse_distance[begin + b], out);
+            for (int alpha = 0; alpha < 3; ++alpha) out[alpha] += radial_sum[j][lane] * u[alpha];
+        }
+    }
+
+    // Harmonics per radial_projection pass: its 2 Tile accumulators of a block stay in registers (32 with
+    // AVX-512; 16 with AVX, two per block). Chosen on benchmarks/density_kernel.py (docs/design-notes.md 14).
+    static constexpr int max_projection_tile = register_lanes == 8 ? 12 : 3;
+
+    // radial_projection<tile> for a run-time tile of 1..max_projection_tile harmonics.
+    void radial_projection_tile(int tile, int l, int m0, const double* h, int begin, const DensityWorkspace& ws,
+                                double* weighted, double* weighted_deriv) const {
+        static_assert(max_projection_tile <= 12, "the cases below must reach max_projection_tile");
+        switch (tile) {
+            case 1: return radial_projection<1>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 2: return radial_projection<2>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 3: return radial_projection<3>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 4: return radial_projection<4>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 5: return radial_projection<5>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 6: return radial_projection<6>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 7: return radial_projection<7>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 8: return radial_projection<8>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 9: return radial_projection<9>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 10: return radial_projection<10>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 11: return radial_projection<11>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            default: return radial_projection<12>(l, m0, h, begin, ws, weighted, weighted_deriv);
+        }
+    }
+
+    // radial_projection<Tile, N> with the radial count n_radial(l) fixed at compile time up to 8 (the loop over n
+    // unrolled: measured 1.35x faster for the whole back-projection than a run-time count, design-notes 14),
+    // N = 0 (run-time count) beyond.
+    template <int Tile>
+    void radial_projection(int l, int m0, const double* h, int begin, const DensityWorkspace& ws, double* weighted,
+                           double* weighted_deriv) const {
+        switch (layout_.n_radial(l)) {
+            case 1: return radial_projection<Tile, 1>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 2: return radial_projection<Tile, 2>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 3: return radial_projection<Tile, 3>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 4: return radial_projection<Tile, 4>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 5: return radial_projection<Tile, 5>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 6: return radial_projection<Tile, 6>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 7: return radial_projection<Tile, 7>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            case 8: return radial_projection<Tile, 8>(l, m0, h, begin, ws, weighted, weighted_deriv);
+            default: return radial_projection<Tile, 0>(l, m0, h, begin, ws, weighted, weighted_deriv);
+        }
+    }
+
+    // H_lm = Σ_n h_nlm R_nl and H'_lm = Σ_n h_nlm R'_nl for the Tile harmonics m0.. of degree l over the block
+    // of slots at `begin`, into weighted / weighted_deriv [lm][simd_block]: each radial row loaded once for
+    // the tile, each coefficient broadcast once for the block; N radial functions (0: n_radial(l)).
+    template <int Tile, int N>
+    void radial_projection(int l, int m0, const double* h, int begin, const DensityWorkspace& ws, double* weighted,
+                           double* weighted_deriv) const {
+        using V = register_vector;
+        constexpr int parts = simd_block / register_lanes;
+        const size_t stride = ws.n_slots;
+        const int width = 2 * l + 1, n_count = N > 0 ? N : layout_.n_radial(l);
+        V sums[Tile][parts] = {}, deriv_sums[Tile][parts] = {};
+        const double* radial = ws.pair_radial.data() + layout_.radial_offset(l) * stride + begin;
+        const double* radial_deriv = ws.pair_radial_deriv.data() + layout_.radial_offset(l) * stride + begin;
+        const double* coefficients = h + layout_.nlm_offset(l) + m0;
+        for (int n = 0; n < n_count; ++n) {
+            V r[parts], dr[parts];
+            for (int j = 0; j < parts; ++j) {
+                r[j] = load_lanes<V>(radial + n * stride + j * register_lanes);
+                dr[j] = load_lanes<V>(radial_deriv + n * stride + j * register_lanes);
+            }
+            for (int t = 0; t < Tile; ++t) {
+                const double c = coefficients[n * width + t];
+                for (int j = 0; j < parts; ++j) {
+                    sums[t][j] += c * r[j];
+                    deriv_sums[t][j] += c * dr[j];
+                }
+            }
+        }
+        for (int t = 0; t < Tile; ++t)
+            for (int j = 0; j < parts; ++j) {
+                const size_t out = (l * l + m0 + t) * simd_block + j * register_lanes;
+                store_lanes(weighted + out, sums[t][j]);
+                store_lanes(weighted_deriv + out, deriv_sums[t][j]);
+            }
     }
 
     // A_{k,nlm} = Σ_s u_{kn}(s) Σ_{inside pairs i of species s} R_nl(i) Y_lm(i) into ws.density: per species
@@ -493,13 +589,14 @@ private:
         }
     }
 
-    // Harmonics whose pair sums are formed in one pass (in registers: max_sum_tile accumulators of eight
-    // lanes); every l <= 7 takes one pass. Fewer, shorter passes were measured slower (docs/design-notes.md 14).
-    static constexpr int max_sum_tile = 16;
+    // Harmonics whose pair sums are formed in one pass: max_sum_tile accumulators of a block of n in registers
+    // (one register each with AVX-512: every l <= 7 takes one pass; two each with AVX). Fewer, shorter passes
+    // were measured slower with AVX-512 (docs/design-notes.md 14).
+    static constexpr int max_sum_tile = register_lanes == 8 ? 16 : 6;
 
     // pair_sums<tile> for a run-time tile of 1..max_sum_tile harmonics.
     void pair_sums_tile(int tile, int l, int n0, int m0, int begin, int end, DensityWorkspace& ws) const {
-        static_assert(max_sum_tile == 16, "the cases below must match max_sum_tile");
+        static_assert(max_sum_tile <= 16, "the cases below must reach max_sum_tile");
         switch (tile) {
             case 1: return pair_sums<1>(l, n0, m0, begin, end, ws);
             case 2: return pair_sums<2>(l, n0, m0, begin, end, ws);
@@ -528,26 +625,26 @@ private:
         const size_t stride = ws.n_slots, row_length = radial_row_length();
         const double* y = ws.pair_ylm.data() + (l * l + m0) * stride;
         const double* radial = ws.slot_radial.data() + layout_.radial_offset(l) + n0;
-        alignas(64) double sums[Tile][simd_block] = {};  // [m - m0][n - n0]
+        using V = register_vector;
+        constexpr int parts = simd_block / register_lanes;
+        V sums[Tile][parts] = {};  // [m - m0][n - n0]
         for (int i = begin; i < end; ++i) {
-            const double* r = radial + i * row_length;
+            V r[parts];
+            for (int j = 0; j < parts; ++j) r[j] = load_lanes<V>(radial + i * row_length + j * register_lanes);
             for (int t = 0; t < Tile; ++t) {
                 const double y_lm = y[t * stride + i];
-#pragma omp simd
-                for (int n = 0; n < simd_block; ++n) sums[t][n] += y_lm * r[n];
+                for (int j = 0; j < parts; ++j) sums[t][j] += y_lm * r[j];
             }
         }
         const int width = 2 * l + 1, n_count = std::min(simd_block, layout_.n_radial(l) - n0);
         double* out = ws.pair_sums.data() + layout_.nlm_offset(l) + n0 * width + m0;
         for (int n = 0; n < n_count; ++n)
-            for (int t = 0; t < Tile; ++t) out[n * width + t] = sums[t][n];
+            for (int t = 0; t < Tile; ++t) out[n * width + t] = sums[t][n / register_lanes][n % register_lanes];
     }
 
-    // Length of a slot's row in slot_radial: the radial functions, rounded up to whole cache lines, plus one
-    // vector, so that pair_sums' eight-wide loads from the last functions of a row stay inside it.
-    int radial_row_length() const {
-        return (layout_.n_radial_functions() + simd_block - 1) / simd_block * simd_block + simd_block;
-    }
+    // Length of a slot's row in slot_radial: the spline's padded functions (whole blocks) plus one block, so
+    // that pair_sums' eight-wide loads from the last functions of a row stay inside it.
+    int radial_row_length() const { return spline_.padded_functions() + simd_block; }
 
     RadialSpline spline_;
     CutoffFunction cutoff_function_;

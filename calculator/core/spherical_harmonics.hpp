@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "simd_lanes.hpp"
+
 namespace lepot {
 
 inline int ylm_index(int l, int m) { return l * l + l + m; }
@@ -50,7 +52,11 @@ public:
 
     int l_max() const { return l_max_; }
     int size() const { return (l_max_ + 1) * (l_max_ + 1); }
-    // Scratch needed by compute() and compute_block<Width>(): doubles.
+    // Entries of the Legendre factors (m >= 0): (l_max+1)(l_max+2)/2, at legendre_index(l, m).
+    int n_legendre() const { return (l_max_ + 1) * (l_max_ + 2) / 2; }
+    static int legendre_index(int l, int m) { return l * (l + 1) / 2 + m; }
+
+    // Scratch needed by compute() (width 1) and compute_block<Width>(): doubles.
     int scratch_size(int width = 1) const { return 2 * (l_max_ + 1) * width; }
 
     // vector: r (Å), must be non-zero.
@@ -61,29 +67,42 @@ public:
     void compute(const double vector[3], double* ylm, double* gradient, double* scratch) const {
         const double inv_r = 1.0 / std::sqrt(vector[0] * vector[0] + vector[1] * vector[1] + vector[2] * vector[2]);
         const double u[3] = {vector[0] * inv_r, vector[1] * inv_r, vector[2] * inv_r};
-        compute_block<with_gradients, 1>(1, u, u + 1, u + 2, ylm, gradient, scratch);
+        constexpr int max_legendre = (max_supported_l + 1) * (max_supported_l + 2) / 2;
+        double legendre[max_legendre], legendre_deriv[max_legendre], phases[2 * (max_supported_l + 1)];
+        compute_block<with_gradients, 1>(1, u, u + 1, u + 2, ylm, legendre, legendre_deriv, phases, scratch);
         if (!with_gradients) return;
-        for (int lm = 0; lm < size(); ++lm) tangential_gradient(u, inv_r, gradient + 3 * lm);
+        for (int l = 0; l <= l_max_; ++l)
+            for (int m = -l; m <= l; ++m) {
+                double* g = gradient + 3 * ylm_index(l, m);
+                polynomial_gradient<1>(l, m, 1, legendre, legendre_deriv, phases, g, 1);
+                tangential_gradient(u, inv_r, g);
+            }
     }
 
-    // ∇Y = (∇F - (u·∇F) u) / |r| in place, from the polynomial gradient ∇F of compute_block (1/Å).
+    // ∇Y = (∇F - (u·∇F) u) / |r| in place, from the polynomial gradient ∇F (1/Å).
     static void tangential_gradient(const double u[3], double inv_r, double gradient[3]) {
         const double radial = u[0] * gradient[0] + u[1] * gradient[1] + u[2] * gradient[2];
         for (int alpha = 0; alpha < 3; ++alpha) gradient[alpha] = (gradient[alpha] - radial * u[alpha]) * inv_r;
     }
 
-    // Y_lm of Width unit vectors u at once, and the gradient ∇F_lm(u) of their polynomial extension
-    // F_lm = K Q_l^|m|(u_z) Re/Im (u_x + i u_y)^|m|; ∇Y_lm(r) = (∇F - (u·∇F) u) / |r| (tangential_gradient),
-    // a linear map of ∇F that callers apply once to sums over lm. Every loop below runs over the Width
-    // vectors (one vector register for Width = 8). Inputs and outputs are columns of arrays with `stride`
-    // columns:
-    // x, y, z:  [Width], the unit vectors r/|r|
-    // ylm:      shape [(l_max+1)^2][stride], columns 0..Width-1 written
-    // gradient: shape [(l_max+1)^2][3][stride], ∇F_lm (only written if with_gradients)
-    // scratch:  shape [scratch_size(Width)]
+    // Y_lm of Width unit vectors u at once and, with gradients, the factors of their polynomial extension
+    // F_lm = q_l|m|(u_z) φ_m(u_x, u_y), from which ∇F_lm follows (polynomial_gradient):
+    //   q_lm = K_lm Q_l^m(u_z) and q'_lm = K_lm dQ_l^m/du_z for m >= 0 (normalisation included);
+    //   φ_m = c_m = Re (u_x + i u_y)^m for m >= 0 and φ_-m = s_m = Im (u_x + i u_y)^m.
+    // ∇Y_lm(r) = (∇F - (u·∇F) u) / |r| (tangential_gradient), a linear map of ∇F that callers apply once to
+    // sums over lm. The recursions run on registers of Width vectors (one register for Width = 8 with
+    // AVX-512). Inputs and outputs are columns of arrays with `stride` columns:
+    // x, y, z:        [Width], the unit vectors r/|r|
+    // ylm:            shape [(l_max+1)^2][stride], columns 0..Width-1 written
+    // legendre:       shape [n_legendre()][stride], q_lm at legendre_index(l, m)    (only with gradients)
+    // legendre_deriv: shape [n_legendre()][stride], q'_lm                          (only with gradients)
+    // phases:         shape [2][l_max+1][stride], c_m then s_m                      (only with gradients)
+    // scratch:        shape [scratch_size(Width)]
     template <bool with_gradients, int Width>
-    void compute_block(size_t stride, const double* x, const double* y, const double* z, double* ylm, double* gradient,
-                       double* scratch) const {
+    void compute_block(size_t stride, const double* x, const double* y, const double* z, double* ylm, double* legendre,
+                       double* legendre_deriv, double* phases, double* scratch) const {
+        using V = typename LaneRegisters<Width>::type;
+        constexpr int parts = LaneRegisters<Width>::count, part_width = LaneRegisters<Width>::width;
         double* c = scratch;                   // shape [l_max+1][Width], Re (x + i y)^m
         double* s = c + (l_max_ + 1) * Width;  // shape [l_max+1][Width], Im (x + i y)^m
         for (int i = 0; i < Width; ++i) {
@@ -99,77 +118,84 @@ public:
                 sm[i] = x[i] * sp[i] + y[i] * cp[i];
             }
         }
-        // For each m >= 0, Q_l^m for l = m, m+1, ... by the three-term recursion, keeping the last two
-        // (and their u_z-derivatives) in registers, and Y_{l,±m}, ∇F_{l,±m} written as each is produced.
+        if (with_gradients)
+            for (int m = 0; m <= l_max_; ++m)
+                for (int i = 0; i < Width; ++i) {
+                    phases[m * stride + i] = c[m * Width + i];
+                    phases[(l_max_ + 1 + m) * stride + i] = s[m * Width + i];
+                }
+        V uz[parts];
+        for (int j = 0; j < parts; ++j) uz[j] = load_lanes<V>(z + j * part_width);
+        // For each m >= 0, Q_l^m for l = m, m+1, ... by the three-term recursion, keeping the last two (and
+        // their u_z-derivatives) in registers, and Y_{l,±m} and the factors written as each is produced.
         double q_mm = 1.0;  // (2m-1)!!
         for (int m = 0; m <= l_max_; ++m) {
             if (m > 0) q_mm *= (2.0 * m - 1.0);
-            double q_previous[Width], q_current[Width], dq_previous[Width], dq_current[Width];
-            for (int i = 0; i < Width; ++i) {
-                q_previous[i] = 0.0;
-                dq_previous[i] = 0.0;
-                q_current[i] = q_mm;
-                dq_current[i] = 0.0;
+            V q_previous[parts], q_current[parts], dq_previous[parts], dq_current[parts];
+            for (int j = 0; j < parts; ++j) {
+                q_previous[j] = dq_previous[j] = dq_current[j] = broadcast_lanes<V>(0.0);
+                q_current[j] = broadcast_lanes<V>(q_mm);
             }
             for (int l = m; l <= l_max_; ++l) {
                 if (l == m + 1) {
                     const double first = (2.0 * m + 1.0) * q_mm;
-#pragma omp simd
-                    for (int i = 0; i < Width; ++i) {
-                        q_previous[i] = q_current[i];
-                        dq_previous[i] = dq_current[i];
-                        q_current[i] = first * z[i];
-                        dq_current[i] = first;
+                    for (int j = 0; j < parts; ++j) {
+                        q_previous[j] = q_current[j];
+                        dq_previous[j] = dq_current[j];
+                        q_current[j] = first * uz[j];
+                        dq_current[j] = broadcast_lanes<V>(first);
                     }
                 } else if (l >= m + 2) {
                     const double a = recursion_a_[ylm_index(l, m)], b = recursion_b_[ylm_index(l, m)];
-#pragma omp simd
-                    for (int i = 0; i < Width; ++i) {
-                        const double q_next = a * z[i] * q_current[i] - b * q_previous[i];
-                        const double dq_next = a * (q_current[i] + z[i] * dq_current[i]) - b * dq_previous[i];
-                        q_previous[i] = q_current[i];
-                        dq_previous[i] = dq_current[i];
-                        q_current[i] = q_next;
-                        dq_current[i] = dq_next;
+                    for (int j = 0; j < parts; ++j) {
+                        const V q_next = a * uz[j] * q_current[j] - b * q_previous[j];
+                        const V dq_next = a * (q_current[j] + uz[j] * dq_current[j]) - b * dq_previous[j];
+                        q_previous[j] = q_current[j];
+                        dq_previous[j] = dq_current[j];
+                        q_current[j] = q_next;
+                        dq_current[j] = dq_next;
                     }
                 }
-                write_pair<with_gradients, Width>(l, m, stride, q_current, dq_current, c, s, ylm, gradient);
+                const double k = normalisation_[ylm_index(l, m)];
+                for (int j = 0; j < parts; ++j) {
+                    const size_t column = j * part_width;
+                    const V q = k * q_current[j];
+                    store_lanes(ylm + ylm_index(l, m) * stride + column, q * load_lanes<V>(c + m * Width + column));
+                    if (m > 0)
+                        store_lanes(ylm + ylm_index(l, -m) * stride + column, q * load_lanes<V>(s + m * Width + column));
+                    if (!with_gradients) continue;
+                    store_lanes(legendre + legendre_index(l, m) * stride + column, q);
+                    store_lanes(legendre_deriv + legendre_index(l, m) * stride + column, k * dq_current[j]);
+                }
             }
+        }
+    }
+
+    // ∇F_lm (m in -l..l) of Width vectors from the factors of compute_block (same layouts and stride) into
+    // gradient [3][gradient_stride] (rows x, y, z; columns 0..Width-1). With F = q_l|m| φ_m:
+    // ∂F/∂u_z = q'_l|m| φ_m, and ∂(c_m, s_m)/∂u_x = m (c_{m-1}, s_{m-1}), ∂(c_m, s_m)/∂u_y = m (-s_{m-1}, c_{m-1}).
+    template <int Width>
+    void polynomial_gradient(int l, int m, size_t stride, const double* legendre, const double* legendre_deriv,
+                             const double* phases, double* gradient, size_t gradient_stride) const {
+        const int order = m < 0 ? -m : m;
+        const double* q = legendre + legendre_index(l, order) * stride;
+        const double* dq = legendre_deriv + legendre_index(l, order) * stride;
+        const double* cosine = phases;
+        const double* sine = phases + (l_max_ + 1) * stride;
+        const double* phi = (m >= 0 ? cosine : sine) + order * stride;
+        const size_t lower = static_cast<size_t>(order > 0 ? order - 1 : 0) * stride;
+        const double* along_x = (m >= 0 ? cosine : sine) + lower;
+        const double* along_y = (m >= 0 ? sine : cosine) + lower;
+        const double scale_x = order, scale_y = m >= 0 ? -order : order;
+#pragma omp simd
+        for (int i = 0; i < Width; ++i) {
+            gradient[i] = scale_x * q[i] * along_x[i];
+            gradient[gradient_stride + i] = scale_y * q[i] * along_y[i];
+            gradient[2 * gradient_stride + i] = dq[i] * phi[i];
         }
     }
 
 private:
-    // Y_{l,m} and Y_{l,-m} (one of them when m = 0), and their ∇F, from Q_l^m (q) and dQ_l^m/du_z (dq) of Width
-    // vectors; c, s: [l_max+1][Width] powers Re/Im (x + i y)^m. Outputs as in compute_block.
-    // ∇F: F = K Q(u_z) φ(u_x, u_y), φ = Re/Im (u_x + i u_y)^m; ∂φ/∂u_x = m Re/Im (x+iy)^(m-1) and
-    // ∂φ/∂u_y = -m Im / m Re (x+iy)^(m-1) for the cosine (m > 0) / sine (m < 0) harmonic.
-    template <bool with_gradients, int Width>
-    void write_pair(int l, int m, size_t stride, const double* q, const double* dq, const double* c, const double* s,
-                    double* ylm, double* gradient) const {
-        for (int sign = 1; sign >= -1; sign -= 2) {
-            if (sign < 0 && m == 0) break;
-            const int idx = ylm_index(l, sign * m);
-            const double k = normalisation_[idx];
-            const double* phi = (sign > 0 ? c : s) + m * Width;
-            double* out = ylm + idx * stride;
-#pragma omp simd
-            for (int i = 0; i < Width; ++i) out[i] = k * q[i] * phi[i];
-            if (!with_gradients) continue;
-            double* gradient_x = gradient + 3 * idx * stride;
-            double* gradient_y = gradient_x + stride;
-            double* gradient_z = gradient_y + stride;
-            const double* along_x = (sign > 0 ? c : s) + (m > 0 ? m - 1 : 0) * Width;
-            const double* along_y = (sign > 0 ? s : c) + (m > 0 ? m - 1 : 0) * Width;
-            const double scale_x = k * m, scale_y = sign > 0 ? -k * m : k * m;
-#pragma omp simd
-            for (int i = 0; i < Width; ++i) {
-                gradient_x[i] = scale_x * q[i] * along_x[i];
-                gradient_y[i] = scale_y * q[i] * along_y[i];
-                gradient_z[i] = k * dq[i] * phi[i];
-            }
-        }
-    }
-
     int l_max_;
     std::vector<double> normalisation_;  // shape [(l_max+1)^2]
     std::vector<double> recursion_a_;    // shape [(l_max+1)^2], (2l-1)/(l-m) at ylm_index(l, m), l >= m+2

@@ -1,5 +1,6 @@
 // radial_spline.hpp: a cubic Hermite spline reproduces cubics exactly, its derivative is the
-// interpolant's, it is zero at and beyond r_max, and bad tables are refused.
+// interpolant's, the weighted form is the product rule, the padding functions are zero, it is zero at and
+// beyond r_max, and bad tables are refused.
 #include "radial_spline.hpp"
 
 #include <vector>
@@ -23,21 +24,29 @@ int main() {
         derivatives[k * 2 + 1] = 3 * r * r;
     }
     const lepot::RadialSpline spline(n_functions, n_nodes, r_max, values.data(), derivatives.data());
-    double v[2], d[2];
+    check(spline.padded_functions() == lepot::simd_block, "two functions pad to one block");
+    std::vector<double> v(spline.padded_functions()), d(spline.padded_functions());
     for (double r : {0.0, 0.2, 1.0, 1.37, 2.5, 2.999999}) {
-        spline.evaluate<true>(r, v, d);
+        spline.evaluate<true>(r, 1.0, 0.0, v.data(), d.data());
         check_close(v[0], p(r), 1e-13, "cubic p reproduced");
         check_close(d[0], dp(r), 1e-12, "cubic p' reproduced");
         check_close(v[1], r * r * r, 1e-13, "r³ reproduced");
+        for (int f = n_functions; f < spline.padded_functions(); ++f)
+            check(v[f] == 0.0 && d[f] == 0.0, "padding functions are zero");
+        const double w = 0.7 - 0.1 * r, dw = -0.1;  // a weight w(r) and its derivative
+        std::vector<double> weighted(v.size()), weighted_deriv(v.size());
+        spline.evaluate<true>(r, w, dw, weighted.data(), weighted_deriv.data());
+        check_close(weighted[0], w * p(r), 1e-13, "w p");
+        check_close(weighted_deriv[0], w * dp(r) + dw * p(r), 1e-12, "(w p)' by the product rule");
     }
     for (double r : {3.0, 3.5, 1e300}) {
-        spline.evaluate<true>(r, v, d);
+        spline.evaluate<true>(r, 1.0, 0.0, v.data(), d.data());
         check(v[0] == 0.0 && v[1] == 0.0 && d[0] == 0.0 && d[1] == 0.0, "zero at and beyond r_max");
     }
     // one function, two nodes: the smallest table
     const double one_value[2] = {1.0, 0.0}, one_derivative[2] = {0.0, 0.0};
     const lepot::RadialSpline smallest(1, 2, 1.0, one_value, one_derivative);
-    smallest.evaluate<false>(0.5, v, d);
+    smallest.evaluate<false>(0.5, 1.0, 0.0, v.data(), nullptr);
     check_close(v[0], 0.5, 1e-15, "two-node spline");
 
     std::vector<double> broken = values;
