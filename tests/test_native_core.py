@@ -33,8 +33,8 @@ ARGUMENTS = {
 # Drivers of the register-blocked kernels, also built for this machine's vector unit (-march=native, as the
 # Python extension and the LAMMPS plugin are): the baseline build checks the two-lane registers and the
 # portable transposition, this one the target's (AVX-512 here: one register per block, its shuffles).
-NATIVE_ARCH = ["test_simd_lanes", "test_radial_spline", "test_spherical_harmonics", "test_density_expansion",
-               "test_potential_kernel", "test_descriptor_kernel"]
+NATIVE_ARCH = ["test_simd_lanes", "test_cutoff_function", "test_radial_spline", "test_spherical_harmonics",
+               "test_density_expansion", "test_potential_kernel", "test_descriptor_kernel"]
 BUILDS = [(p, p.stem, []) for p in DRIVERS] + [(NATIVE / f"{name}.cpp", f"{name}[native]", ["-march=native"])
                                                for name in NATIVE_ARCH]
 

@@ -6,7 +6,8 @@
 //          = 0                                      r >= r_c
 // f_c and df_c/dr are continuous everywhere, so energies and forces are continuous as a neighbour
 // crosses r_c. The cutoff is not splined: its kink in d²f_c/dr² at r_c - δ would limit the spline
-// accuracy, while the LE functions themselves are smooth.
+// accuracy, while the LE functions themselves are smooth. The cosine and sine are Taylor series
+// evaluated for a block of pairs at once (no libm call per pair; within 1e-15 of libm's, tested).
 #pragma once
 
 #include <cmath>
@@ -27,18 +28,47 @@ public:
 
     // Returns f_c(r); writes df_c/dr (1/Å) to derivative.
     double evaluate(double r, double& derivative) const {
-        const double start = cutoff_ - width_;
-        if (r <= start) {
-            derivative = 0.0;
-            return 1.0;
+        double value;
+        evaluate_block<1>(&r, &value, &derivative);
+        return value;
+    }
+
+    // f_c and df_c/dr (1/Å) of Width distances at once (r, value, derivative: [Width], Å). With
+    // z = π (r - r_c + δ)/δ - π/2 in [-π/2, π/2] on the cosine part: f_c = (1 - sin z)/2 and
+    // df_c/dr = -π/(2δ) cos z, sin and cos by their Taylor series to z^21 and z^22 (remainders below 1e-18
+    // for |z| <= π/2), as multiply-adds over the Width lanes.
+    template <int Width>
+    void evaluate_block(const double* r, double* value, double* derivative) const {
+        const double start = cutoff_ - width_, scale = M_PI / width_;
+#pragma omp simd
+        for (int i = 0; i < Width; ++i) {
+            const double z = scale * (std::fmin(std::fmax(r[i], start), cutoff_) - start) - 0.5 * M_PI;
+            const double z2 = z * z;
+            double sine = 1.0 / 51090942171709440000.0, cosine = 1.0 / 1124000727777607680000.0;
+            sine = sine * z2 - 1.0 / 121645100408832000.0;
+            sine = sine * z2 + 1.0 / 355687428096000.0;
+            sine = sine * z2 - 1.0 / 1307674368000.0;
+            sine = sine * z2 + 1.0 / 6227020800.0;
+            sine = sine * z2 - 1.0 / 39916800.0;
+            sine = sine * z2 + 1.0 / 362880.0;
+            sine = sine * z2 - 1.0 / 5040.0;
+            sine = sine * z2 + 1.0 / 120.0;
+            sine = sine * z2 - 1.0 / 6.0;
+            sine = (sine * z2 + 1.0) * z;
+            cosine = cosine * z2 - 1.0 / 2432902008176640000.0;
+            cosine = cosine * z2 + 1.0 / 6402373705728000.0;
+            cosine = cosine * z2 - 1.0 / 20922789888000.0;
+            cosine = cosine * z2 + 1.0 / 87178291200.0;
+            cosine = cosine * z2 - 1.0 / 479001600.0;
+            cosine = cosine * z2 + 1.0 / 3628800.0;
+            cosine = cosine * z2 - 1.0 / 40320.0;
+            cosine = cosine * z2 + 1.0 / 720.0;
+            cosine = cosine * z2 - 1.0 / 24.0;
+            cosine = cosine * z2 + 0.5;
+            cosine = 1.0 - cosine * z2;
+            value[i] = r[i] <= start ? 1.0 : (r[i] >= cutoff_ ? 0.0 : 0.5 * (1.0 - sine));
+            derivative[i] = r[i] <= start || r[i] >= cutoff_ ? 0.0 : -0.5 * scale * cosine;
         }
-        if (r >= cutoff_) {
-            derivative = 0.0;
-            return 0.0;
-        }
-        const double phase = M_PI * (r - start) / width_;
-        derivative = -0.5 * M_PI / width_ * std::sin(phase);
-        return 0.5 * (1.0 + std::cos(phase));
     }
 
 private:

@@ -104,8 +104,8 @@ struct DensityWorkspace {
     std::vector<int> species_begin;         // shape [n_species+1], slots of species s: [begin[s], begin[s+1])
     std::vector<int> species_fill;          // shape [n_species], counting-sort positions
     std::vector<double> pair_distance;      // shape [n_neigh], |r_ij| (Å)
-    std::vector<double> pair_weight;        // shape [n_neigh], f_c h
-    std::vector<double> pair_weight_deriv;  // shape [n_neigh], d(f_c h)/dr
+    std::vector<double> pair_handover;        // shape [n_neigh], h = 1 - s_ab(r) (1 without core repulsion)
+    std::vector<double> pair_handover_deriv;  // shape [n_neigh], dh/dr (1/Å)
     // F below is the spline's padded_functions(): Σ_l n_l rounded up to whole blocks (padding functions are 0)
     AlignedDoubles slot_radial;         // shape [n_slots][radial_row_length()], R_nl slot by slot (what the
                                         //   accumulation of A reads; padding slots: 0)
@@ -311,23 +311,24 @@ public:
     }
 
 private:
-    // Distance, cutoff and handover weight f_c h of a pair and its r-derivative; false if the pair adds
-    // nothing (|r| >= cutoff, or handed over to the core repulsion entirely).
+    // Distance and handover weight h = 1 - s of a pair and dh/dr; false if the pair adds nothing (|r| >= cutoff,
+    // or handed over to the core repulsion entirely). The cutoff f_c is applied per block (cache_pairs).
     // Throws std::domain_error for |r| < min_pair_distance (coincident atoms) or a non-finite vector.
-    bool pair_weight(const double* v, int centre_species, int neighbour_species, double& r, double& weight,
-                     double& weight_deriv) const {
+    bool pair_distance(const double* v, int centre_species, int neighbour_species, double& r, double& handover,
+                       double& handover_deriv) const {
         r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         if (!(r >= min_pair_distance))
             throw std::domain_error("density expansion: a neighbour at distance " + std::to_string(r) +
                                     " Å (atoms closer than 1e-4 Å overlap, non-finite positions are refused)");
         if (!(r < cutoff())) return false;
-        weight = cutoff_function_.evaluate(r, weight_deriv);
+        handover = 1.0;
+        handover_deriv = 0.0;
         if (handover_.enabled()) {
             double ds;
             const double s = handover_.value(centre_species, neighbour_species, r, ds);
             if (s >= 1.0) return false;
-            weight_deriv = weight_deriv * (1.0 - s) - weight * ds;
-            weight *= 1.0 - s;
+            handover = 1.0 - s;
+            handover_deriv = -ds;
         }
         return true;
     }
@@ -340,12 +341,12 @@ private:
                      DensityWorkspace& ws) const {
         ws.inside_index.assign(n_neigh, -1);
         ws.pair_distance.resize(n_neigh);
-        ws.pair_weight.resize(n_neigh);
-        ws.pair_weight_deriv.resize(n_neigh);
+        ws.pair_handover.resize(n_neigh);
+        ws.pair_handover_deriv.resize(n_neigh);
         ws.species_begin.assign(n_species_ + 1, 0);
         for (int p = 0; p < n_neigh; ++p) {
-            if (!pair_weight(vectors + 3 * p, centre_species, species[p], ws.pair_distance[p], ws.pair_weight[p],
-                             ws.pair_weight_deriv[p]))
+            if (!pair_distance(vectors + 3 * p, centre_species, species[p], ws.pair_distance[p], ws.pair_handover[p],
+                               ws.pair_handover_deriv[p]))
                 continue;
             ws.inside_index[p] = 0;
             ws.species_begin[species[p] + 1] += 1;
@@ -379,6 +380,12 @@ private:
         ws.block_radial_deriv.resize(static_cast<size_t>(simd_block) * n_functions);
         double* unit = ws.pair_unit.data();
         for (int begin = 0; begin < stride; begin += simd_block) {
+            double distance[simd_block], cutoff_value[simd_block], cutoff_deriv[simd_block];
+            for (int b = 0; b < simd_block; ++b) {
+                const int p = ws.inside_pair[begin + b];
+                distance[b] = p < 0 ? cutoff() : ws.pair_distance[p];
+            }
+            cutoff_function_.evaluate_block<simd_block>(distance, cutoff_value, cutoff_deriv);
             for (int b = 0; b < simd_block; ++b) {
                 const int i = begin + b, p = ws.inside_pair[i];
                 double* radial = ws.slot_radial.data() + static_cast<size_t>(i) * row_length;
@@ -394,8 +401,10 @@ private:
                 ws.pair_inverse_distance[i] = inverse_distance;
                 for (int alpha = 0; alpha < 3; ++alpha)
                     unit[alpha * static_cast<size_t>(stride) + i] = v[alpha] * inverse_distance;
-                spline_.evaluate<with_gradients>(ws.pair_distance[p], ws.pair_weight[p], ws.pair_weight_deriv[p],
-                                                 radial, radial_deriv);
+                const double weight = cutoff_value[b] * ws.pair_handover[p];
+                const double weight_deriv =
+                    cutoff_deriv[b] * ws.pair_handover[p] + cutoff_value[b] * ws.pair_handover_deriv[p];
+                spline_.evaluate<with_gradients>(ws.pair_distance[p], weight, weight_deriv, radial, radial_deriv);
             }
             if (with_gradients)  // the block's slots [simd_block][F] into the rows [F][stride], 8 x 8 tiles
                 for (int f = 0; f < n_functions; f += simd_block) {

@@ -105,25 +105,23 @@ public:
         constexpr int parts = LaneRegisters<Width>::count, part_width = LaneRegisters<Width>::width;
         double* c = scratch;                   // shape [l_max+1][Width], Re (x + i y)^m
         double* s = c + (l_max_ + 1) * Width;  // shape [l_max+1][Width], Im (x + i y)^m
-        for (int i = 0; i < Width; ++i) {
-            c[i] = 1.0;
-            s[i] = 0.0;
-        }
-        for (int m = 1; m <= l_max_; ++m) {
-            const double *cp = c + (m - 1) * Width, *sp = s + (m - 1) * Width;
-            double *cm = c + m * Width, *sm = s + m * Width;
-#pragma omp simd
-            for (int i = 0; i < Width; ++i) {
-                cm[i] = x[i] * cp[i] - y[i] * sp[i];
-                sm[i] = x[i] * sp[i] + y[i] * cp[i];
+        for (int j = 0; j < parts; ++j) {  // the powers (x + i y)^m by complex multiplication, in registers
+            const size_t column = j * part_width;
+            const V ux = load_lanes<V>(x + column), uy = load_lanes<V>(y + column);
+            V cosine = broadcast_lanes<V>(1.0), sine = broadcast_lanes<V>(0.0);
+            for (int m = 0; m <= l_max_; ++m) {
+                if (m > 0) {
+                    const V next_cosine = ux * cosine - uy * sine;
+                    sine = ux * sine + uy * cosine;
+                    cosine = next_cosine;
+                }
+                store_lanes(c + m * Width + column, cosine);
+                store_lanes(s + m * Width + column, sine);
+                if (!with_gradients) continue;
+                store_lanes(phases + m * stride + column, cosine);
+                store_lanes(phases + (l_max_ + 1 + m) * stride + column, sine);
             }
         }
-        if (with_gradients)
-            for (int m = 0; m <= l_max_; ++m)
-                for (int i = 0; i < Width; ++i) {
-                    phases[m * stride + i] = c[m * Width + i];
-                    phases[(l_max_ + 1 + m) * stride + i] = s[m * Width + i];
-                }
         V uz[parts];
         for (int j = 0; j < parts; ++j) uz[j] = load_lanes<V>(z + j * part_width);
         // For each m >= 0, Q_l^m for l = m, m+1, ... by the three-term recursion, keeping the last two (and
