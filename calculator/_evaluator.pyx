@@ -8,7 +8,8 @@ This module holds no mathematics and no file rules of its own. It
   (core/model_parameters.hpp, the same sequence the LAMMPS plugin runs);
 - binds the core's parameter-file reader (core/parameter_file.hpp) and LE radial basis
   (core/laplacian_eigenstates.hpp);
-- releases the GIL and runs the per-atom kernels over centres with OpenMP.
+- releases the GIL and runs the per-atom kernels over centres with OpenMP;
+- recomputes a reused neighbour list's pair vectors in one compiled loop (`pair_vectors`).
 Inputs of the compute methods must already be laid out by the Python layer
 (lepot.calculator.descriptors / potential): neighbour pairs sorted by centre, species as indices into
 the basis' species list, all arrays C-contiguous.
@@ -397,6 +398,29 @@ def spherical_harmonics(int l_max, const double[:, ::1] vectors not None):
     return ylm, gradients
 
 
+def pair_vectors(const double[:, ::1] positions not None, const int64_t[::1] centres not None,
+                 const int64_t[::1] neighbours not None, const double[:, ::1] shift_vectors not None,
+                 double[:, ::1] out not None):
+    """out[p] = positions[neighbours[p]] - positions[centres[p]] + shift_vectors[p] (Å) for every pair p: the
+    vectors of a reused Verlet list (lepot.calculator.neighbours.VerletPairs) without numpy's temporaries."""
+    cdef int64_t n_pairs = centres.shape[0]
+    cdef int64_t n_atoms = positions.shape[0]
+    if (neighbours.shape[0] != n_pairs or shift_vectors.shape[0] != n_pairs or out.shape[0] != n_pairs
+            or positions.shape[1] != 3 or shift_vectors.shape[1] != 3 or out.shape[1] != 3):
+        raise ValueError("pair arrays have inconsistent shapes")
+    cdef int64_t p, i, j
+    cdef int alpha
+    with nogil:
+        for p in range(n_pairs):
+            i = centres[p]
+            j = neighbours[p]
+            if i < 0 or i >= n_atoms or j < 0 or j >= n_atoms:
+                with gil:
+                    raise ValueError(f"pair {p} names atom {i} or {j} outside [0, {n_atoms})")
+            for alpha in range(3):
+                out[p, alpha] = positions[j, alpha] - positions[i, alpha] + shift_vectors[p, alpha]
+
+
 def evaluate_radial_spline(double r_max, const double[:, ::1] node_values not None,
                            const double[:, ::1] node_derivatives not None, const double[::1] r not None):
     """Evaluate a radial spline table (shapes [n_nodes][n_functions]) at distances ``r``.
@@ -540,11 +564,13 @@ cdef class PotentialEvaluator:
     cdef unique_ptr[PotentialKernel] kernel
     cdef readonly int n_species
     cdef readonly int n_monomials
+    cdef readonly double cutoff
 
     def __cinit__(self, model):
         self.kernel.reset(new_potential_kernel(model_parameters(model)))
         self.n_species = model.basis.n_species
         self.n_monomials = self.kernel.get().n_monomials()
+        self.cutoff = model.basis.cutoff
 
     def compute(self, const double[:, ::1] vectors not None,
                 const int[::1] neighbour_species not None,
@@ -573,7 +599,30 @@ cdef class PotentialEvaluator:
             raise ValueError("output arrays have the wrong shape")
         if n_threads <= 0:
             n_threads = openmp.omp_get_max_threads()
-        pair_gradients_array = np.zeros((max(n_pairs, 1), 3))
+        # the pairs inside the cutoff, packed per centre as the LAMMPS plugin gathers them (pairs at or beyond
+        # the cutoff, such as a Verlet list's skin, add nothing; the kernel would only sort them out again)
+        cdef int64_t[::1] packed_pair = np.empty(max(n_pairs, 1), dtype=np.int64)  # original pair of each
+        cdef double[:, ::1] packed_vectors = np.empty((max(n_pairs, 1), 3))
+        cdef int[::1] packed_species = np.empty(max(n_pairs, 1), dtype=np.int32)
+        cdef int64_t[::1] packed_offsets = np.empty(n_atoms + 1, dtype=np.int64)
+        cdef double cutoff_squared = self.cutoff * self.cutoff
+        cdef int64_t n_packed = 0
+        cdef int64_t p, q, a, b
+        cdef int i, alpha, beta
+        with nogil:
+            for i in range(n_atoms):
+                packed_offsets[i] = n_packed
+                for p in range(centre_offsets[i], centre_offsets[i + 1]):
+                    if (vectors[p, 0] * vectors[p, 0] + vectors[p, 1] * vectors[p, 1]
+                            + vectors[p, 2] * vectors[p, 2]) >= cutoff_squared:
+                        continue
+                    packed_pair[n_packed] = p
+                    for alpha in range(3):
+                        packed_vectors[n_packed, alpha] = vectors[p, alpha]
+                    packed_species[n_packed] = neighbour_species[p]
+                    n_packed += 1
+            packed_offsets[n_atoms] = n_packed
+        pair_gradients_array = np.zeros((max(n_packed, 1), 3))
         cdef double[:, ::1] pair_gradients = pair_gradients_array
         # blocks of at most polynomial_lanes centres of one species (the kernel evaluates a block's
         # polynomial for all its centres at once): atoms sorted by species, cut where the species changes
@@ -588,38 +637,37 @@ cdef class PotentialEvaluator:
         cdef vector[PotentialWorkspace] workspaces
         workspaces.resize(n_threads)
         cdef PotentialKernel* kernel = self.kernel.get()
-        cdef double dummy_vector[3]
-        cdef int dummy_species = 0
-        cdef const double* vector_ptr = &vectors[0, 0] if n_pairs > 0 else dummy_vector
-        cdef const int* species_ptr = &neighbour_species[0] if n_pairs > 0 else &dummy_species
-        cdef int block, i, alpha, beta
-        cdef int64_t p, a, b
+        cdef const double* vector_ptr = &packed_vectors[0, 0]
+        cdef const int* species_ptr = &packed_species[0]
+        cdef int block
         cdef double contribution
         cdef cbool with_atom_virials = atom_virials is not None
         with nogil:
             for block in prange(n_blocks, num_threads=n_threads, schedule="dynamic", chunksize=1):
                 i = block_centres[block_offsets[block]]
                 kernel.compute_atoms(centre_species[i], <int>(block_offsets[block + 1] - block_offsets[block]),
-                                     &block_centres[block_offsets[block]], &centre_offsets[0], vector_ptr,
+                                     &block_centres[block_offsets[block]], &packed_offsets[0], vector_ptr,
                                      species_ptr, workspaces[threadid()], &energies[0], &pair_gradients[0, 0])
             forces[:, :] = 0.0
             virial[:, :] = 0.0
-            for p in range(n_pairs):
+            for q in range(n_packed):
+                p = packed_pair[q]
                 a = centres[p]
                 b = neighbours[p]
                 for alpha in range(3):
-                    forces[a, alpha] += pair_gradients[p, alpha]
-                    forces[b, alpha] -= pair_gradients[p, alpha]
+                    forces[a, alpha] += pair_gradients[q, alpha]
+                    forces[b, alpha] -= pair_gradients[q, alpha]
                     for beta in range(3):
-                        virial[alpha, beta] -= vectors[p, alpha] * pair_gradients[p, beta]
+                        virial[alpha, beta] -= packed_vectors[q, alpha] * pair_gradients[q, beta]
             if with_atom_virials:
                 atom_virials[:, :, :] = 0.0
-                for p in range(n_pairs):
+                for q in range(n_packed):
+                    p = packed_pair[q]
                     a = centres[p]
                     b = neighbours[p]
                     for alpha in range(3):
                         for beta in range(3):
-                            contribution = -0.5 * vectors[p, alpha] * pair_gradients[p, beta]
+                            contribution = -0.5 * packed_vectors[q, alpha] * pair_gradients[q, beta]
                             atom_virials[a, alpha, beta] += contribution
                             atom_virials[b, alpha, beta] += contribution
 

@@ -11,6 +11,7 @@ import numpy as np
 import vesin
 
 from ._evaluator import MIN_PAIR_DISTANCE  # Å: closer pairs are overlapping atoms (the core's rule)
+from ._evaluator import pair_vectors
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,13 @@ class VerletPairs:
             if (len(origin) == len(positions) and np.array_equal(built_cell, cell) and np.array_equal(built_pbc, pbc)
                     and (len(positions) == 0
                          or ((positions - origin) ** 2).sum(axis=1).max() < (0.5 * self.skin) ** 2)):
-                vectors = positions[pairs.neighbours] - positions[pairs.centres] + shift_vectors
+                vectors = np.empty((len(pairs.centres), 3))
+                pair_vectors(np.ascontiguousarray(positions), pairs.centres, pairs.neighbours, shift_vectors, vectors)
                 _check_overlaps(pairs.centres, pairs.neighbours, pairs.shifts, vectors)
-                return NeighbourPairs(pairs.n_atoms, pairs.centres, pairs.neighbours, pairs.shifts,
-                                      np.ascontiguousarray(vectors), pairs.centre_offsets)
+                return NeighbourPairs(pairs.n_atoms, pairs.centres, pairs.neighbours, pairs.shifts, vectors,
+                                      pairs.centre_offsets)
         pairs = neighbour_pairs(positions, cell, pbc, self.cutoff + self.skin)
-        self._built = (positions.copy(), cell.copy(), pbc.copy(), pairs, pairs.shifts @ cell)
+        self._built = (positions.copy(), cell.copy(), pbc.copy(), pairs, np.ascontiguousarray(pairs.shifts @ cell))
         self.builds += 1
         return pairs
 

@@ -103,3 +103,21 @@ def test_verlet_pairs_refuse_a_negative_skin():
 
     with pytest.raises(ValueError, match="skin must be a non-negative number of Å"):
         VerletPairs(5.0, -0.1)
+
+
+def test_pair_vectors_of_a_reused_list():
+    """The compiled loop that refreshes a reused list's vectors gives r_j - r_i + shift · cell, as numpy
+    does, and refuses a pair that names an atom outside the structure."""
+    from lepot.calculator._evaluator import pair_vectors
+
+    rng = np.random.default_rng(5)
+    positions = rng.normal(size=(7, 3)) * 3.0
+    centres = rng.integers(0, 7, size=40)
+    neighbours = rng.integers(0, 7, size=40)
+    shift_vectors = rng.normal(size=(40, 3))
+    out = np.empty((40, 3))
+    pair_vectors(positions, centres, neighbours, shift_vectors, out)
+    np.testing.assert_array_equal(out, positions[neighbours] - positions[centres] + shift_vectors)
+    neighbours[3] = 7
+    with pytest.raises(ValueError, match="pair 3 names atom .* outside"):
+        pair_vectors(positions, centres, neighbours, shift_vectors, out)
