@@ -44,34 +44,34 @@ public:
         for (int i = 0; i < Width; ++i) {
             const double z = scale * (std::fmin(std::fmax(r[i], start), cutoff_) - start) - 0.5 * M_PI;
             const double z2 = z * z;
-            double sine = 1.0 / 51090942171709440000.0, cosine = 1.0 / 1124000727777607680000.0;
-            sine = sine * z2 - 1.0 / 121645100408832000.0;
-            sine = sine * z2 + 1.0 / 355687428096000.0;
-            sine = sine * z2 - 1.0 / 1307674368000.0;
-            sine = sine * z2 + 1.0 / 6227020800.0;
-            sine = sine * z2 - 1.0 / 39916800.0;
-            sine = sine * z2 + 1.0 / 362880.0;
-            sine = sine * z2 - 1.0 / 5040.0;
-            sine = sine * z2 + 1.0 / 120.0;
-            sine = sine * z2 - 1.0 / 6.0;
-            sine = (sine * z2 + 1.0) * z;
-            cosine = cosine * z2 - 1.0 / 2432902008176640000.0;
-            cosine = cosine * z2 + 1.0 / 6402373705728000.0;
-            cosine = cosine * z2 - 1.0 / 20922789888000.0;
-            cosine = cosine * z2 + 1.0 / 87178291200.0;
-            cosine = cosine * z2 - 1.0 / 479001600.0;
-            cosine = cosine * z2 + 1.0 / 3628800.0;
-            cosine = cosine * z2 - 1.0 / 40320.0;
-            cosine = cosine * z2 + 1.0 / 720.0;
-            cosine = cosine * z2 - 1.0 / 24.0;
-            cosine = cosine * z2 + 0.5;
-            cosine = 1.0 - cosine * z2;
+            const double sine = z * series(sine_series, z2), cosine = series(cosine_series, z2);
             value[i] = r[i] <= start ? 1.0 : (r[i] >= cutoff_ ? 0.0 : 0.5 * (1.0 - sine));
             derivative[i] = r[i] <= start || r[i] >= cutoff_ ? 0.0 : -0.5 * scale * cosine;
         }
     }
 
 private:
+    // Taylor coefficients in z², highest power first: sin z = z Σ_k (-1)^k z^2k / (2k+1)!, k = 10..0, and
+    // cos z = Σ_k (-1)^k z^2k / (2k)!, k = 11..0.
+    static constexpr double sine_series[11] = {
+        1.0 / 51090942171709440000.0, -1.0 / 121645100408832000.0, 1.0 / 355687428096000.0,
+        -1.0 / 1307674368000.0,       1.0 / 6227020800.0,           -1.0 / 39916800.0,
+        1.0 / 362880.0,               -1.0 / 5040.0,                1.0 / 120.0,
+        -1.0 / 6.0,                   1.0};
+    static constexpr double cosine_series[12] = {
+        -1.0 / 1124000727777607680000.0, 1.0 / 2432902008176640000.0, -1.0 / 6402373705728000.0,
+        1.0 / 20922789888000.0,          -1.0 / 87178291200.0,        1.0 / 479001600.0,
+        -1.0 / 3628800.0,                1.0 / 40320.0,               -1.0 / 720.0,
+        1.0 / 24.0,                      -0.5,                        1.0};
+
+    // Σ_k coefficients[k] x^(N-1-k) by Horner's rule.
+    template <int N>
+    static double series(const double (&coefficients)[N], double x) {
+        double sum = coefficients[0];
+        for (int k = 1; k < N; ++k) sum = sum * x + coefficients[k];
+        return sum;
+    }
+
     double cutoff_;
     double width_;
 };
