@@ -31,12 +31,16 @@ ARGUMENTS = {
 
 
 # Drivers of the register-blocked kernels, also built for this machine's vector unit (-march=native, as the
-# Python extension and the LAMMPS plugin are): the baseline build checks the two-lane registers and the
-# portable transposition, this one the target's (AVX-512 here: one register per block, its shuffles).
-NATIVE_ARCH = ["test_simd_lanes", "test_cutoff_function", "test_radial_spline", "test_spherical_harmonics",
-               "test_density_expansion", "test_potential_kernel", "test_descriptor_kernel"]
-BUILDS = [(p, p.stem, []) for p in DRIVERS] + [(NATIVE / f"{name}.cpp", f"{name}[native]", ["-march=native"])
-                                               for name in NATIVE_ARCH]
+# Python extension and the LAMMPS plugin are) and, where the CPU has it, for AVX2: the baseline build checks
+# the two-lane registers and the portable transposition, these the four- and eight-lane ones (AVX-512: one
+# register per block and its shuffles).
+REGISTER_BLOCKED = ["test_simd_lanes", "test_cutoff_function", "test_radial_spline", "test_spherical_harmonics",
+                    "test_density_expansion", "test_potential_kernel", "test_descriptor_kernel"]
+CPU_FLAGS = set(" ".join(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+                .split()) if Path("/proc/cpuinfo").exists() else set()
+TARGETS = {"native": ["-march=native"]} | ({"avx2": ["-mavx2", "-mfma"]} if {"avx2", "fma"} <= CPU_FLAGS else {})
+BUILDS = [(p, p.stem, []) for p in DRIVERS] + [(NATIVE / f"{name}.cpp", f"{name}[{target}]", flags)
+                                               for target, flags in TARGETS.items() for name in REGISTER_BLOCKED]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def test_native_driver_under_sanitizers(programs, driver):
     assert isinstance(program, Path), f"{driver} did not compile:\n{program[-4000:]}"
     environment = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:halt_on_error=1",
                        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
-    arguments = ARGUMENTS.get(driver.removesuffix("[native]"), [])
+    arguments = ARGUMENTS.get(driver.split("[")[0], [])
     completed = subprocess.run([str(program), *arguments], capture_output=True, text=True,
                                env=environment, timeout=600)
     output = completed.stdout + completed.stderr
