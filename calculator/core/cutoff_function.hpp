@@ -68,6 +68,7 @@ private:
     template <int N>
     static double series(const double (&coefficients)[N], double x) {
         double sum = coefficients[0];
+#pragma GCC unroll 16
         for (int k = 1; k < N; ++k) sum = sum * x + coefficients[k];
         return sum;
     }
