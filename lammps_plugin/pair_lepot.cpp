@@ -294,29 +294,35 @@ void PairLepot::compute(int eflag, int vflag) {
     if (vflag_fdotr) virial_fdotr_compute();
 }
 
-// The chunk's centres: descriptors B(i) from their gathered pairs, then |u_i|² and the per-atom arrays.
+// The chunk's centres: descriptors B(i) from their gathered pairs (grouped by species, simd_block centres at
+// a time through the couplings), then |u_i|² and the per-atom arrays.
 void PairLepot::compute_uncertainty() {
     const int *type = atom->type;
     const int n_centres = static_cast<int>(chunk_atoms_.size());
     const int n_features = descriptors_->n_features();
-    centre_species_.resize(n_centres);
+    uncertainty_order_.clear();
+    centre_species_.clear();
     centre_features_.resize(static_cast<size_t>(n_centres) * n_features);
     centre_variances_.resize(n_centres);
-    for (int c = 0; c < n_centres; ++c) {
-        centre_species_[c] = type_species_[type[chunk_atoms_[c]]];
-        const int64_t begin = neighbour_offsets_[c];
-        descriptors_->compute_atom<false>(centre_species_[c], static_cast<int>(neighbour_offsets_[c + 1] - begin),
-                                          neighbour_vectors_.data() + 3 * begin, neighbour_species_.data() + begin,
-                                          descriptor_workspace_, centre_features_.data() + static_cast<size_t>(c) * n_features,
-                                          nullptr, nullptr, 0, nullptr);
+    for (int s = 0; s < static_cast<int>(species_.size()); ++s) {
+        const size_t first = uncertainty_order_.size();
+        for (int c = 0; c < n_centres; ++c)
+            if (type_species_[type[chunk_atoms_[c]]] == s) uncertainty_order_.push_back(c);
+        centre_species_.resize(uncertainty_order_.size(), s);
+        for (size_t k = first; k < uncertainty_order_.size(); k += lepot::simd_block) {
+            const int count = static_cast<int>(std::min<size_t>(lepot::simd_block, uncertainty_order_.size() - k));
+            descriptors_->compute_values_lanes<lepot::simd_block>(
+                s, count, uncertainty_order_.data() + k, neighbour_offsets_.data(), neighbour_vectors_.data(),
+                neighbour_species_.data(), descriptor_workspace_, centre_features_.data() + k * n_features);
+        }
     }
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
                           centre_variances_.data(), projection_sum_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();
     projection_sum_.back() += n_centres;
-    for (int c = 0; c < n_centres; ++c) {
-        const int i = chunk_atoms_[c];
-        const double variance = centre_variances_[c];
+    for (int k = 0; k < n_centres; ++k) {
+        const int i = chunk_atoms_[uncertainty_order_[k]];
+        const double variance = centre_variances_[k];
         grade_[i] = std::sqrt(variance / p.reference_variance);
         sigma_[i] = std::sqrt(p.posterior_scale * variance);
         lpr_[i] = 1.0 / variance;

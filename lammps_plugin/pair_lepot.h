@@ -80,9 +80,10 @@ private:
     std::unique_ptr<lepot::PosteriorEvaluator> posterior_;  // made on the first step that asks for it
     int uncertainty_flag_ = 0;                // raised by fix pair (grade_flag, sigma_flag, lpr_flag)
     lepot::DescriptorWorkspace descriptor_workspace_;
-    std::vector<int> centre_species_;         // shape [n_centres], species of each chunk centre
-    std::vector<double> centre_features_;     // shape [n_centres][n_features], B(i)
-    std::vector<double> centre_variances_;    // shape [n_centres], |u_i|² (eV² per unit noise)
+    std::vector<int> uncertainty_order_;      // shape [n_centres], chunk centres grouped by species
+    std::vector<int> centre_species_;         // shape [n_centres], species of centre uncertainty_order_[k]
+    std::vector<double> centre_features_;     // shape [n_centres][n_features], B of centre uncertainty_order_[k]
+    std::vector<double> centre_variances_;    // shape [n_centres], |u|² of the same (eV² per unit noise)
     lepot::AlignedDoubles posterior_work_;    // shape [n_columns][16], the evaluator's transposed block
     std::vector<double> projection_sum_;      // shape [n_columns+1], Σ_i u_i of this rank's atoms, then their number
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays

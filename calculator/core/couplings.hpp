@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "simd_lanes.hpp"
+
 namespace lepot {
 
 class CouplingSet {
@@ -79,6 +81,33 @@ public:
                 sum += product;
             }
             features[q] = sum;
+        }
+    }
+
+    // evaluate() for W centres at once, lane w of every array being centre w: lane_density [n_density][W],
+    // lane_features [n_features][W] (overwritten). Each lane does evaluate()'s products and sums in the same
+    // order, W lanes per vector register operation.
+    template <int W>
+    void evaluate_lanes(const double* lane_density, double* lane_features) const {
+        using V = typename LaneRegisters<W>::type;
+        constexpr int parts = LaneRegisters<W>::count, width = LaneRegisters<W>::width;
+        const int n_terms = this->n_terms();
+        for (int q = 0; q < n_features_; ++q)
+            for (int j = 0; j < parts; ++j) store_lanes(lane_features + static_cast<size_t>(q) * W + j * width, V{});
+        for (int t = 0; t < n_terms;) {
+            const int q = term_feature_[t];
+            V sum[parts];
+            for (int j = 0; j < parts; ++j) sum[j] = V{};
+            for (; t < n_terms && term_feature_[t] == q; ++t) {
+                V product[parts];
+                for (int j = 0; j < parts; ++j) product[j] = broadcast_lanes<V>(term_coefficient_[t]);
+                for (int f = term_factor_offsets_[t]; f < term_factor_offsets_[t + 1]; ++f) {
+                    const double* factor = lane_density + static_cast<size_t>(factors_[f]) * W;
+                    for (int j = 0; j < parts; ++j) product[j] *= load_lanes<V>(factor + j * width);
+                }
+                for (int j = 0; j < parts; ++j) sum[j] += product[j];
+            }
+            for (int j = 0; j < parts; ++j) store_lanes(lane_features + static_cast<size_t>(q) * W + j * width, sum[j]);
         }
     }
 

@@ -59,6 +59,9 @@ struct DescriptorWorkspace {
     std::vector<double> extended;          // shape [n_density + n_contracted], [A ; Ã] (with a contraction)
     std::vector<double> slot_derivatives;  // shape [n_factor_slots], ∂(term)/∂A[factor]
     std::vector<double> entry_values;      // shape [n_entries], G_qa
+    // compute_values_lanes
+    AlignedDoubles lane_density;   // shape [n_density + n_contracted][W], [A ; Ã] of the block's centres
+    AlignedDoubles lane_features;  // shape [n_features][W]
 };
 
 class DescriptorKernel {
@@ -135,6 +138,30 @@ public:
                 generic_block_contribution(s, count, ws, rows, centre, strain);
             }
         }
+    }
+
+    // Features (no gradients) of `count` <= W centres of one species at once, laid out as
+    // PotentialKernel::compute_atoms takes them: centre c = centres[i] owns the pairs neighbour_offsets[c] ..
+    // neighbour_offsets[c + 1] - 1 of neighbour_vectors [n_pairs][3] (Å) and neighbour_species [n_pairs].
+    // features: [count][n_features], row i for centres[i]; equal to compute_atom<false> centre by centre.
+    template <int W>
+    void compute_values_lanes(int centre_species, int count, const int* centres, const int64_t* neighbour_offsets,
+                              const double* neighbour_vectors, const int* neighbour_species, DescriptorWorkspace& ws,
+                              double* features) const {
+        const int n_density = couplings_.n_density(), n_features = this->n_features();
+        ws.lane_density.assign(static_cast<size_t>(n_density) * W, 0.0);  // empty lanes: zero density
+        ws.lane_features.resize(static_cast<size_t>(n_features) * W);
+        for (int i = 0; i < count; ++i) {
+            const int64_t begin = neighbour_offsets[centres[i]];
+            expansion_.expand(centre_species, static_cast<int>(neighbour_offsets[centres[i] + 1] - begin),
+                              neighbour_vectors + 3 * begin, neighbour_species + begin, ws.density);
+            const double* density = extended_density(ws);
+            for (int a = 0; a < n_density; ++a) ws.lane_density[static_cast<size_t>(a) * W + i] = density[a];
+        }
+        couplings_.evaluate_lanes<W>(ws.lane_density.data(), ws.lane_features.data());
+        for (int i = 0; i < count; ++i)
+            for (int q = 0; q < n_features; ++q)
+                features[static_cast<size_t>(i) * n_features + q] = ws.lane_features[static_cast<size_t>(q) * W + i];
     }
 
 private:

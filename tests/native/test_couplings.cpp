@@ -1,5 +1,6 @@
-// couplings.hpp: evaluation and factor-slot partial derivatives against finite differences, a set with no
-// terms, one with a single channel, and refusal of inconsistent term lists.
+// couplings.hpp: evaluation and factor-slot partial derivatives against finite differences, eight centres at
+// once against one at a time, a set with no terms, one with a single channel, and refusal of inconsistent
+// term lists.
 #include "couplings.hpp"
 
 #include <vector>
@@ -36,6 +37,18 @@ int main() {
             };
             check_close(analytic, central_difference(term, density[a], 1e-6), 1e-8, "slot partials");
         }
+
+    // eight centres at once (lane w = centre w; three lanes used, the rest zero) against one at a time
+    std::vector<double> lane_density(4 * 8, 0.0), lane_features(3 * 8, -1.0);
+    const std::vector<std::vector<double>> centres = {density, {-0.7, 0.1, 2.0, -0.3}, {1.5, 0.25, -0.6, 0.9}};
+    for (size_t w = 0; w < centres.size(); ++w)
+        for (int a = 0; a < 4; ++a) lane_density[a * 8 + w] = centres[w][a];
+    set.evaluate_lanes<8>(lane_density.data(), lane_features.data());
+    for (size_t w = 0; w < 8; ++w) {
+        std::vector<double> one(3, 0.0);
+        if (w < centres.size()) set.evaluate(centres[w].data(), one.data());
+        for (int q = 0; q < 3; ++q) check_close(lane_features[q * 8 + w], one[q], 1e-15, "lane w = centre w");
+    }
 
     // no terms at all: every feature is zero
     const std::vector<int> no_offsets = {0};

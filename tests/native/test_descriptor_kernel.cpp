@@ -1,6 +1,7 @@
 // descriptor_kernel.hpp: gradients and strain derivatives of both gradient paths against finite
 // differences (with core-repulsion handover pairs); a feature that looks factorised at first and is not (which once wrote past a buffer while
-// classifying it); an empty neighbour list, a single channel, and coincident atoms.
+// classifying it); an empty neighbour list, a single channel, and coincident atoms; the features of a block of
+// centres (compute_values_lanes) against one centre at a time.
 #include "descriptor_kernel.hpp"
 
 #include <vector>
@@ -92,6 +93,39 @@ int main() {
     check(kernel.n_factorised_features() == kernel.n_features() - 1, "the look-alike takes the generic path");
     const std::vector<int> single_species(7, 0);
     check_gradients(kernel, vectors, single_species, "look-alike feature");
+
+    // a block of centres with their pairs concatenated (the LAMMPS plugin's layout), taken in a scrambled order
+    // and fewer than the lanes (empty lanes), against one centre at a time: two species with core repulsion,
+    // a compressed basis, and the look-alike feature
+    const lepot::DescriptorKernel compressed = lepot::make_descriptor_kernel(small_basis(4.0, 3, 2, 2, true, 2));
+    for (const lepot::DescriptorKernel* lanes_kernel : {&one_hot, &compressed, &kernel}) {
+        const int n_centres = 5, n_features = lanes_kernel->n_features();
+        std::vector<double> all_vectors;
+        std::vector<int> all_species;
+        std::vector<int64_t> offsets = {0};
+        for (int c = 0; c < n_centres; ++c) {
+            const std::vector<double> centre_vectors = random_vectors(3 + c, 0.9, 3.9, 11 + c);
+            all_vectors.insert(all_vectors.end(), centre_vectors.begin(), centre_vectors.end());
+            for (int p = 0; p < 3 + c; ++p) all_species.push_back((p + c) % lanes_kernel->expansion().n_species());
+            offsets.push_back(static_cast<int64_t>(all_species.size()));
+        }
+        const std::vector<int> order = {3, 0, 4, 1};
+        std::vector<double> block(order.size() * n_features);
+        lepot::DescriptorWorkspace lanes_ws;
+        const int species_of_centres = lanes_kernel->expansion().n_species() - 1;
+        lanes_kernel->compute_values_lanes<lepot::simd_block>(species_of_centres, static_cast<int>(order.size()),
+                                                              order.data(), offsets.data(), all_vectors.data(),
+                                                              all_species.data(), lanes_ws, block.data());
+        for (size_t i = 0; i < order.size(); ++i) {
+            const int c = order[i];
+            std::vector<double> expected(n_features);
+            lanes_kernel->compute_atom<false>(species_of_centres, static_cast<int>(offsets[c + 1] - offsets[c]),
+                                              all_vectors.data() + 3 * offsets[c], all_species.data() + offsets[c],
+                                              lanes_ws, expected.data(), nullptr, nullptr, 0, nullptr);
+            for (int q = 0; q < n_features; ++q)
+                check_close(block[i * n_features + q], expected[q], 1e-14, "a block's lane = one centre's features");
+        }
+    }
 
     // no neighbours: values of A = 0, nothing written to gradient rows, the centre row stays 0
     const int nf = one_hot.n_features();
