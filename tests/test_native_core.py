@@ -35,7 +35,8 @@ ARGUMENTS = {
 # the two-lane registers and the portable transposition, these the four- and eight-lane ones (AVX-512: one
 # register per block and its shuffles).
 REGISTER_BLOCKED = ["test_simd_lanes", "test_cutoff_function", "test_radial_spline", "test_spherical_harmonics",
-                    "test_couplings", "test_density_expansion", "test_potential_kernel", "test_descriptor_kernel"]
+                    "test_couplings", "test_density_expansion", "test_potential_kernel", "test_descriptor_kernel",
+                    "test_posterior"]
 CPU_FLAGS = set(" ".join(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
                 .split()) if Path("/proc/cpuinfo").exists() else set()
 TARGETS = {"native": ["-march=native"]} | ({"avx2": ["-mavx2", "-mfma"]} if {"avx2", "fma"} <= CPU_FLAGS else {})

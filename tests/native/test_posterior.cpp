@@ -1,4 +1,4 @@
-// posterior.hpp: u = C⁻ᵀ z solves Cᵀ u = z (z built here from its definition) for blocks of 1–37 centres of two species with two centre
+// posterior.hpp: u = C⁻ᵀ z solves Cᵀ u = z (z built here from its definition) for blocks of 1–70 centres of two species with two centre
 // channels and E0 columns; variances are |u|², sums are Σ u; centres alone give the values they give in a
 // block; mismatched sizes are refused.
 #include "posterior.hpp"
@@ -28,7 +28,7 @@ int main() {
         }
     const lepot::PosteriorEvaluator posterior(p, n_species, n_features);
     lepot::AlignedDoubles work;
-    for (int m : {1, 15, 16, 17, 37}) {
+    for (int m : {1, 15, 16, 17, 31, 32, 33, 37, 70}) {  // whole blocks and tails of 16 and 32 lanes
         std::vector<int> species(m);
         std::vector<double> features(static_cast<size_t>(m) * n_features);  // shape [m][n_features]
         for (int i = 0; i < m; ++i) {
