@@ -84,7 +84,7 @@ private:
     std::vector<int> centre_species_;         // shape [n_centres], species of centre uncertainty_order_[k]
     std::vector<double> centre_features_;     // shape [n_centres][n_features], B of centre uncertainty_order_[k]
     std::vector<double> centre_variances_;    // shape [n_centres], |u|² of the same (eV² per unit noise)
-    lepot::AlignedDoubles posterior_work_;    // shape [n_columns][16], the evaluator's transposed block
+    lepot::AlignedDoubles posterior_work_;    // the evaluator's transposed block (sized by it)
     std::vector<double> projection_sum_;      // shape [n_columns+1], Σ_i u_i of this rank's atoms, then their number
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays
     double *grade_ = nullptr;                 // shape [nmax], γ_i

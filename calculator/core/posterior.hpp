@@ -12,10 +12,10 @@
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
 //
 // PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular) and computes u_i = W z_i
-// for blocks of 16 centres (in a cache-line aligned work buffer the caller owns), four rows of W at a time in
-// registers, skipping the leading columns that are zero for every centre of a block (the other species'
-// blocks). The ASE calculator (through the Cython bindings) and the LAMMPS plugin both call it: project()
-// keeps u_i, variances() only |u_i|² and Σ_i u_i.
+// for blocks of centres (32 with AVX-512, 16 otherwise; in a cache-line aligned work buffer the caller owns),
+// several rows of W at a time in registers, skipping the leading columns that are zero for every centre of a
+// block (the other species' blocks). The ASE calculator (through the Cython bindings) and the LAMMPS plugin
+// both call it: project() keeps u_i, variances() only |u_i|² and Σ_i u_i.
 #pragma once
 
 #include <algorithm>
