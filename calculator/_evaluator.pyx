@@ -125,11 +125,6 @@ cdef extern from "model_parameters.hpp" namespace "lepot" nogil:
         vector[double] reference_energies
 
 
-cdef extern from "aligned_storage.hpp" namespace "lepot" nogil:
-    cdef cppclass AlignedDoubles:  # std::vector<double> with cache-line aligned storage
-        AlignedDoubles() except +
-
-
 cdef extern from "posterior.hpp" namespace "lepot" nogil:
     cdef cppclass PosteriorParameters:
         cbool present
@@ -142,10 +137,19 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
         double energy_noise
         double reference_variance
 
+    cdef enum class PosteriorPrecision:
+        double_precision
+        single_precision
+
+    PosteriorPrecision posterior_precision(const string&) except +
+
+    cdef cppclass PosteriorWorkspace:
+        PosteriorWorkspace() except +
+
     cdef cppclass PosteriorEvaluator:
-        PosteriorEvaluator(PosteriorParameters, int, int) except +
+        PosteriorEvaluator(PosteriorParameters, int, int, PosteriorPrecision) except +
         int n_columns()
-        void project(int, const int*, const double*, AlignedDoubles&, double*)
+        void project(int, const int*, const double*, PosteriorWorkspace&, double*)
 
 
 cdef extern from "parameter_file.hpp" namespace "lepot" nogil:
@@ -672,15 +676,26 @@ cdef class PotentialEvaluator:
                             atom_virials[b, alpha, beta] += contribution
 
 
+def check_uncertainty_precision(str name):
+    """Raise ValueError unless ``name`` is a precision of the posterior's arithmetic the core knows ("double",
+    "single"; core/posterior.hpp owns the names, as pair_style lepot's uncertainty_precision keyword)."""
+    try:
+        posterior_precision(name.encode())
+    except ValueError as problem:
+        raise ValueError(str(problem)) from None
+
+
 cdef class PosteriorProjector:
     """The core's PosteriorEvaluator (core/posterior.hpp) for a lepot.calculator.uncertainty.Posterior whose
-    centres have ``n_features`` descriptors: u_i = C⁻ᵀ z_i, as the LAMMPS plugin computes them."""
+    centres have ``n_features`` descriptors: u_i = C⁻ᵀ z_i, as the LAMMPS plugin computes them, in the
+    arithmetic ``precision`` ("double" or "single", docs/uncertainty.md)."""
 
     cdef unique_ptr[PosteriorEvaluator] evaluator
     cdef readonly int n_features
     cdef readonly int n_columns
+    cdef readonly str precision
 
-    def __cinit__(self, posterior, int n_features):
+    def __cinit__(self, posterior, int n_features, str precision="double"):
         cdef PosteriorParameters parameters
         channels = np.ascontiguousarray(posterior.centre_channels, dtype=np.float64)
         factor = np.asarray(posterior.factor, dtype=np.float64)
@@ -690,8 +705,10 @@ cdef class PosteriorProjector:
         parameters.reference_energy_columns = bool(posterior.reference_energy_columns)
         parameters.n_columns = factor.shape[0]
         parameters.factor = as_doubles(factor[np.triu_indices(factor.shape[0])])
-        self.evaluator.reset(new PosteriorEvaluator(parameters, channels.shape[1], n_features))
+        self.evaluator.reset(new PosteriorEvaluator(parameters, channels.shape[1], n_features,
+                                                    posterior_precision(precision.encode())))
         self.n_features = n_features
+        self.precision = precision
         self.n_columns = factor.shape[0]
 
     def project(self, const int[::1] species not None, const double[:, ::1] features not None):
@@ -702,8 +719,9 @@ cdef class PosteriorProjector:
             raise ValueError(f"features must have shape ({n}, {self.n_features}), got {tuple(features.shape)[:2]}")
         u = np.empty((n, self.n_columns))
         cdef double[:, ::1] out = u
-        cdef AlignedDoubles work
+        cdef double[:, ::1] by_feature = np.ascontiguousarray(np.asarray(features).T)  # the core's [n_features][n]
+        cdef PosteriorWorkspace work
         if n > 0:
             with nogil:
-                self.evaluator.get().project(n, &species[0], &features[0, 0], work, &out[0, 0])
+                self.evaluator.get().project(n, &species[0], &by_feature[0, 0], work, &out[0, 0])
         return u

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from . import _evaluator
 from .conventions import ASE_VOIGT, to_voigt
 from .descriptors import DescriptorCalculator
 from .model import Model, load_model
@@ -59,6 +60,9 @@ class LepotCalculator(Calculator):
     name (see ``lepot.potentials.available()``). n_threads: OpenMP threads (None: OMP_NUM_THREADS).
     skin: Å of Verlet skin; the neighbour list is rebuilt only when an atom has moved more than skin / 2
     or the cell changed (0: every call). Results do not depend on it.
+    uncertainty_precision: the arithmetic of the posterior for the four per-structure and per-atom uncertainty
+    properties, "double" (default, exact to round-off) or "single" (about twice as fast; |u|² within ~2e-4
+    relative), as pair_style lepot's keyword of the same name (docs/uncertainty.md).
     One evaluation gives energy, energies, forces and stress; per-atom stresses ("stresses") are computed
     when asked for (their per-pair tally costs ~30 % of a fast model's step), then with everything else.
     """
@@ -66,8 +70,10 @@ class LepotCalculator(Calculator):
     implemented_properties = ("energy", "free_energy", "energies", "forces", "stress", "stresses",
                               *UNCERTAINTY_PROPERTIES, FORCE_UNCERTAINTY_PROPERTY)
 
-    def __init__(self, model, n_threads=None, skin=0.3, **kwargs):
+    def __init__(self, model, n_threads=None, skin=0.3, uncertainty_precision="double", **kwargs):
         super().__init__(**kwargs)
+        _evaluator.check_uncertainty_precision(uncertainty_precision)
+        self.uncertainty_precision = uncertainty_precision
         self.model = resolve_model(model)
         self.potential = Potential(self.model, n_threads=n_threads, skin=skin)
         self.n_threads = n_threads
@@ -97,7 +103,8 @@ class LepotCalculator(Calculator):
 
     def _uncertainties(self):
         values = self._descriptor_calculator().compute(self.atoms).values
-        return self._posterior().evaluate(self.model.basis.species_index(self.atoms.numbers), values)
+        return self._posterior().evaluate(self.model.basis.species_index(self.atoms.numbers), values,
+                                          self.uncertainty_precision)
 
     def _posterior(self):
         if self.model.uncertainty is None:

@@ -62,7 +62,7 @@ class Posterior:
     def __post_init__(self):
         self.centre_channels = np.ascontiguousarray(self.centre_channels, dtype=np.float64)
         self.factor = np.ascontiguousarray(self.factor, dtype=np.float64)
-        self._projector = None  # the core's evaluator, made on first use (the factor is fixed from here on)
+        self._projectors = {}  # the core's evaluator per precision, made on first use (the factor is fixed from here on)
 
     @property
     def n_columns(self):
@@ -81,22 +81,25 @@ class Posterior:
             "reference_variance": float(self.reference_variance),
         }
 
-    def projections(self, species_index, values):
+    def projections(self, species_index, values, precision="double"):
         """u_i = C⁻ᵀ z_i, [n_atoms][n_columns] (eV per unit noise), for atoms of species ``species_index``
-        [n_atoms] with descriptors ``values`` [n_atoms][n_features] (computed by the core, as in LAMMPS)."""
-        return self._core(values).project(np.ascontiguousarray(species_index, dtype=np.int32),
-                                          np.ascontiguousarray(values, dtype=np.float64))
+        [n_atoms] with descriptors ``values`` [n_atoms][n_features] (computed by the core, as in LAMMPS), in
+        the arithmetic ``precision``: "double" (exact to round-off) or "single" (about twice as fast,
+        |u|² within ~2e-4 relative; docs/uncertainty.md)."""
+        return self._core(values, precision).project(np.ascontiguousarray(species_index, dtype=np.int32),
+                                                     np.ascontiguousarray(values, dtype=np.float64))
 
-    def _core(self, values):
-        if self._projector is None or self._projector.n_features != values.shape[1]:
-            self._projector = _evaluator.PosteriorProjector(self, values.shape[1])
-        return self._projector
+    def _core(self, values, precision):
+        projector = self._projectors.get(precision)
+        if projector is None or projector.n_features != values.shape[1]:
+            projector = self._projectors[precision] = _evaluator.PosteriorProjector(self, values.shape[1], precision)
+        return projector
 
-    def evaluate(self, species_index, values):
+    def evaluate(self, species_index, values, precision="double"):
         """{name: value} of UNCERTAINTY_PROPERTIES for one structure (module docstring): energy_uncertainty
         (eV), energies_uncertainty [n_atoms] (eV), local_prediction_rigidity [n_atoms] (eV⁻²),
-        extrapolation_grade [n_atoms]."""
-        u = self.projections(species_index, values)  # shape [n_atoms][n_columns]
+        extrapolation_grade [n_atoms]; ``precision`` as for projections()."""
+        u = self.projections(species_index, values, precision)  # shape [n_atoms][n_columns]
         atom_variance = np.einsum("ij,ij->i", u, u)  # shape [n_atoms], eV² per unit noise
         total = u.sum(axis=0)
         n_atoms = len(species_index)

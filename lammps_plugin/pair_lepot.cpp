@@ -58,8 +58,24 @@ void PairLepot::require_metal_units() {
                    update->unit_style);
 }
 
-void PairLepot::settings(int narg, char ** /*arg*/) {
-    if (narg != 0) error->all(FLERR, "pair_style lepot takes no arguments (the model file goes in pair_coeff)");
+// pair_style lepot [uncertainty_precision double|single] (the model file goes in pair_coeff)
+void PairLepot::settings(int narg, char **arg) {
+    posterior_precision_ = lepot::PosteriorPrecision::double_precision;
+    for (int i = 0; i < narg; i += 2) {
+        if (std::strcmp(arg[i], "uncertainty_precision") != 0)
+            error->all(FLERR, "pair_style lepot: unknown keyword '{}' (the only keyword is uncertainty_precision; "
+                              "the model file goes in pair_coeff)", arg[i]);
+        if (i + 1 >= narg) error->all(FLERR, "pair_style lepot: uncertainty_precision needs a value (double or single)");
+        try {
+            posterior_precision_ = lepot::posterior_precision(arg[i + 1]);
+        } catch (const std::exception &problem) {
+            error->all(FLERR, "pair_style lepot: {}", problem.what());
+        }
+    }
+    // a repeated pair_style keeps the coefficients, and the evaluator has already released the file's factor
+    if (posterior_ && posterior_->precision() != posterior_precision_)
+        error->all(FLERR, "pair_style lepot: uncertainty_precision cannot change once an uncertainty has been "
+                          "computed; repeat pair_coeff after this pair_style to load the posterior again");
     require_metal_units();
 }
 
@@ -173,8 +189,8 @@ void PairLepot::compute(int eflag, int vflag) {
     if (uncertainty_flag_) {
         if (!posterior_ && posterior_parameters_.present) {
             try {
-                posterior_ = std::make_unique<lepot::PosteriorEvaluator>(std::move(posterior_parameters_),
-                                                                        n_model_species_, descriptors_->n_features());
+                posterior_ = std::make_unique<lepot::PosteriorEvaluator>(
+                    std::move(posterior_parameters_), n_model_species_, descriptors_->n_features(), posterior_precision_);
                 posterior_parameters_ = lepot::PosteriorParameters();  // the evaluator holds them now
             } catch (const std::exception &problem) {
                 error->all(FLERR, "pair_style lepot: {}", problem.what());
@@ -238,6 +254,7 @@ void PairLepot::compute(int eflag, int vflag) {
         const int n_centres = static_cast<int>(chunk_atoms_.size());
         centre_energies_.resize(n_centres);
         pair_gradients_.resize(neighbour_vectors_.size());
+        if (uncertainty_flag_) centre_densities_.resize(static_cast<size_t>(n_centres) * kernel_->n_extended());
         for (int s = 0; s < n_species; ++s) {
             species_centres_.clear();
             for (int c = 0; c < n_centres; ++c)
@@ -246,8 +263,8 @@ void PairLepot::compute(int eflag, int vflag) {
             try {
                 kernel_->compute_atoms(s, static_cast<int>(species_centres_.size()), species_centres_.data(),
                                        neighbour_offsets_.data(), neighbour_vectors_.data(),
-                                       neighbour_species_.data(), workspace_,
-                                       centre_energies_.data(), pair_gradients_.data());
+                                       neighbour_species_.data(), workspace_, centre_energies_.data(),
+                                       pair_gradients_.data(), uncertainty_flag_ ? centre_densities_.data() : nullptr);
             } catch (const lepot::CentreDomainError &problem) {
                 error->one(FLERR, "pair_style lepot: atom {}: {}", atom->tag[chunk_atoms_[species_centres_[problem.centre]]],
                            problem.what());
@@ -294,28 +311,22 @@ void PairLepot::compute(int eflag, int vflag) {
     if (vflag_fdotr) virial_fdotr_compute();
 }
 
-// The chunk's centres: descriptors B(i) from their gathered pairs (grouped by species, simd_block centres at
-// a time through the couplings), then |u_i|² and the per-atom arrays.
+// The chunk's centres: descriptors B(i) from the densities the force pass kept (grouped by species), then
+// |u_i|² and the per-atom arrays.
 void PairLepot::compute_uncertainty() {
     const int *type = atom->type;
     const int n_centres = static_cast<int>(chunk_atoms_.size());
-    const int n_features = descriptors_->n_features();
     uncertainty_order_.clear();
     centre_species_.clear();
-    centre_features_.resize(static_cast<size_t>(n_centres) * n_features);
-    centre_variances_.resize(n_centres);
     for (int s = 0; s < static_cast<int>(species_.size()); ++s) {
-        const size_t first = uncertainty_order_.size();
         for (int c = 0; c < n_centres; ++c)
             if (type_species_[type[chunk_atoms_[c]]] == s) uncertainty_order_.push_back(c);
         centre_species_.resize(uncertainty_order_.size(), s);
-        for (size_t k = first; k < uncertainty_order_.size(); k += lepot::simd_block) {
-            const int count = static_cast<int>(std::min<size_t>(lepot::simd_block, uncertainty_order_.size() - k));
-            descriptors_->compute_values_lanes<lepot::simd_block>(
-                s, count, uncertainty_order_.data() + k, neighbour_offsets_.data(), neighbour_vectors_.data(),
-                neighbour_species_.data(), descriptor_workspace_, centre_features_.data() + k * n_features);
-        }
     }
+    centre_features_.resize(static_cast<size_t>(n_centres) * descriptors_->n_features());
+    centre_variances_.resize(n_centres);
+    descriptors_->compute_values_lanes(n_centres, uncertainty_order_.data(), centre_densities_.data(),
+                                       descriptor_workspace_, centre_features_.data());
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
                           centre_variances_.data(), projection_sum_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();

@@ -78,13 +78,15 @@ private:
     lepot::PosteriorParameters posterior_parameters_;   // from the file ("uncertainty"; present = false for null)
     int n_model_species_ = 0;
     std::unique_ptr<lepot::PosteriorEvaluator> posterior_;  // made on the first step that asks for it
+    lepot::PosteriorPrecision posterior_precision_ = lepot::PosteriorPrecision::double_precision;  // pair_style keyword
     int uncertainty_flag_ = 0;                // raised by fix pair (grade_flag, sigma_flag, lpr_flag)
     lepot::DescriptorWorkspace descriptor_workspace_;
     std::vector<int> uncertainty_order_;      // shape [n_centres], chunk centres grouped by species
     std::vector<int> centre_species_;         // shape [n_centres], species of centre uncertainty_order_[k]
-    std::vector<double> centre_features_;     // shape [n_centres][n_features], B of centre uncertainty_order_[k]
+    std::vector<double> centre_densities_;    // shape [n_centres][n_extended], [A ; Ã] of chunk centre c
+    std::vector<double> centre_features_;     // shape [n_features][n_centres], B of centre uncertainty_order_[k] in column k
     std::vector<double> centre_variances_;    // shape [n_centres], |u|² of the same (eV² per unit noise)
-    lepot::AlignedDoubles posterior_work_;    // the evaluator's transposed block (sized by it)
+    lepot::PosteriorWorkspace posterior_work_;  // the evaluator's transposed block (sized by it)
     std::vector<double> projection_sum_;      // shape [n_columns+1], Σ_i u_i of this rank's atoms, then their number
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays
     double *grade_ = nullptr;                 // shape [nmax], γ_i

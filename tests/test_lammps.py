@@ -225,9 +225,14 @@ def test_newton_off_is_an_error(tmp_path):
     assert "requires newton_pair on" in output
 
 
-def test_pair_style_arguments_are_an_error(tmp_path):
-    output = bad_input(tmp_path, ROOT / "potentials" / "Mo.json", pair_style="pair_style lepot 5.0")
-    assert "pair_style lepot takes no arguments" in output
+@pytest.mark.parametrize("arguments, message", [
+    ("5.0", "unknown keyword '5.0' (the only keyword is uncertainty_precision"),
+    ("uncertainty_precision", "uncertainty_precision needs a value (double or single)"),
+    ("uncertainty_precision half", "uncertainty precision must be 'double' or 'single', got 'half'"),
+])
+def test_pair_style_arguments_other_than_the_precision_are_an_error(tmp_path, arguments, message):
+    output = bad_input(tmp_path, ROOT / "potentials" / "Mo.json", pair_style=f"pair_style lepot {arguments}")
+    assert message in output
 
 
 def test_plugin_command_prints_its_path_last():

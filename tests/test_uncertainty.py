@@ -12,6 +12,7 @@ from structures import write_emt_training_file
 from test_fitting import MO_TEST, SAMPLE, fit_on_two_ranks, small_config
 
 from lepot.calculator import LepotCalculator, Model, build_basis, load_model
+from lepot.calculator.descriptors import DescriptorCalculator
 from lepot.fitting.evaluate import evaluate_uncertainty, run_eval
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
 from lepot.fitting.data import read_structures
@@ -206,13 +207,13 @@ def test_uncertainties_are_computed_only_when_asked_and_refused_without_a_poster
     assert isinstance(plain.model, Model) and plain.model.uncertainty is None
 
 
-def lammps_uncertainties(model_path, atoms, species, folder, ranks):
+def lammps_uncertainties(model_path, atoms, species, folder, ranks, precision="double"):
     """(grade, sigma, lpr) per atom, in the ASE atom order, and the system's σ_E, from the real LAMMPS:
-    `fix pair 1 lepot` and `compute pair lepot` after run 0."""
+    `fix pair 1 lepot` and `compute pair lepot` after run 0, with `uncertainty_precision precision`."""
     folder.mkdir(parents=True, exist_ok=True)
     write_data(atoms, folder / "data.lmp", species)
     script = (f"units metal\natom_style atomic\natom_modify map array\nboundary p p p\nread_data data.lmp\n"
-              f"pair_style lepot\npair_coeff * * {model_path} {' '.join(species)}\n"
+              f"pair_style lepot uncertainty_precision {precision}\npair_coeff * * {model_path} {' '.join(species)}\n"
               f"fix u all pair 1 lepot grade 1 sigma 1 lpr 1\ncompute system all pair lepot\n"
               f"thermo_style custom step pe c_system[1]\nrun 0\n"
               f"write_dump all custom u.dump id f_u[1] f_u[2] f_u[3] modify sort id format float %.17g\n"
@@ -237,6 +238,50 @@ def test_lammps_gives_the_ase_grade_sigma_lpr_and_energy_uncertainty(tmp_path, m
     got = lammps_uncertainties(tmp_path / "model.json", atoms, list(model.species), tmp_path / f"lmp{ranks}", ranks)
     for name, a, b in zip(("grade", "sigma", "lpr", "system sigma"), got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=name)
+
+
+def single_precision_bounds(posterior, z):
+    """Exact |u_i|² and Σ_i u_i of u_i = C⁻ᵀ z_i (z: [n_atoms][n_columns]) and bounds on how far the core's
+    single-precision values may be from them. u_j = Σ_{k<=j} W_jk z_k with W = C⁻ᵀ is a sum of j + 1 products
+    whose factors are rounded to float32 and which is summed in float32, so |û_j − u_j| <= (j + 3) ε
+    Σ_k |W_jk| |z_k|, ε = 2⁻²⁴ (the forward error bound of a dot product, Higham, Accuracy and Stability of
+    Numerical Algorithms, §3.1). Returns (variance, variance bound [n_atoms], total [n_columns], total bound)."""
+    import scipy.linalg
+
+    n = posterior.n_columns
+    w = scipy.linalg.solve_triangular(posterior.factor, np.eye(n), trans="T")  # shape [n][n], lower
+    u = z @ w.T
+    delta = (np.arange(n) + 3) * 2.0**-24 * (np.abs(z) @ np.abs(w).T)  # shape [n_atoms][n_columns]
+    total, total_delta = u.sum(axis=0), delta.sum(axis=0)
+    return ((u**2).sum(axis=1), (2 * np.abs(u) * delta + delta**2).sum(axis=1), total,
+            (2 * np.abs(total) * total_delta + total_delta**2).sum())
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+@pytest.mark.parametrize("make_config", [mo_config, alloy_config])
+def test_single_precision_stays_within_its_rounding_bound_in_ase_and_lammps(tmp_path, make_config, ranks):
+    """uncertainty_precision single: the grade, σ, LPR and σ_E of the ASE calculator and of LAMMPS (1 and 2
+    ranks) within the float32 rounding bound of the exact values, and not the double-precision values."""
+    data, design, _, model = fitted_stages(make_config(tmp_path))
+    model.save(tmp_path / "model.json")
+    atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
+    atoms.rattle(0.05, seed=2)
+    posterior = model.uncertainty
+    values = DescriptorCalculator(model.basis).compute(atoms).values
+    variance, variance_bound, total, total_bound = single_precision_bounds(
+        posterior, atom_columns(design.builder, atoms, values))
+    noise = (posterior.energy_noise * len(atoms)) ** 2
+    calculator = LepotCalculator(load_model(tmp_path / "model.json"), uncertainty_precision="single")
+    ase_values = [calculator.get_property(name, atoms) for name in
+                  ("extrapolation_grade", "energies_uncertainty", "local_prediction_rigidity", "energy_uncertainty")]
+    lammps_values = lammps_uncertainties(tmp_path / "model.json", atoms, list(model.species), tmp_path / f"lmp{ranks}",
+                                         ranks, precision="single")
+    for source, (grade, sigma, lpr, system_sigma) in (("ASE", ase_values), ("LAMMPS", lammps_values)):
+        for name, got in (("grade", grade**2 * posterior.reference_variance),
+                          ("sigma", sigma**2 / posterior.posterior_scale), ("lpr", 1.0 / lpr)):
+            assert np.all(np.abs(got - variance) <= variance_bound), f"{source} {name}"
+        assert abs((system_sigma**2 - noise) / posterior.posterior_scale - total @ total) <= total_bound, source
+    assert np.any(ase_values[0] != LepotCalculator(model).get_property("extrapolation_grade", atoms))
 
 
 def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):

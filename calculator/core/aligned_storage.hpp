@@ -28,5 +28,6 @@ struct CacheLineAllocator {
     bool operator!=(const CacheLineAllocator<U>&) const { return false; }
 };
 using AlignedDoubles = std::vector<double, CacheLineAllocator<double>>;
+using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 
 }  // namespace lepot

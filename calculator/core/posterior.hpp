@@ -11,17 +11,19 @@
 //   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + (energy_noise N)²)   eV
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
 //
-// PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular) and computes u_i = W z_i
-// for blocks of centres (32 with AVX-512, 16 otherwise; in a cache-line aligned work buffer the caller owns),
-// several rows of W at a time in registers, skipping the leading columns that are zero for every centre of a
-// block (the other species' blocks). The ASE calculator (through the Cython bindings) and the LAMMPS plugin
-// both call it: project() keeps u_i, variances() only |u_i|² and Σ_i u_i.
+// PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular, packed by rows) and
+// computes u_i = W z_i for blocks of centres (in double, 32 with AVX-512, 16 with AVX, 8 otherwise; twice as
+// many in single precision; in a cache-line aligned block the caller owns), several rows of W at a time in
+// registers, skipping the leading columns that are zero for every centre of a block (the other species'
+// blocks). The ASE calculator (through the Cython bindings) and the LAMMPS plugin both call it: project()
+// keeps u_i, variances() only |u_i|² and Σ_i u_i.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "aligned_storage.hpp"
@@ -41,11 +43,31 @@ struct PosteriorParameters {
     double reference_variance = 0.0;      // eV²: median |u_i|² of the environments the calibration saw
 };
 
+// The arithmetic of u = W z. Double: exact to round-off (the default; ASE and LAMMPS agree to 1e-10). Single:
+// W and z rounded to float32 and the sums in float32, about twice as fast; |u|² within a few 1e-5 relative
+// of double on the shipped files (docs/uncertainty.md), and a value computed from two descriptor vectors that
+// differ by round-off can differ by that much too (the rounding of z to float32 is not continuous).
+enum class PosteriorPrecision { double_precision, single_precision };
+
+// "double" or "single" (the LAMMPS keyword's and the ASE argument's values); anything else is refused.
+inline PosteriorPrecision posterior_precision(const std::string& name) {
+    if (name == "double") return PosteriorPrecision::double_precision;
+    if (name == "single") return PosteriorPrecision::single_precision;
+    throw std::invalid_argument("uncertainty precision must be 'double' or 'single', got '" + name + "'");
+}
+
+// The evaluator's transposed block of z, owned by the caller (one per thread).
+struct PosteriorWorkspace {
+    AlignedDoubles block;         // shape [n_columns][lanes], double precision
+    AlignedFloats single_block;   // shape [n_columns][lanes], single precision
+};
+
 class PosteriorEvaluator {
 public:
     PosteriorEvaluator() = default;
-    PosteriorEvaluator(PosteriorParameters parameters, int n_species, int n_features)
-        : parameters_(std::move(parameters)), n_species_(n_species), n_features_(n_features) {
+    PosteriorEvaluator(PosteriorParameters parameters, int n_species, int n_features,
+                       PosteriorPrecision precision = PosteriorPrecision::double_precision)
+        : parameters_(std::move(parameters)), n_species_(n_species), n_features_(n_features), precision_(precision) {
         const PosteriorParameters& p = parameters_;
         const size_t columns = static_cast<size_t>(p.n_centre) * n_features + (p.reference_energy_columns ? n_species : 0);
         if (!p.present || columns != static_cast<size_t>(p.n_columns) ||
@@ -57,104 +79,133 @@ public:
                                         " features");
         invert_factor();
         parameters_.factor = std::vector<double>();  // W replaces it
+        if (precision_ == PosteriorPrecision::single_precision) {
+            inverse_single_.assign(inverse_.begin(), inverse_.end());
+            inverse_ = std::vector<double>();
+        }
     }
 
     // the file's parameters without the packed factor (released once W = C⁻ᵀ is built)
     const PosteriorParameters& parameters() const { return parameters_; }
     int n_columns() const { return parameters_.n_columns; }
+    PosteriorPrecision precision() const { return precision_; }
 
     // u_i = C⁻ᵀ z_i of n centres, z_i = v_κ(a) B(i) in coefficient block κ and 1 in the E0 column of a.
-    // species: [n] species index of each centre; features: [n][n_features], B(i); u: [n][n_columns],
-    // overwritten (eV per unit noise).
-    void project(int n, const int* species, const double* features, AlignedDoubles& work, double* u) const {
+    // species: [n] species index of each centre; features: [n_features][n], B_q(i) at features[q n + i]
+    // (feature-major, as DescriptorKernel::compute_values_lanes writes them); u: [n][n_columns], overwritten
+    // (eV per unit noise).
+    void project(int n, const int* species, const double* features, PosteriorWorkspace& work, double* u) const {
         apply<true>(n, species, features, work, u, nullptr, nullptr);
     }
 
     // |u_i|² of n centres (eV² per unit noise) into variance [n], and Σ_i u_i added to sum [n_columns]
     // (nullptr: not wanted), without storing u.
-    void variances(int n, const int* species, const double* features, AlignedDoubles& work, double* variance,
+    void variances(int n, const int* species, const double* features, PosteriorWorkspace& work, double* variance,
                    double* sum) const {
         apply<false>(n, species, features, work, nullptr, variance, sum);
     }
 
 private:
-    // Centres evaluated together, and rows of W per pass (rows x lanes accumulators stay in registers). W is
-    // read once per block of centres (15 MB for Mo.json's 1361 columns: from L3 or memory), so more lanes
-    // reuse it more; the z block [n_columns][lanes] (350 KB at 32) stays in L2. Measured on the Mo.json
-    // posterior (docs/uncertainty.md): with AVX-512, 32 lanes x 6 rows 17 µs per centre against 24-25 for
-    // 16 x 4 (64 lanes: 33-36); with AVX2, 16 x 2 41-43 µs against 49-50 for 16 x 4 and 54-56 for 32 x 6.
-    static constexpr int lanes = register_lanes == 8 ? 32 : 16;
-    static constexpr int rows = register_lanes == 8 ? 6 : 2;
+    // Centres evaluated together (Lanes) and rows of W per pass (Rows): Rows x Lanes accumulators stay in vector
+    // registers. W is read once per block of centres (7.4 MB for Mo.json's 1361 columns in double: from L3), so
+    // more lanes reuse it more; the z block [n_columns][Lanes] (350 KB) stays in L2. Measured on the Mo.json
+    // posterior (docs/uncertainty.md), AVX-512: double 32 x 6 15 µs per centre (91 % of the FMA peak; 16 x 8
+    // and 24 x 8 15.4-16, 32 x 7 17), single 64 x 4 7.9 µs (64 x 5 and 64 x 6 the same); AVX2 (same core):
+    // double 16 x 2 32 µs, single 32 x 2 16 µs (3 rows: 30 and 31). Four registers per row on every target
+    // (SSE2: 16 registers in all).
+    template <class T>
+    struct Blocking {
+        static constexpr int registers = 4;  // per row of accumulators
+        static constexpr int values_per_register = register_lanes * static_cast<int>(sizeof(double) / sizeof(T));
+        static constexpr int lanes = registers * values_per_register;
+        static constexpr int rows = register_lanes == 8 ? (sizeof(T) == sizeof(double) ? 6 : 4) : 2;
+        using Register = typename std::conditional<sizeof(T) == sizeof(double), register_vector, register_floats>::type;
+    };
 
-    // W = C⁻ᵀ, lower triangular, dense rows [n_columns][n_columns] (zeros above the diagonal): row j of W
-    // holds what u_j needs, so u = W z is a sequence of dot products over the leading j+1 columns.
+    static size_t row_start(size_t j) { return j * (j + 1) / 2; }  // offset of W[j][0] in the packed rows
+
+    // W = C⁻ᵀ, lower triangular, packed by rows (row j: W[j][0..j]): row j of W holds what u_j needs, so
+    // u = W z is a sequence of dot products over the leading j+1 columns.
     void invert_factor() {
         const PosteriorParameters& p = parameters_;
         const size_t n = static_cast<size_t>(p.n_columns);
-        std::vector<size_t> row_start(n + 1);  // offset of C[k][k] in the packed factor
-        for (size_t k = 0, start = 0; k <= n; start += n - k, ++k) row_start[k] = start;
-        inverse_.assign(n * n, 0.0);
+        std::vector<size_t> factor_start(n + 1);  // offset of C[k][k] in the packed factor
+        for (size_t k = 0, start = 0; k <= n; start += n - k, ++k) factor_start[k] = start;
+        inverse_.assign(row_start(n), 0.0);
         // column e of Cᵀ-solve: Cᵀ w = e_e gives column e of W; forward substitution in C's row order
         std::vector<double> column(n);
         for (size_t e = 0; e < n; ++e) {
             std::fill(column.begin(), column.end(), 0.0);
             column[e] = 1.0;
             for (size_t k = e; k < n; ++k) {
-                const double* row = p.factor.data() + row_start[k];  // C[k][k..n-1]
+                const double* row = p.factor.data() + factor_start[k];  // C[k][k..n-1]
                 const double uk = column[k] / row[0];
                 column[k] = uk;
                 if (uk == 0.0) continue;
                 for (size_t j = k + 1; j < n; ++j) column[j] -= row[j - k] * uk;
             }
-            for (size_t j = e; j < n; ++j) inverse_[j * n + e] = column[j];
+            for (size_t j = e; j < n; ++j) inverse_[row_start(j) + e] = column[j];
         }
     }
 
-    // z of one centre into out[k * stride] (stride `lanes`: one lane of a transposed block)
-    void column_of(int species, const double* features, double* out, size_t stride) const {
-        const PosteriorParameters& p = parameters_;
-        const size_t columns = static_cast<size_t>(p.n_columns);
-        for (size_t k = 0; k < columns; ++k) out[k * stride] = 0.0;
-        for (int kappa = 0; kappa < p.n_centre; ++kappa) {
-            const double weight = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species];
-            const size_t block = static_cast<size_t>(kappa) * n_features_;
-            for (int q = 0; q < n_features_; ++q) out[(block + q) * stride] = weight * features[q];
-        }
-        if (p.reference_energy_columns) out[(static_cast<size_t>(p.n_centre) * n_features_ + species) * stride] = 1.0;
-    }
-
-    // u = W z for blocks of `lanes` centres: z transposed into work [n_columns][lanes], then `rows` rows of W
-    // at a time against it, only over the columns some centre of the block has non-zero.
     template <bool store>
-    void apply(int n, const int* species, const double* features, AlignedDoubles& work, double* u,
+    void apply(int n, const int* species, const double* features, PosteriorWorkspace& work, double* u,
                double* variance, double* sum) const {
-        const size_t columns = static_cast<size_t>(parameters_.n_columns);
-        work.resize(columns * lanes);
-        double* z = work.data();  // shape [n_columns][lanes], each row two whole cache lines
-        for (int begin = 0; begin < n; begin += lanes) {
-            const int count = std::min(lanes, n - begin);
-            size_t first = columns;  // first column any centre of the block has non-zero
-            for (int a = 0; a < lanes; ++a) {
-                if (a < count)
-                    column_of(species[begin + a], features + static_cast<size_t>(begin + a) * n_features_, z + a, lanes);
-                else
-                    for (size_t k = 0; k < columns; ++k) z[k * lanes + a] = 0.0;
+        if (precision_ == PosteriorPrecision::single_precision)
+            apply_in<float, store>(inverse_single_.data(), n, species, features, work.single_block, u, variance, sum);
+        else
+            apply_in<double, store>(inverse_.data(), n, species, features, work.block, u, variance, sum);
+    }
+
+    // z of centres begin .. begin + count - 1 into the block z [n_columns][Lanes] (empty lanes zero), from
+    // feature-major features [n_features][n]
+    template <class T, int Lanes>
+    void fill_block(int n, int begin, int count, const int* species, const double* features, T* z) const {
+        const PosteriorParameters& p = parameters_;
+        std::fill(z, z + static_cast<size_t>(p.n_columns) * Lanes, T(0));
+        for (int kappa = 0; kappa < p.n_centre; ++kappa) {
+            double weight[Lanes];  // v_κ(a) of each centre's species
+            for (int a = 0; a < count; ++a)
+                weight[a] = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species[begin + a]];
+            T* rows = z + static_cast<size_t>(kappa) * n_features_ * Lanes;
+            for (int q = 0; q < n_features_; ++q) {
+                const double* values = features + static_cast<size_t>(q) * n + begin;
+                for (int a = 0; a < count; ++a) rows[static_cast<size_t>(q) * Lanes + a] = static_cast<T>(weight[a] * values[a]);
             }
+        }
+        if (p.reference_energy_columns)
+            for (int a = 0; a < count; ++a)
+                z[(static_cast<size_t>(p.n_centre) * n_features_ + species[begin + a]) * Lanes + a] = T(1);
+    }
+
+    // u = W z in precision T for blocks of Lanes centres: z transposed into the block [n_columns][Lanes], then
+    // Rows rows of W (packed rows `inverse`) at a time against it, only over the columns some centre of the
+    // block has non-zero. Squares and sums are taken in double.
+    template <class T, bool store>
+    void apply_in(const T* inverse, int n, const int* species, const double* features,
+                  std::vector<T, CacheLineAllocator<T>>& block, double* u, double* variance, double* sum) const {
+        constexpr int Lanes = Blocking<T>::lanes, Rows = Blocking<T>::rows;
+        const size_t columns = static_cast<size_t>(parameters_.n_columns);
+        block.resize(columns * Lanes);
+        T* z = block.data();  // shape [n_columns][Lanes], each row whole cache lines
+        for (int begin = 0; begin < n; begin += Lanes) {
+            const int count = std::min(Lanes, n - begin);
+            fill_block<T, Lanes>(n, begin, count, species, features, z);
+            size_t first = columns;  // first column any centre of the block has non-zero
             for (size_t k = 0; k < columns && first == columns; ++k)
                 for (int a = 0; a < count; ++a)
-                    if (z[k * lanes + a] != 0.0) first = k;
-            double squares[lanes] = {};
-            for (size_t j0 = 0; j0 < columns; j0 += rows) {
-                const int height = static_cast<int>(std::min<size_t>(rows, columns - j0));
-                double acc[rows][lanes] = {};
-                if (height == rows)
-                    accumulate_rows<rows>(inverse_.data() + j0 * columns, columns, z, first, j0 + rows, acc[0]);
+                    if (z[k * Lanes + a] != T(0)) first = k;
+            double squares[Lanes] = {};
+            for (size_t j0 = 0; j0 < columns; j0 += Rows) {
+                const int height = static_cast<int>(std::min<size_t>(Rows, columns - j0));
+                alignas(64) T acc[Rows][Lanes];  // u_{j0 + r} of the block's centres
+                if (height == Rows)
+                    accumulate_rows<T, Rows>(inverse, j0, z, first, acc[0]);
                 else
-                    for (int r = 0; r < height; ++r)
-                        accumulate_rows<1>(inverse_.data() + (j0 + r) * columns, columns, z, first, j0 + r + 1, acc[r]);
+                    for (int r = 0; r < height; ++r) accumulate_rows<T, 1>(inverse, j0 + r, z, first, acc[r]);
                 for (int r = 0; r < height; ++r) {
                     double total = 0.0;
-                    for (int a = 0; a < lanes; ++a) squares[a] += acc[r][a] * acc[r][a];
+                    for (int a = 0; a < Lanes; ++a) squares[a] += static_cast<double>(acc[r][a]) * acc[r][a];
                     for (int a = 0; a < count; ++a) total += acc[r][a];
                     if (sum) sum[j0 + r] += total;
                     if (store)
@@ -166,28 +217,41 @@ private:
         }
     }
 
-    // acc[r lanes + a] += Σ_{k in [first, last)} W[j0 + r][k] z[k][a] for R rows of W starting at `w` (row
-    // stride `stride`); R and the lane count are compile-time, so the R x lanes sums stay in vector registers.
-    template <int R>
-    static void accumulate_rows(const double* w, size_t stride, const double* z, size_t first, size_t last,
-                                double* acc) {
-        alignas(64) double local[R * lanes] = {};
-        for (size_t k = first; k < last; ++k) {
-            const double* zk = z + k * lanes;
-            for (int r = 0; r < R; ++r) {
-                const double weight = w[r * stride + k];
-                double* out = local + r * lanes;
-#pragma omp simd
-                for (int a = 0; a < lanes; ++a) out[a] += weight * zk[a];
+    // out[r Lanes + a] = Σ_{k in [first, j0 + r]} W[j0 + r][k] z[k][a] for the R rows j0 .. j0 + R - 1: the
+    // columns all R rows have, then the group's triangle. R and the lane count are compile-time, so the
+    // R x Lanes sums stay in vector registers.
+    template <class T, int R>
+    static void accumulate_rows(const T* inverse, size_t j0, const T* z, size_t first, T* out) {
+        using V = typename Blocking<T>::Register;
+        constexpr int Lanes = Blocking<T>::lanes, parts = Blocking<T>::registers;
+        constexpr int width = Blocking<T>::values_per_register;
+        const T* row[R];
+        for (int r = 0; r < R; ++r) row[r] = inverse + row_start(j0 + r);
+        V acc[R][parts];
+        for (int r = 0; r < R; ++r)
+            for (int j = 0; j < parts; ++j) acc[r][j] = V{};
+        auto add_column = [&](size_t k, auto weight_of) {
+            V weight[R];
+            for (int r = 0; r < R; ++r) weight[r] = broadcast_lanes<V>(weight_of(r));
+            for (int j = 0; j < parts; ++j) {
+                V zk = load_lanes<V>(z + k * Lanes + j * width);
+                keep_in_register(zk);  // one load for the R rows, not a memory operand of each multiply-add
+                for (int r = 0; r < R; ++r) acc[r][j] += weight[r] * zk;
             }
-        }
-        for (int r = 0; r < R * lanes; ++r) acc[r] += local[r];
+        };
+        for (size_t k = first; k <= j0; ++k) add_column(k, [&](int r) { return row[r][k]; });
+        for (size_t k = std::max(first, j0 + 1); k < j0 + R; ++k)
+            add_column(k, [&](int r) { return k <= j0 + r ? row[r][k] : T(0); });
+        for (int r = 0; r < R; ++r)
+            for (int j = 0; j < parts; ++j) store_lanes(out + r * Lanes + j * width, acc[r][j]);
     }
 
     PosteriorParameters parameters_;
     int n_species_ = 0;
     int n_features_ = 0;
-    std::vector<double> inverse_;  // shape [n_columns][n_columns], W = C⁻ᵀ (lower triangular, dense)
+    PosteriorPrecision precision_ = PosteriorPrecision::double_precision;
+    std::vector<double> inverse_;        // shape [n_columns (n_columns + 1) / 2], W = C⁻ᵀ packed by rows (row j: W[j][0..j])
+    std::vector<float> inverse_single_;  // the same rounded to float32 (single precision; then inverse_ is empty)
 };
 
 }  // namespace lepot

@@ -84,26 +84,32 @@ public:
     const DensityExpansion& expansion() const { return expansion_; }
     int n_monomials() const { return polynomial_.n_monomials(); }
     const EnergyPolynomial& polynomial() const { return polynomial_; }
+    // Length of a centre's [A ; Ã] (A without a contraction): what the couplings index.
+    int n_extended() const { return polynomial_.n_density(); }
 
     // All centres in `centres` must be of species centre_species. Centre c has the pairs
     // [neighbour_offsets[c], neighbour_offsets[c+1]); its energy goes to energies[c] (eV) and its pairs'
-    // ∂E_c/∂r_cj to the same rows of pair_gradients (eV/Å). Other entries are left alone.
+    // ∂E_c/∂r_cj to the same rows of pair_gradients (eV/Å). Other entries are left alone. With `densities`,
+    // centre c's [A ; Ã] also goes to its row (for DescriptorKernel::compute_values_lanes: the features of the
+    // same step without expanding again).
     // centres: [n_centres]; neighbour_offsets: [max centre + 2]; neighbour_vectors: [n_pairs][3] (Å, r_j - r_c);
-    // neighbour_species: [n_pairs]; energies: [max centre + 1]; pair_gradients: [n_pairs][3]
+    // neighbour_species: [n_pairs]; energies: [max centre + 1]; pair_gradients: [n_pairs][3];
+    // densities: [max centre + 1][n_extended] or nullptr
     // Throws CentreDomainError for coincident atoms or a non-finite vector.
     void compute_atoms(int centre_species, int n_centres, const int* centres, const int64_t* neighbour_offsets,
                        const double* neighbour_vectors, const int* neighbour_species, PotentialWorkspace& ws,
-                       double* energies, double* pair_gradients) const {
+                       double* energies, double* pair_gradients, double* densities = nullptr) const {
         for (int done = 0; done < n_centres;) {
             const int remaining = n_centres - done;
             const int count = remaining > tail_threshold ? std::min(remaining, polynomial_lanes)
                                                          : std::min(remaining, tail_lanes);
             if (remaining > tail_threshold)
                 compute_block<polynomial_lanes>(centre_species, count, done, centres, neighbour_offsets,
-                                                neighbour_vectors, neighbour_species, ws, energies, pair_gradients);
+                                                neighbour_vectors, neighbour_species, ws, energies, pair_gradients,
+                                                densities);
             else
                 compute_block<tail_lanes>(centre_species, count, done, centres, neighbour_offsets, neighbour_vectors,
-                                          neighbour_species, ws, energies, pair_gradients);
+                                          neighbour_species, ws, energies, pair_gradients, densities);
             done += count;
         }
     }
@@ -125,7 +131,7 @@ private:
     template <int W>
     void compute_block(int centre_species, int count, int first, const int* centres, const int64_t* neighbour_offsets,
                        const double* neighbour_vectors, const int* neighbour_species, PotentialWorkspace& ws,
-                       double* energies, double* pair_gradients) const {
+                       double* energies, double* pair_gradients, double* densities) const {
         const int n_extended = polynomial_.n_density();
         if (ws.lanes.size() < static_cast<size_t>(W)) ws.lanes.resize(W);
         ws.lane_density.assign(static_cast<size_t>(n_extended) * W, 0.0);  // empty lanes: zero density
@@ -148,6 +154,7 @@ private:
                 extended = ws.extended.data();
             }
             for (int a = 0; a < n_extended; ++a) ws.lane_density[static_cast<size_t>(a) * W + lane] = extended[a];
+            if (densities) std::copy_n(extended, n_extended, densities + static_cast<size_t>(centre) * n_extended);
         }
         alignas(64) double lane_energies[W];
         polynomial_.evaluate_lanes<W>(centre_species, ws.lane_density.data(), ws.lane_adjoint.data(), lane_energies);

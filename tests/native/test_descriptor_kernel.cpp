@@ -1,7 +1,7 @@
 // descriptor_kernel.hpp: gradients and strain derivatives of both gradient paths against finite
 // differences (with core-repulsion handover pairs); a feature that looks factorised at first and is not (which once wrote past a buffer while
 // classifying it); an empty neighbour list, a single channel, and coincident atoms; the features of a block of
-// centres (compute_values_lanes) against one centre at a time.
+// centres (compute_values_lanes, from the potential kernel's densities) against one centre at a time.
 #include "descriptor_kernel.hpp"
 
 #include <vector>
@@ -74,7 +74,8 @@ int main() {
     const std::vector<double> vectors = random_vectors(7, 0.9, 3.9, 5);
     const std::vector<int> species = {0, 1, 0, 0, 1, 1, 0};
 
-    const lepot::DescriptorKernel one_hot = lepot::make_descriptor_kernel(small_basis(4.0, 4, 3, 2, true, 0, true));
+    const lepot::BasisParameters one_hot_basis = small_basis(4.0, 4, 3, 2, true, 0, true);
+    const lepot::DescriptorKernel one_hot = lepot::make_descriptor_kernel(one_hot_basis);
     check(one_hot.n_factorised_features() > 0 && one_hot.n_factorised_features() < one_hot.n_features(),
           "both gradient paths in use");
     check_gradients(one_hot, vectors, species, "one-hot, body order <= 4");
@@ -94,36 +95,54 @@ int main() {
     const std::vector<int> single_species(7, 0);
     check_gradients(kernel, vectors, single_species, "look-alike feature");
 
-    // a block of centres with their pairs concatenated (the LAMMPS plugin's layout), taken in a scrambled order
-    // and fewer than the lanes (empty lanes), against one centre at a time: two species with core repulsion,
-    // a compressed basis, and the look-alike feature
-    const lepot::DescriptorKernel compressed = lepot::make_descriptor_kernel(small_basis(4.0, 3, 2, 2, true, 2));
-    for (const lepot::DescriptorKernel* lanes_kernel : {&one_hot, &compressed, &kernel}) {
-        const int n_centres = 5, n_features = lanes_kernel->n_features();
+    // a block of centres with their pairs concatenated (the LAMMPS plugin's layout), taken in a scrambled order,
+    // fewer than the lanes (empty lanes) and more (a second pass), their densities from the potential kernel's
+    // force pass (as the plugin's grade takes them), against one centre at a time: two species with core
+    // repulsion, a compressed basis, and the look-alike feature
+    for (const lepot::BasisParameters& basis : {one_hot_basis, small_basis(4.0, 3, 2, 2, true, 2), tricky}) {
+        const lepot::DescriptorKernel lanes_kernel = lepot::make_descriptor_kernel(basis);
+        lepot::ModelParameters model;
+        model.basis = basis;
+        model.atomic_numbers.assign(basis.n_species, 42);
+        model.coefficients.assign(static_cast<size_t>(basis.n_species) * basis.n_features, 0.25);
+        model.reference_energies.assign(basis.n_species, 0.0);
+        const lepot::PotentialKernel potential = lepot::make_potential_kernel(model);
+        const int n_centres = lepot::descriptor_lanes + 5, n_features = lanes_kernel.n_features();
+        const int species_of_centres = basis.n_species - 1;
         std::vector<double> all_vectors;
         std::vector<int> all_species;
         std::vector<int64_t> offsets = {0};
         for (int c = 0; c < n_centres; ++c) {
-            const std::vector<double> centre_vectors = random_vectors(3 + c, 0.9, 3.9, 11 + c);
+            const std::vector<double> centre_vectors = random_vectors(3 + c % 5, 0.9, 3.9, 11 + c);
             all_vectors.insert(all_vectors.end(), centre_vectors.begin(), centre_vectors.end());
-            for (int p = 0; p < 3 + c; ++p) all_species.push_back((p + c) % lanes_kernel->expansion().n_species());
+            for (int p = 0; p < 3 + c % 5; ++p) all_species.push_back((p + c) % basis.n_species);
             offsets.push_back(static_cast<int64_t>(all_species.size()));
         }
-        const std::vector<int> order = {3, 0, 4, 1};
-        std::vector<double> block(order.size() * n_features);
+        std::vector<int> all_centres(n_centres);
+        for (int c = 0; c < n_centres; ++c) all_centres[c] = c;
+        std::vector<double> energies(n_centres), pair_gradients(all_vectors.size());
+        std::vector<double> densities(static_cast<size_t>(n_centres) * potential.n_extended());
+        lepot::PotentialWorkspace potential_ws;
+        potential.compute_atoms(species_of_centres, n_centres, all_centres.data(), offsets.data(), all_vectors.data(),
+                                all_species.data(), potential_ws, energies.data(), pair_gradients.data(),
+                                densities.data());
         lepot::DescriptorWorkspace lanes_ws;
-        const int species_of_centres = lanes_kernel->expansion().n_species() - 1;
-        lanes_kernel->compute_values_lanes<lepot::simd_block>(species_of_centres, static_cast<int>(order.size()),
-                                                              order.data(), offsets.data(), all_vectors.data(),
-                                                              all_species.data(), lanes_ws, block.data());
-        for (size_t i = 0; i < order.size(); ++i) {
-            const int c = order[i];
-            std::vector<double> expected(n_features);
-            lanes_kernel->compute_atom<false>(species_of_centres, static_cast<int>(offsets[c + 1] - offsets[c]),
-                                              all_vectors.data() + 3 * offsets[c], all_species.data() + offsets[c],
-                                              lanes_ws, expected.data(), nullptr, nullptr, 0, nullptr);
-            for (int q = 0; q < n_features; ++q)
-                check_close(block[i * n_features + q], expected[q], 1e-14, "a block's lane = one centre's features");
+        for (const std::vector<int>& order : {std::vector<int>{3, 0, 4, 1},
+                                              std::vector<int>{20, 2, 7, 19, 11, 5, 13, 1, 8, 16, 0, 9, 12, 6, 18, 3,
+                                                               10, 15, 4, 14, 17}}) {
+            const int count = static_cast<int>(order.size());
+            std::vector<double> block(static_cast<size_t>(n_features) * count);  // shape [n_features][count]
+            lanes_kernel.compute_values_lanes(count, order.data(), densities.data(), lanes_ws, block.data());
+            for (int i = 0; i < count; ++i) {
+                const int c = order[i];
+                std::vector<double> expected(n_features);
+                lanes_kernel.compute_atom<false>(species_of_centres, static_cast<int>(offsets[c + 1] - offsets[c]),
+                                                 all_vectors.data() + 3 * offsets[c], all_species.data() + offsets[c],
+                                                 lanes_ws, expected.data(), nullptr, nullptr, 0, nullptr);
+                for (int q = 0; q < n_features; ++q)
+                    check_close(block[static_cast<size_t>(q) * count + i], expected[q], 1e-14,
+                                "a block's lane = one centre's features");
+            }
         }
     }
 

@@ -1,8 +1,10 @@
 // posterior.hpp: u = C⁻ᵀ z solves Cᵀ u = z (z built here from its definition) for blocks of 1–70 centres of two species with two centre
 // channels and E0 columns; variances are |u|², sums are Σ u; centres alone give the values they give in a
-// block; mismatched sizes are refused.
+// block; single precision within the float32 rounding bound of the exact u (and not equal to it), alone = in a
+// block there too; mismatched sizes are refused.
 #include "posterior.hpp"
 
+#include <cmath>
 #include <random>
 
 #include "check.hpp"
@@ -27,20 +29,31 @@ int main() {
             p.factor.push_back(factor[i * n + j]);
         }
     const lepot::PosteriorEvaluator posterior(p, n_species, n_features);
-    lepot::AlignedDoubles work;
-    for (int m : {1, 15, 16, 17, 31, 32, 33, 37, 70}) {  // whole blocks and tails of 16 and 32 lanes
+    const lepot::PosteriorEvaluator single(p, n_species, n_features, lepot::PosteriorPrecision::single_precision);
+    // W = C⁻ᵀ written out here (forward substitution of Cᵀ W = I), for the single-precision bound
+    std::vector<double> inverse(static_cast<size_t>(n) * n, 0.0);  // shape [n][n], lower triangular
+    for (int e = 0; e < n; ++e)
+        for (int j = e; j < n; ++j) {
+            double value = j == e ? 1.0 : 0.0;
+            for (int k = e; k < j; ++k) value -= factor[k * n + j] * inverse[k * n + e];
+            inverse[j * n + e] = value / factor[j * n + j];
+        }
+    lepot::PosteriorWorkspace work;
+    for (int m : {1, 15, 16, 17, 31, 32, 33, 37, 63, 64, 65, 70}) {  // whole blocks and tails of 8 to 64 lanes
         std::vector<int> species(m);
-        std::vector<double> features(static_cast<size_t>(m) * n_features);  // shape [m][n_features]
+        std::vector<double> features(static_cast<size_t>(n_features) * m);  // shape [n_features][m]
         for (int i = 0; i < m; ++i) {
             species[i] = (i * 7) % n_species;
-            for (int q = 0; q < n_features; ++q) features[i * n_features + q] = normal(generator);
+            for (int q = 0; q < n_features; ++q) features[q * m + i] = normal(generator);
         }
         std::vector<double> u(static_cast<size_t>(m) * n), z(static_cast<size_t>(m) * n), variance(m), sum(n, 0.0);
         posterior.project(m, species.data(), features.data(), work, u.data());
+        std::vector<double> u_single(u.size());
+        single.project(m, species.data(), features.data(), work, u_single.data());
         for (int i = 0; i < m; ++i) {  // z_i written out here: v_κ(a) B(i) in block κ, 1 in the E0 column of a
             for (int kappa = 0; kappa < p.n_centre; ++kappa)
                 for (int q = 0; q < n_features; ++q)
-                    z[i * n + kappa * n_features + q] = p.centre_channels[kappa * n_species + species[i]] * features[i * n_features + q];
+                    z[i * n + kappa * n_features + q] = p.centre_channels[kappa * n_species + species[i]] * features[q * m + i];
             z[i * n + p.n_centre * n_features + species[i]] = 1.0;
         }
         posterior.variances(m, species.data(), features.data(), work, variance.data(), sum.data());
@@ -53,9 +66,30 @@ int main() {
                 squared += u[i * n + j] * u[i * n + j];
             }
             check_close(variance[i], squared, 1e-12 * squared, "variance = |u|^2");
-            std::vector<double> alone(n);
-            posterior.project(1, &species[i], &features[i * n_features], work, alone.data());
+            std::vector<double> alone(n), own_features(n_features);
+            for (int q = 0; q < n_features; ++q) own_features[q] = features[q * m + i];
+            posterior.project(1, &species[i], own_features.data(), work, alone.data());
             for (int j = 0; j < n; ++j) check(alone[j] == u[i * n + j], "a centre alone = in a block");
+            // single precision: W and z rounded to float32 and summed in float32, so |û_j − u_j| <=
+            // (j + 3) ε Σ_k |W_jk| |z_k|, ε = 2⁻²⁴ (forward error bound of a dot product, Higham §3.1)
+            for (int j = 0; j < n; ++j) {
+                double magnitude = 0.0;
+                for (int k = 0; k <= j; ++k) magnitude += std::fabs(inverse[j * n + k] * z[i * n + k]);
+                const double bound = (j + 3) * std::ldexp(1.0, -24) * magnitude;
+                check(std::fabs(u_single[i * n + j] - u[i * n + j]) <= bound, "single precision within its bound");
+            }
+            single.project(1, &species[i], own_features.data(), work, alone.data());
+            for (int j = 0; j < n; ++j) check(alone[j] == u_single[i * n + j], "single: a centre alone = in a block");
+        }
+        bool rounded = false;  // single precision is what was computed
+        for (size_t k = 0; k < u.size(); ++k) rounded = rounded || u_single[k] != u[k];
+        check(rounded, "single precision differs from double");
+        std::vector<double> single_variance(m), single_sum(n, 0.0);
+        single.variances(m, species.data(), features.data(), work, single_variance.data(), single_sum.data());
+        for (int i = 0; i < m; ++i) {
+            double squared = 0.0;
+            for (int j = 0; j < n; ++j) squared += u_single[i * n + j] * u_single[i * n + j];
+            check_close(single_variance[i], squared, 1e-12 * squared, "single: variance = |û|^2");
         }
         for (int j = 0; j < n; ++j) {
             double total = 0.0;
