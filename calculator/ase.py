@@ -61,7 +61,7 @@ class LepotCalculator(Calculator):
     skin: Å of Verlet skin; the neighbour list is rebuilt only when an atom has moved more than skin / 2
     or the cell changed (0: every call). Results do not depend on it.
     uncertainty_precision: the arithmetic of the posterior for the four per-structure and per-atom uncertainty
-    properties, "double" (default, exact to round-off) or "single" (about twice as fast; |u|² within ~2e-4
+    properties, "double" (default, exact to round-off) or "single" (about twice as fast; |u|² within 1e-3
     relative), as pair_style lepot's keyword of the same name (docs/uncertainty.md).
     One evaluation gives energy, energies, forces and stress; per-atom stresses ("stresses") are computed
     when asked for (their per-pair tally costs ~30 % of a fast model's step), then with everything else.

@@ -85,7 +85,7 @@ class Posterior:
         """u_i = C⁻ᵀ z_i, [n_atoms][n_columns] (eV per unit noise), for atoms of species ``species_index``
         [n_atoms] with descriptors ``values`` [n_atoms][n_features] (computed by the core, as in LAMMPS), in
         the arithmetic ``precision``: "double" (exact to round-off) or "single" (about twice as fast,
-        |u|² within ~2e-4 relative; docs/uncertainty.md)."""
+        |u|² within 1e-3 relative; docs/uncertainty.md)."""
         return self._core(values, precision).project(np.ascontiguousarray(species_index, dtype=np.int32),
                                                      np.ascontiguousarray(values, dtype=np.float64))
 

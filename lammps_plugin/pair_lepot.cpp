@@ -122,12 +122,13 @@ void PairLepot::coeff(int narg, char **arg) {
         kernel_ = std::make_unique<lepot::PotentialKernel>(lepot::make_potential_kernel(file.model));
         species_ = file.species;
         cutoff_ = file.model.basis.cutoff_radius;
-        descriptors_.reset();
+        couplings_.reset();
         posterior_.reset();
         posterior_parameters_ = file.posterior;  // the evaluator (which inverts the factor) is made on first use
         n_model_species_ = file.model.basis.n_species;
         if (file.posterior.present)
-            descriptors_ = std::make_unique<lepot::DescriptorKernel>(lepot::make_descriptor_kernel(file.model.basis));
+            couplings_ = std::make_unique<lepot::CouplingSet>(
+                lepot::make_coupling_set(file.model.basis, kernel_->n_extended()));
         model_path_ = path;
     } catch (const std::exception &problem) {
         error->all(FLERR, "pair_style lepot: {}", problem.what());
@@ -190,7 +191,7 @@ void PairLepot::compute(int eflag, int vflag) {
         if (!posterior_ && posterior_parameters_.present) {
             try {
                 posterior_ = std::make_unique<lepot::PosteriorEvaluator>(
-                    std::move(posterior_parameters_), n_model_species_, descriptors_->n_features(), posterior_precision_);
+                    std::move(posterior_parameters_), n_model_species_, couplings_->n_features(), posterior_precision_);
                 posterior_parameters_ = lepot::PosteriorParameters();  // the evaluator holds them now
             } catch (const std::exception &problem) {
                 error->all(FLERR, "pair_style lepot: {}", problem.what());
@@ -323,10 +324,10 @@ void PairLepot::compute_uncertainty() {
             if (type_species_[type[chunk_atoms_[c]]] == s) uncertainty_order_.push_back(c);
         centre_species_.resize(uncertainty_order_.size(), s);
     }
-    centre_features_.resize(static_cast<size_t>(n_centres) * descriptors_->n_features());
+    centre_features_.resize(static_cast<size_t>(n_centres) * couplings_->n_features());
     centre_variances_.resize(n_centres);
-    descriptors_->compute_values_lanes(n_centres, uncertainty_order_.data(), centre_densities_.data(),
-                                       descriptor_workspace_, centre_features_.data());
+    couplings_->evaluate_centres(n_centres, uncertainty_order_.data(), centre_densities_.data(), coupling_lanes_,
+                                 centre_features_.data());
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
                           centre_variances_.data(), projection_sum_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();

@@ -18,8 +18,9 @@
 // Uncertainty (a parameter file with an "uncertainty" block; docs/uncertainty.md): on the steps a
 // `fix ID group pair N lepot grade 1 [sigma 1] [lpr 1]` asks for it (LAMMPS's fix pair raises the
 // grade_flag, sigma_flag or lpr_flag this style exposes through extract()), compute() also evaluates every
-// local atom's descriptors (DescriptorKernel) and u_i = C⁻ᵀ z_i (PosteriorEvaluator, the code the ASE
-// calculator runs) and fills the per-atom arrays "grade" (extrapolation grade γ_i), "sigma" (σ_i, eV) and
+// local atom's descriptors (CouplingSet::evaluate_centres, from the densities its force pass kept) and
+// u_i = C⁻ᵀ z_i (PosteriorEvaluator, the code the ASE calculator runs; in the precision of pair_style's
+// `uncertainty_precision double|single`) and fills the per-atom arrays "grade" (extrapolation grade γ_i), "sigma" (σ_i, eV) and
 // "lpr" (LPR_i, eV⁻²) handed out by extract_peratom(), and the whole system's energy uncertainty
 // σ_E = sqrt(α² |Σ_i u_i|² + (τ N)²) (eV; Σ over all ranks' atoms) as the pair style's one extra value,
 // `compute ID all pair lepot` -> c_ID[1] (held on rank 0, so that compute pair's sum over ranks is σ_E);
@@ -31,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "descriptor_kernel.hpp"
+#include "couplings.hpp"
 #include "pair.h"
 #include "posterior.hpp"
 #include "potential_kernel.hpp"
@@ -74,13 +75,13 @@ private:
     std::vector<double> pair_gradients_;      // shape [n_pairs][3], ∂E_i/∂r_ij (eV/Å)
     // uncertainty (only with a posterior in the file, and only on the steps fix pair asks for it)
     std::string model_path_;
-    std::unique_ptr<lepot::DescriptorKernel> descriptors_;
+    std::unique_ptr<lepot::CouplingSet> couplings_;  // the model's invariants B(A), for the grade's descriptors
     lepot::PosteriorParameters posterior_parameters_;   // from the file ("uncertainty"; present = false for null)
     int n_model_species_ = 0;
     std::unique_ptr<lepot::PosteriorEvaluator> posterior_;  // made on the first step that asks for it
     lepot::PosteriorPrecision posterior_precision_ = lepot::PosteriorPrecision::double_precision;  // pair_style keyword
     int uncertainty_flag_ = 0;                // raised by fix pair (grade_flag, sigma_flag, lpr_flag)
-    lepot::DescriptorWorkspace descriptor_workspace_;
+    lepot::CouplingLanes coupling_lanes_;
     std::vector<int> uncertainty_order_;      // shape [n_centres], chunk centres grouped by species
     std::vector<int> centre_species_;         // shape [n_centres], species of centre uncertainty_order_[k]
     std::vector<double> centre_densities_;    // shape [n_centres][n_extended], [A ; Ã] of chunk centre c

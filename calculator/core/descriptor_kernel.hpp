@@ -45,9 +45,6 @@
 namespace lepot {
 
 constexpr int pair_block = simd_block;  // the density cache's species runs
-// Centres per couplings pass in compute_values_lanes: with 16, Mo.json's 1360 features took 2.7 µs per centre
-// against 4.2 with 8 (the index loads and loop control of a term shared by more centres; docs/design-notes.md 17).
-constexpr int descriptor_lanes = 16;
 
 struct DescriptorWorkspace {
     DensityWorkspace density;
@@ -62,9 +59,6 @@ struct DescriptorWorkspace {
     std::vector<double> extended;          // shape [n_density + n_contracted], [A ; Ã] (with a contraction)
     std::vector<double> slot_derivatives;  // shape [n_factor_slots], ∂(term)/∂A[factor]
     std::vector<double> entry_values;      // shape [n_entries], G_qa
-    // compute_values_lanes
-    AlignedDoubles lane_density;   // shape [n_density + n_contracted][descriptor_lanes], [A ; Ã] of a block's centres
-    AlignedDoubles lane_features;  // shape [n_features][descriptor_lanes]
 };
 
 class DescriptorKernel {
@@ -140,35 +134,6 @@ public:
                                   : nullptr;
                 generic_block_contribution(s, count, ws, rows, centre, strain);
             }
-        }
-    }
-
-    // Features (no gradients) of n_centres centres from their densities [A ; Ã] as PotentialKernel::
-    // compute_atoms writes them (so a step's forces and its grade share one expansion): centre c = centres[i]
-    // has row c of densities [max centre + 1][n_density + n_contracted]. features: [n_features][n_centres]
-    // (feature-major, as PosteriorEvaluator takes them), column i for centres[i]; equal to compute_atom<false>
-    // centre by centre. The couplings run over descriptor_lanes centres at a time.
-    void compute_values_lanes(int n_centres, const int* centres, const double* densities, DescriptorWorkspace& ws,
-                              double* features) const {
-        constexpr int W = descriptor_lanes;
-        const int n_density = couplings_.n_density(), n_features = this->n_features();
-        ws.lane_density.resize(static_cast<size_t>(n_density) * W);
-        ws.lane_features.resize(static_cast<size_t>(n_features) * W);
-        for (int first = 0; first < n_centres; first += W) {
-            const int count = std::min(W, n_centres - first);
-            for (int i = 0; i < W; ++i) {
-                double* lane = ws.lane_density.data() + i;
-                if (i >= count) {  // empty lanes: zero density
-                    for (int a = 0; a < n_density; ++a) lane[static_cast<size_t>(a) * W] = 0.0;
-                    continue;
-                }
-                const double* density = densities + static_cast<size_t>(centres[first + i]) * n_density;
-                for (int a = 0; a < n_density; ++a) lane[static_cast<size_t>(a) * W] = density[a];
-            }
-            couplings_.evaluate_lanes<W>(ws.lane_density.data(), ws.lane_features.data());
-            for (int q = 0; q < n_features; ++q)
-                std::copy_n(ws.lane_features.data() + static_cast<size_t>(q) * W, count,
-                            features + static_cast<size_t>(q) * n_centres + first);
         }
     }
 

@@ -44,9 +44,10 @@ struct PosteriorParameters {
 };
 
 // The arithmetic of u = W z. Double: exact to round-off (the default; ASE and LAMMPS agree to 1e-10). Single:
-// W and z rounded to float32 and the sums in float32, about twice as fast; |u|² within a few 1e-5 relative
-// of double on the shipped files (docs/uncertainty.md), and a value computed from two descriptor vectors that
-// differ by round-off can differ by that much too (the rounding of z to float32 is not continuous).
+// W and z rounded to float32 and the sums in float32, about twice as fast; |u|² within 1e-3 relative of
+// double (at worst 8e-4 over the mlearn training atoms of the shipped files, σ_E 1e-4; docs/uncertainty.md),
+// and two descriptor vectors that differ by round-off can give values that differ by that much (rounding z to
+// float32 is not continuous), so ASE and LAMMPS then agree to that accuracy, not to 1e-10.
 enum class PosteriorPrecision { double_precision, single_precision };
 
 // "double" or "single" (the LAMMPS keyword's and the ASE argument's values); anything else is refused.
@@ -92,7 +93,7 @@ public:
 
     // u_i = C⁻ᵀ z_i of n centres, z_i = v_κ(a) B(i) in coefficient block κ and 1 in the E0 column of a.
     // species: [n] species index of each centre; features: [n_features][n], B_q(i) at features[q n + i]
-    // (feature-major, as DescriptorKernel::compute_values_lanes writes them); u: [n][n_columns], overwritten
+    // (feature-major, as CouplingSet::evaluate_centres writes them); u: [n][n_columns], overwritten
     // (eV per unit noise).
     void project(int n, const int* species, const double* features, PosteriorWorkspace& work, double* u) const {
         apply<true>(n, species, features, work, u, nullptr, nullptr);

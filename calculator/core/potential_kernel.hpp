@@ -90,8 +90,8 @@ public:
     // All centres in `centres` must be of species centre_species. Centre c has the pairs
     // [neighbour_offsets[c], neighbour_offsets[c+1]); its energy goes to energies[c] (eV) and its pairs'
     // ∂E_c/∂r_cj to the same rows of pair_gradients (eV/Å). Other entries are left alone. With `densities`,
-    // centre c's [A ; Ã] also goes to its row (for DescriptorKernel::compute_values_lanes: the features of the
-    // same step without expanding again).
+    // centre c's [A ; Ã] also goes to its row (for CouplingSet::evaluate_centres: the features of the same
+    // step without expanding again).
     // centres: [n_centres]; neighbour_offsets: [max centre + 2]; neighbour_vectors: [n_pairs][3] (Å, r_j - r_c);
     // neighbour_species: [n_pairs]; energies: [max centre + 1]; pair_gradients: [n_pairs][3];
     // densities: [max centre + 1][n_extended] or nullptr

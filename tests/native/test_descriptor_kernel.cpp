@@ -1,7 +1,8 @@
 // descriptor_kernel.hpp: gradients and strain derivatives of both gradient paths against finite
 // differences (with core-repulsion handover pairs); a feature that looks factorised at first and is not (which once wrote past a buffer while
 // classifying it); an empty neighbour list, a single channel, and coincident atoms; the features of a block of
-// centres (compute_values_lanes, from the potential kernel's densities) against one centre at a time.
+// centres (CouplingSet::evaluate_centres from the potential kernel's densities, as the LAMMPS grade takes them)
+// against one centre at a time.
 #include "descriptor_kernel.hpp"
 
 #include <vector>
@@ -107,7 +108,7 @@ int main() {
         model.coefficients.assign(static_cast<size_t>(basis.n_species) * basis.n_features, 0.25);
         model.reference_energies.assign(basis.n_species, 0.0);
         const lepot::PotentialKernel potential = lepot::make_potential_kernel(model);
-        const int n_centres = lepot::descriptor_lanes + 5, n_features = lanes_kernel.n_features();
+        const int n_centres = lepot::coupling_lanes + 5, n_features = lanes_kernel.n_features();
         const int species_of_centres = basis.n_species - 1;
         std::vector<double> all_vectors;
         std::vector<int> all_species;
@@ -127,12 +128,13 @@ int main() {
                                 all_species.data(), potential_ws, energies.data(), pair_gradients.data(),
                                 densities.data());
         lepot::DescriptorWorkspace lanes_ws;
+        lepot::CouplingLanes coupling_lanes;
         for (const std::vector<int>& order : {std::vector<int>{3, 0, 4, 1},
                                               std::vector<int>{20, 2, 7, 19, 11, 5, 13, 1, 8, 16, 0, 9, 12, 6, 18, 3,
                                                                10, 15, 4, 14, 17}}) {
             const int count = static_cast<int>(order.size());
             std::vector<double> block(static_cast<size_t>(n_features) * count);  // shape [n_features][count]
-            lanes_kernel.compute_values_lanes(count, order.data(), densities.data(), lanes_ws, block.data());
+            lanes_kernel.couplings().evaluate_centres(count, order.data(), densities.data(), coupling_lanes, block.data());
             for (int i = 0; i < count; ++i) {
                 const int c = order[i];
                 std::vector<double> expected(n_features);
