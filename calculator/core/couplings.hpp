@@ -98,7 +98,7 @@ public:
     // lane_features [n_features][W] (overwritten). A feature's terms are contiguous: each lane sums them in a
     // register, term by term in order, each product ((c_t A_1) A_2) ... left to right (the same arithmetic for
     // every W, so lane w equals a one-centre evaluation). A feature whose terms all have D <= max_fixed_degree
-    // factors runs a loop with D fixed at compile time (2.5x faster than a run-time factor count for Mo.json's
+    // factors runs a loop with D fixed at compile time (2x faster than a run-time factor count for Mo.json's
     // cubic terms, docs/design-notes.md 17).
     template <int W>
     void evaluate_lanes(const double* lane_density, double* lane_features) const {
