@@ -33,25 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_line  # noqa: E402
 
 from lepot.calculator.descriptors import DescriptorCalculator  # noqa: E402
-from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis,  # noqa: E402
-                               choose_compression, load_data, reduce_design, solve_design)
+from lepot.fitting.fit import run_stages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [ROOT / "examples" / f"fit_{name}.yaml" for name in ("Mo_fast", "Mo", "Si_fast", "Si")]
 MEASURES = ("‖Σu‖²/N² (σ_E, shipped)", "mean ‖u_i‖²", "max ‖u_i‖²", "‖Σu‖²/N² + mean ‖u_i‖²/N")
-
-
-def fitted(config_path):
-    """The fit of a config run stage by stage, in memory (nothing written): (data, design, solved, model)."""
-    config = as_config(config_path)
-    data = load_data(config)
-    config = choose_compression(config, data)
-    fit_basis = build_fit_basis(config, data)
-    design = reduce_design(config, data, fit_basis)
-    solved = solve_design(config, design, fit_basis)
-    model = assemble_model(config, data, fit_basis, design, solved)
-    attach_posterior(config, data, design, solved, model)
-    return data, design, solved, model
 
 
 def atom_columns(model, centre_embedding, atoms, values):
@@ -68,7 +54,8 @@ def atom_columns(model, centre_embedding, atoms, values):
 
 def held_out(config_path):
     """Per training structure: |held-out energy error| (eV/atom) and the four MEASURES without it."""
-    data, design, solved, model = fitted(config_path)
+    stages = run_stages(config_path)
+    data, design, solved, model = stages.data, stages.design, stages.solved, stages.model
     builder, pruning = design.builder, solved.pruning
     columns = pruning.columns if pruning is not None else np.arange(builder.n_columns)  # the posterior's columns
     coefficients = (pruning.solution if pruning is not None else solved.solution).coefficients

@@ -12,7 +12,10 @@ The stages, each callable on its own (docs/fitting.md shows how to run and inspe
     design   = reduce_design(config, data, fitted)                memory check, weighted rows -> factor
     solved   = solve_design(config, design, fitted)               ridge (GCV / validation), or pruning
     model    = assemble_model(config, data, fitted, design, solved)   weights, E0, metadata
+               attach_posterior(config, data, design, solved, model)  the coefficients' posterior (rank 0)
     result   = evaluate_and_write(config, data, fitted, design, solved, model)   errors, report, files
+
+run_stages(config) runs all but the last, in memory (nothing written), for studies of a fit.
 
 Under ``mpirun -np N lepot fit CONFIG`` the training (and validation) structures are dealt to the ranks
 round-robin; each rank reduces its rows to a triangular factor, the factors are combined
@@ -65,6 +68,18 @@ class FitResult:
     tables: dict  # {split: error table}
     solution: object
     outputs: dict  # {"model": path, "report": path, "parity_plot": path}
+
+
+@dataclass
+class FitStages:
+    """What the stages before evaluate_and_write produced (run_stages)."""
+
+    config: FitConfig  # with every auto resolved
+    data: "FitData"
+    fitted: "FitBasis"
+    design: "Design"
+    solved: "Solved"
+    model: Model
 
 
 @dataclass
@@ -174,17 +189,27 @@ def fit(config, communicator="auto", progress=True):
     config = as_config(config)
     context = FitContext(mpi_communicator() if communicator == "auto" else communicator, progress)
     outputs = output_paths(config)
+    stages = run_stages(config, context)
+    if context.rank != 0:
+        return FitResult(stages.model, {}, stages.solved.solution, {})
+    return evaluate_and_write(stages.config, stages.data, stages.fitted, stages.design, stages.solved, stages.model,
+                              outputs, context)
+
+
+def run_stages(config, context=None):
+    """The stages before evaluate_and_write, in memory (nothing written): a FitStages. The posterior is attached
+    on rank 0 when output.uncertainty is true (the default)."""
+    config = as_config(config)
+    context = context or FitContext()
     data = load_data(config, context)
     config = choose_compression(config, data, context)
     fitted = build_fit_basis(config, data, context)
     design = reduce_design(config, data, fitted, context)
     solved = solve_design(config, design, fitted, context)
     model = assemble_model(config, data, fitted, design, solved)
-    if context.rank != 0:
-        return FitResult(model, {}, solved.solution, {})
-    if config["output"]["uncertainty"]:
+    if context.rank == 0 and config["output"]["uncertainty"]:
         attach_posterior(config, data, design, solved, model)
-    return evaluate_and_write(config, data, fitted, design, solved, model, outputs, context)
+    return FitStages(config, data, fitted, design, solved, model)
 
 
 def load_data(config, context=None):

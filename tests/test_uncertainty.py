@@ -37,21 +37,14 @@ def alloy_config(tmp_path):
 
 
 def fitted_stages(config):
-    """The fit's stages run one by one: (data, design, solved, model with its posterior)."""
+    """The fit's stages in memory: (data, design, solved, model with its posterior)."""
     # imported here: importing the submodule lepot.fitting.fit rebinds the package's `fit` to it until the
     # function is next called (lepot/fitting/__init__.py), which other test modules import at collection
-    from lepot.fitting.fit import (as_config, assemble_model, attach_posterior, build_fit_basis, choose_compression,
-                                   load_data, reduce_design, solve_design)
+    from lepot.fitting.fit import run_stages
 
-    config = as_config(config)
-    data = load_data(config)
-    config = choose_compression(config, data)
-    fitted = build_fit_basis(config, data)
-    design = reduce_design(config, data, fitted)
-    solved = solve_design(config, design, fitted)
-    model = assemble_model(config, data, fitted, design, solved)
-    attach_posterior(config, data, design, solved, model)
-    return data, design, solved, model
+    stages = run_stages(config)
+    assert stages.model.uncertainty is not None
+    return stages.data, stages.design, stages.solved, stages.model
 
 
 def explicit_problem(data, design, solved):
