@@ -72,10 +72,10 @@ void PairLepot::settings(int narg, char **arg) {
             error->all(FLERR, "pair_style lepot: {}", problem.what());
         }
     }
-    // a repeated pair_style keeps the coefficients, and the evaluator has already released the file's factor
+    // a repeated pair_style keeps the instance, and its evaluator has already released the file's factor
     if (posterior_ && posterior_->precision() != posterior_precision_)
         error->all(FLERR, "pair_style lepot: uncertainty_precision cannot change once an uncertainty has been "
-                          "computed; repeat pair_coeff after this pair_style to load the posterior again");
+                          "computed (the posterior's factor is no longer held); use 'clear' and set up again");
     require_metal_units();
 }
 

@@ -2,9 +2,12 @@
 constrained refits and an explicit Hessian, the calibration against a brute-force likelihood search, the
 file round trip and the ASE results."""
 
+from pathlib import Path
+
 import ase.io
 import numpy as np
 import pytest
+from ase.build import bulk
 from ase.calculators.calculator import PropertyNotImplementedError
 from models import random_model
 from lammps_runner import run_lmp, write_data
@@ -20,6 +23,8 @@ from lepot.fitting.posterior import calibrate
 from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.uncertainty_eval import StructureUncertainty, calibration_summary
 from lepot.fitting.solver import RidgeProblem
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def mo_config(tmp_path):
@@ -275,6 +280,24 @@ def test_single_precision_stays_within_its_rounding_bound_in_ase_and_lammps(tmp_
             assert np.all(np.abs(got - variance) <= variance_bound), f"{source} {name}"
         assert abs((system_sigma**2 - noise) / posterior.posterior_scale - total @ total) <= total_bound, source
     assert np.any(ase_values[0] != LepotCalculator(model).get_property("extrapolation_grade", atoms))
+
+
+def test_the_precision_cannot_change_after_an_uncertainty_was_computed(tmp_path):
+    """A repeated pair_style keeps the instance, whose evaluator no longer holds the file's factor: a new
+    precision is refused with a message, the same one is accepted."""
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
+    write_data(atoms, tmp_path / "data.lmp", ["Mo"])
+
+    def run(second):
+        script = (f"units metal\natom_style atomic\nread_data data.lmp\npair_style lepot\n"
+                  f"pair_coeff * * {ROOT / 'potentials' / 'Mo_fast.json'} Mo\nfix u all pair 1 lepot grade 1\n"
+                  f"run 0\n{second}\nrun 0\n")
+        return run_lmp(tmp_path, script)
+
+    refused = run("pair_style lepot uncertainty_precision single")
+    assert refused.returncode != 0 and "uncertainty_precision cannot change once an uncertainty" in refused.stdout
+    kept = run("pair_style lepot uncertainty_precision double")
+    assert kept.returncode == 0, kept.stdout[-2000:]
 
 
 def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):
