@@ -15,8 +15,9 @@ so each candidate measure is computed with the posterior that did not see S. Can
 atoms at unit noise (u_i = C⁻ᵀ z_i, docs/uncertainty.md): the posterior variance of the energy per atom
 |Σ_i u_i|² / N² (what σ_E is made of), the mean and the largest local variance |u_i|², and their sum
 |Σ_i u_i|² / N² + mean_i |u_i|² / N (the structure's variance if each local energy also had an independent
-error as large as its own posterior variance). Printed: Spearman's rank correlation of each with |r_S,loo|.
-The test split is not used.
+error as large as its own posterior variance), and the RMS over the structure's force components of the
+force uncertainty σ_F (its force rows x in place of z; eV/Å at unit noise; gauge-free, docs/uncertainty.md).
+Printed: Spearman's rank correlation of each with |r_S,loo|. The test split is not used.
 """
 
 import os
@@ -37,7 +38,7 @@ from lepot.fitting.fit import run_stages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [ROOT / "examples" / f"fit_{name}.yaml" for name in ("Mo_fast", "Mo", "Si_fast", "Si")]
-MEASURES = ("‖Σu‖²/N² (σ_E, shipped)", "mean ‖u_i‖²", "max ‖u_i‖²", "‖Σu‖²/N² + mean ‖u_i‖²/N")
+MEASURES = ("‖Σu‖²/N² (σ_E, shipped)", "mean ‖u_i‖²", "max ‖u_i‖²", "‖Σu‖²/N² + mean ‖u_i‖²/N", "RMS σ_F")
 
 
 def atom_columns(model, centre_embedding, atoms, values):
@@ -53,7 +54,7 @@ def atom_columns(model, centre_embedding, atoms, values):
 
 
 def held_out(config_path):
-    """Per training structure: |held-out energy error| (eV/atom) and the four MEASURES without it."""
+    """Per training structure: |held-out energy error| (eV/atom) and the MEASURES without it."""
     stages = run_stages(config_path)
     data, design, solved, model = stages.data, stages.design, stages.solved, stages.model
     builder, pruning = design.builder, solved.pruning
@@ -63,19 +64,26 @@ def held_out(config_path):
     descriptors = DescriptorCalculator(model.basis)
     errors, measures = [], []
     for structure in data.splits["train"]:
-        rows, targets = builder.rows(structure)  # energy row first
+        rows, targets = builder.rows(structure)  # energy row first, then 3N force rows
         rows = rows[:, columns]
         keep = np.eye(len(targets)) - rows @ scipy.linalg.cho_solve(hessian, rows.T)  # I − X_S H⁻¹ X_Sᵀ
+
+        def held_out_variances(vectors):  # vᵀ H_{−S}⁻¹ v of each row of vectors [m][n_columns]
+            hv = scipy.linalg.cho_solve(hessian, vectors.T)
+            xhv = rows @ hv
+            return np.einsum("mn,nm->m", vectors, hv) + np.einsum("km,km->m", xhv, np.linalg.solve(keep, xhv))
+
         residual = np.linalg.solve(keep, rows @ coefficients - targets)
-        errors.append(abs(residual[0]) / builder.structure_row_weights(structure)["energy"])
+        weights = builder.structure_row_weights(structure)
+        errors.append(abs(residual[0]) / weights["energy"])
         atoms = structure.atoms
-        z = atom_columns(model, builder.centre_embedding, atoms, descriptors.compute(atoms).values)
-        hz = scipy.linalg.cho_solve(hessian, z.T)  # H⁻¹ z_i, [n_columns][n_atoms]
-        xhz = rows @ hz
-        local = np.einsum("in,ni->i", z, hz) + np.einsum("ki,ki->i", xhz, np.linalg.solve(keep, xhz))
-        total = z.sum(axis=0) @ hz.sum(axis=1) + xhz.sum(axis=1) @ np.linalg.solve(keep, xhz.sum(axis=1))
         n = len(atoms)
-        measures.append((total / n**2, local.mean(), local.max(), total / n**2 + local.mean() / n))
+        z = atom_columns(model, builder.centre_embedding, atoms, descriptors.compute(atoms).values)
+        local = held_out_variances(z)
+        total = held_out_variances(z.sum(axis=0)[None, :])[0]
+        force_rows = rows[1 : 1 + 3 * n] if weights["forces"] > 0 else None  # after the energy row
+        force_sigma = np.nan if force_rows is None else np.sqrt(held_out_variances(force_rows).mean()) / weights["forces"]
+        measures.append((total / n**2, local.mean(), local.max(), total / n**2 + local.mean() / n, force_sigma))
     return np.array(errors), np.array(measures)
 
 
