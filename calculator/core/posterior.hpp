@@ -163,20 +163,22 @@ private:
     template <class T, int Lanes>
     void fill_block(int n, int begin, int count, const int* species, const double* features, T* z) const {
         const PosteriorParameters& p = parameters_;
-        std::fill(z, z + static_cast<size_t>(p.n_columns) * Lanes, T(0));
+        const size_t coefficient_rows = static_cast<size_t>(p.n_centre) * n_features_;
         for (int kappa = 0; kappa < p.n_centre; ++kappa) {
             double weight[Lanes];  // v_κ(a) of each centre's species
             for (int a = 0; a < count; ++a)
                 weight[a] = p.centre_channels[static_cast<size_t>(kappa) * n_species_ + species[begin + a]];
             T* rows = z + static_cast<size_t>(kappa) * n_features_ * Lanes;
-            for (int q = 0; q < n_features_; ++q) {
+            for (int q = 0; q < n_features_; ++q) {  // every lane written once: no clearing pass
                 const double* values = features + static_cast<size_t>(q) * n + begin;
-                for (int a = 0; a < count; ++a) rows[static_cast<size_t>(q) * Lanes + a] = static_cast<T>(weight[a] * values[a]);
+                T* row = rows + static_cast<size_t>(q) * Lanes;
+                for (int a = 0; a < count; ++a) row[a] = static_cast<T>(weight[a] * values[a]);
+                std::fill(row + count, row + Lanes, T(0));
             }
         }
+        std::fill(z + coefficient_rows * Lanes, z + static_cast<size_t>(p.n_columns) * Lanes, T(0));  // E0 rows
         if (p.reference_energy_columns)
-            for (int a = 0; a < count; ++a)
-                z[(static_cast<size_t>(p.n_centre) * n_features_ + species[begin + a]) * Lanes + a] = T(1);
+            for (int a = 0; a < count; ++a) z[(coefficient_rows + species[begin + a]) * Lanes + a] = T(1);
     }
 
     // u = W z in precision T for blocks of Lanes centres: z transposed into the block [n_columns][Lanes], then
