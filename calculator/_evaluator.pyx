@@ -679,10 +679,7 @@ cdef class PotentialEvaluator:
 def check_uncertainty_precision(str name):
     """Raise ValueError unless ``name`` is a precision of the posterior's arithmetic the core knows ("double",
     "single"; core/posterior.hpp owns the names, as pair_style lepot's uncertainty_precision keyword)."""
-    try:
-        posterior_precision(name.encode())
-    except ValueError as problem:
-        raise ValueError(str(problem)) from None
+    posterior_precision(name.encode())
 
 
 cdef class PosteriorProjector:
