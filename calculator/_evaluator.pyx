@@ -134,7 +134,9 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
         int n_columns
         vector[double] factor
         double posterior_scale
+        double local_variance_scale
         double energy_noise
+        double force_posterior_scale
         double reference_variance
 
     cdef enum class PosteriorPrecision:
@@ -142,6 +144,8 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
         single_precision
 
     PosteriorPrecision posterior_precision(const string&) except +
+    double core_structure_energy_uncertainty "lepot::structure_energy_uncertainty"(
+        const PosteriorParameters&, double, double, double)
 
     cdef cppclass PosteriorWorkspace:
         PosteriorWorkspace() except +
@@ -300,7 +304,9 @@ cdef posterior_dict(PosteriorParameters& posterior, int n_species):
         "reference_energy_columns": posterior.reference_energy_columns,
         "factor": factor,
         "posterior_scale": posterior.posterior_scale,
+        "local_variance_scale": posterior.local_variance_scale,
         "energy_noise": posterior.energy_noise,
+        "force_posterior_scale": posterior.force_posterior_scale,
         "reference_variance": posterior.reference_variance,
     }
 
@@ -680,6 +686,16 @@ def check_uncertainty_precision(str name):
     """Raise ValueError unless ``name`` is a precision of the posterior's arithmetic the core knows ("double",
     "single"; core/posterior.hpp owns the names, as pair_style lepot's uncertainty_precision keyword)."""
     posterior_precision(name.encode())
+
+
+def structure_energy_uncertainty(posterior, double summed_norm2, double variance_sum, double n_atoms):
+    """σ_E (eV) of a structure of ``n_atoms`` centres from |Σ_i u_i|² and Σ_i |u_i|² (unit noise), with the
+    scales of ``posterior`` (a lepot.calculator.uncertainty.Posterior): the core's formula, as in LAMMPS."""
+    cdef PosteriorParameters parameters
+    parameters.posterior_scale = posterior.posterior_scale
+    parameters.local_variance_scale = posterior.local_variance_scale
+    parameters.energy_noise = posterior.energy_noise
+    return core_structure_energy_uncertainty(parameters, summed_norm2, variance_sum, n_atoms)
 
 
 cdef class PosteriorProjector:

@@ -7,17 +7,20 @@ For a centre atom i its design columns are z_i (the per-atom part of an energy r
 coefficient block(s) of its species, 1 in its E0 column) and u_i = C⁻ᵀ z_i [n_columns], eV per unit noise:
 
     local prediction rigidity    LPR_i = 1 / |u_i|²                       eV⁻²   (Chong et al., JCTC 2023)
-    local-energy uncertainty     σ_i   = sqrt(α² |u_i|²)                  eV
-    structure energy uncertainty σ_E   = sqrt(α² |Σ_i u_i|² + (τ N)²)     eV
-    extrapolation grade          γ_i   = sqrt(|u_i|² / v_ref)             1 at the median validation environment
+    local-energy uncertainty     σ_i   = sqrt(α² |u_i|²)                                eV
+    structure energy uncertainty σ_E   = sqrt(α² |Σ_i u_i|² + β² Σ_i |u_i|² + (τ N)²)   eV
+    extrapolation grade          γ_i   = sqrt(|u_i|² / v_ref)        1 at the median validation environment
 
-α² (posterior_scale) and τ (energy_noise, eV/atom) are calibrated on validation energies by lepot fit;
-v_ref (reference_variance, eV²) is the median |u_i|² of the environments the calibration saw.
+α² (posterior_scale), β² (local_variance_scale) and τ (energy_noise, eV/atom) are calibrated by lepot fit on
+held-out energies (validation structures and the training structures' exact leave-one-out errors); v_ref
+(reference_variance, eV²) is the median |u_i|² of the environments the calibration saw.
 
 Forces are observables too: the force on atom j along α is x_jα · w with the force row
 x_jα = −Σ_i v(a_i) ∂B(i)/∂r_jα (zero in the E0 columns), so
 
-    force uncertainty            σ_F,jα = sqrt(α² |C⁻ᵀ x_jα|²)            eV/Å
+    force uncertainty            σ_F,jα = sqrt(α_F² |C⁻ᵀ x_jα|²)          eV/Å
+
+with α_F² (force_posterior_scale) calibrated on held-out forces.
 
 Unlike σ_i and γ_i this is gauge-free: with several species, local energies can trade energy between
 species without changing any total (directions of w that no data can pin, which inflate σ_i), but such a
@@ -50,6 +53,8 @@ class Posterior:
     posterior_scale : α², dimensionless
     energy_noise : τ, eV/atom
     reference_variance : v_ref, eV²
+    local_variance_scale : β², dimensionless (0 in a format_version 4 file)
+    force_posterior_scale : α_F², dimensionless (α² in a format_version 4 file)
     """
 
     centre_channels: np.ndarray
@@ -58,8 +63,12 @@ class Posterior:
     posterior_scale: float
     energy_noise: float
     reference_variance: float
+    local_variance_scale: float = 0.0
+    force_posterior_scale: float = None
 
     def __post_init__(self):
+        if self.force_posterior_scale is None:
+            self.force_posterior_scale = self.posterior_scale
         self.centre_channels = np.ascontiguousarray(self.centre_channels, dtype=np.float64)
         self.factor = np.ascontiguousarray(self.factor, dtype=np.float64)
         self._projectors = {}  # the core's evaluator per precision, made on first use (the factor is fixed from here on)
@@ -77,7 +86,9 @@ class Posterior:
             "reference_energy_columns": bool(self.reference_energy_columns),
             "factor": base64.b64encode(packed.tobytes()).decode("ascii"),
             "posterior_scale": float(self.posterior_scale),
+            "local_variance_scale": float(self.local_variance_scale),
             "energy_noise": float(self.energy_noise),
+            "force_posterior_scale": float(self.force_posterior_scale),
             "reference_variance": float(self.reference_variance),
         }
 
@@ -106,7 +117,7 @@ class Posterior:
         with np.errstate(divide="ignore"):  # an atom whose columns are all zero is pinned exactly: LPR = inf
             rigidity = 1.0 / atom_variance
         return {
-            "energy_uncertainty": float(np.sqrt(self.posterior_scale * total @ total + (self.energy_noise * n_atoms) ** 2)),
+            "energy_uncertainty": _evaluator.structure_energy_uncertainty(self, total @ total, atom_variance.sum(), n_atoms),
             "energies_uncertainty": np.sqrt(self.posterior_scale * atom_variance),
             "local_prediction_rigidity": rigidity,
             "extrapolation_grade": np.sqrt(atom_variance / self.reference_variance),
@@ -122,7 +133,7 @@ class Posterior:
         rows = np.zeros((3 * n_atoms, self.n_columns))  # shape [3 n_atoms][n_columns]; E0 columns stay zero
         rows[:, : gradients.shape[2]] = gradients.reshape(3 * n_atoms, -1)
         u = scipy.linalg.solve_triangular(self.factor, rows.T, trans="T")  # C⁻ᵀ xᵀ, shape [n_columns][3 n_atoms]
-        return np.sqrt(self.posterior_scale * np.einsum("kr,kr->r", u, u)).reshape(n_atoms, 3)
+        return np.sqrt(self.force_posterior_scale * np.einsum("kr,kr->r", u, u)).reshape(n_atoms, 3)
 
 
 def posterior_from_content(content):

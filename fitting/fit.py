@@ -460,7 +460,7 @@ def assemble_model(config, data, fitted, design, solved):
 
 
 def attach_posterior(config, data, design, solved, model):
-    """Stage 5b (rank 0): the coefficients' posterior, calibrated on the validation structures
+    """Stage 5b (rank 0): the coefficients' posterior, calibrated on held-out errors
     (lepot.fitting.posterior), into model.uncertainty and the metadata; skipped with a zero ridge."""
     builder, solution, pruning = design.builder, solved.solution, solved.pruning
     factor = design.factor if pruning is None else pruning.factor
@@ -472,15 +472,14 @@ def attach_posterior(config, data, design, solved, model):
         return
     model.uncertainty = posterior
     model.metadata["fit"]["uncertainty"] = {
-        "calibration": calibration.method, "structures": calibration.n_structures,
-        "posterior_scale": calibration.posterior_scale, "energy_noise": calibration.energy_noise,
+        "calibration": calibration.method, "validation_structures": calibration.n_validation,
+        "left_out_structures": calibration.n_left_out, "posterior_scale": calibration.posterior_scale,
+        "local_variance_scale": calibration.local_variance_scale, "energy_noise": calibration.energy_noise,
+        "force_posterior_scale": calibration.force_posterior_scale,
         "negative_log_likelihood": calibration.negative_log_likelihood,
         "reference_variance": posterior.reference_variance, "columns": posterior.n_columns,
     }
-    log.info("uncertainty: %d columns, calibrated on %s (posterior scale %.3g, energy noise %.3g meV/atom)",
-             posterior.n_columns, "the fit's noise" if calibration.method == "fit" else
-             f"{calibration.n_structures} validation structures", calibration.posterior_scale,
-             1e3 * calibration.energy_noise)
+    log.info("%s", uncertainty_lines(model)[0])
 
 
 def evaluate_and_write(config, data, fitted, design, solved, model, outputs, context=None):
@@ -556,10 +555,13 @@ def uncertainty_lines(model):
     summary = model.metadata["fit"].get("uncertainty")
     if summary is None:
         return []
-    how = (f"calibrated on {summary['structures']} validation structures (maximum likelihood)"
-           if summary["calibration"] == "validation" else "from the fit's noise estimate (too few validation structures)")
+    how = (f"calibrated on held-out errors of {summary['validation_structures']} validation structures and "
+           f"{summary['left_out_structures']} training structures left out in turn (maximum likelihood)"
+           if summary["calibration"] == "held-out" else "from the fit's noise estimate (too few held-out energies)")
     return [f"uncertainty: posterior of {summary['columns']} columns, {how}: posterior scale "
-            f"{summary['posterior_scale']:.3g}, energy noise {1e3 * summary['energy_noise']:.3g} meV/atom"]
+            f"{summary['posterior_scale']:.3g}, local variance scale {summary['local_variance_scale']:.3g}, energy "
+            f"noise {1e3 * summary['energy_noise']:.3g} meV/atom, force posterior scale "
+            f"{summary['force_posterior_scale']:.3g}"]
 
 
 def weight_lines(config, choice):

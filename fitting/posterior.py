@@ -1,4 +1,4 @@
-"""The coefficients' posterior of a fit, calibrated on validation energies (lepot.calculator.uncertainty).
+"""The coefficients' posterior of a fit, calibrated on held-out errors (lepot.calculator.uncertainty).
 
 The ridge solution minimises L(w) = ½ (|R w − z|² + λ |D w|²) over the solved columns (R, z the
 triangular factor of the weighted rows, D the solver's column scales with any smoothness prior, λ the
@@ -9,42 +9,96 @@ of the coefficients is H⁻¹, and the posterior variance of a structure's energ
 summed per-atom columns).
 
 The weighted rows are not unit-noise in practice (the weights are the errors one accepts, and the model
-is not exact), so two numbers are calibrated on the validation structures, never on test data: a scale
-α² of the posterior and a noise τ (eV/atom) of energies beyond it, by maximising the Gaussian
-likelihood of the validation energy residuals r_S (eV/atom),
+is not exact), so the scales are calibrated on held-out errors, never on test data: the validation
+structures' errors and the exact leave-one-out errors of up to MAX_LEFT_OUT training structures (evenly
+spaced in the training order). Leaving structure S out of the ridge at the fit's λ is exact in closed form:
+with X_S its weighted rows, r_S their residuals, V = C⁻ᵀ X_Sᵀ and K = I − VᵀV,
 
-    r_S ~ N(0, α² |C⁻ᵀ d_S|² / N_S² + τ²),   α² >= RSS / (n_rows − dof)
+    r_S,held-out = K⁻¹ r_S,    tᵀ H_{−S}⁻¹ t = |C⁻ᵀ t|² + |(C⁻ᵀ t)ᵀ V K^{-½}|²   (Woodbury)
 
-(the posterior is never taken narrower than the fit's own residuals make it).
+so every variance below is the one of the posterior that did not see S. Energies (eV/atom, per structure of
+N atoms, u_i = C⁻ᵀ z_i):
 
-Without at least MIN_CALIBRATION_STRUCTURES validation structures the fit's own noise estimate is used
-instead: α² = RSS / (n_rows − dof) and τ = α / (energy row weight), the Bayesian reading of the weights.
+    r_S ~ N(0, α² |Σ_i u_i|² / N² + β² Σ_i |u_i|² / N² + τ²),   α² >= RSS / (n_rows − dof)
+
+by maximum likelihood: α² the posterior's scale (never narrower than the fit's own residuals make it), β²
+an independent error of each local energy as large as its own posterior variance (local energies are not
+observables: the posterior pins their sum, |Σ u_i|² ≪ Σ |u_i|², and held-out energy errors follow the
+local variances too; benchmarks/uncertainty_loo.py), τ (eV/atom) a noise beyond both. Forces (eV/Å, per
+component with force row x): r ~ N(0, α_F² |C⁻ᵀ x|²), α_F² = the mean of r² / |C⁻ᵀ x|² (its maximum-likelihood
+value; forces have a scale of their own because their errors are not the energies').
+
+With fewer than MIN_CALIBRATION_STRUCTURES held-out energies the fit's own noise estimate is used instead:
+α² = α_F² = RSS / (n_rows − dof), β² = 0 and τ = α / (energy row weight), the Bayesian reading of the weights.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize_scalar
 
-from lepot.calculator import DescriptorCalculator, Potential
+from lepot.calculator.model import Model
 from lepot.calculator.uncertainty import Posterior
 
+from .design import RowBuilder
 from .solver import residual_sum_of_squares
 from .triangular import fold_rows
 
 MIN_CALIBRATION_STRUCTURES = 5
+MAX_LEFT_OUT = 400  # training structures left out in turn for the calibration (bounds its cost on large data)
 CALIBRATION_RANGE = 40.0  # e-folds of α² searched above the fit's own noise estimate
+LOCAL_RATIOS = np.concatenate([[0.0], np.logspace(-5.0, 1.0, 25)])  # β²/α² searched (then refined)
 
 
 @dataclass
 class Calibration:
-    """How posterior_scale and energy_noise were set (reported and kept in the metadata)."""
+    """How the posterior's scales were set (reported and kept in the metadata)."""
 
-    method: str  # "validation" (maximum likelihood) or "fit" (the fit's noise estimate)
-    n_structures: int  # validation structures used (0 for "fit")
-    posterior_scale: float
-    energy_noise: float  # eV/atom
-    negative_log_likelihood: float = None  # of the validation residuals at the optimum ("validation" only)
+    method: str  # "held-out" (maximum likelihood) or "fit" (the fit's noise estimate)
+    n_validation: int  # validation structures with energies used (0 for "fit")
+    n_left_out: int  # training structures left out in turn (0 for "fit")
+    posterior_scale: float  # α²
+    local_variance_scale: float  # β²
+    energy_noise: float  # τ, eV/atom
+    force_posterior_scale: float  # α_F²
+    negative_log_likelihood: float = None  # of the held-out energy residuals at the optimum ("held-out" only)
+
+
+@dataclass
+class HeldOutErrors:
+    """Held-out errors and the variances of the posterior that did not see them (unit noise), per structure
+    with an energy, and the force components' squared ratios r² / |C⁻ᵀ x|²."""
+
+    energy_residuals: np.ndarray  # [n_structures] eV/atom
+    summed_variances: np.ndarray  # [n_structures] |Σ_i u_i|² / N², eV²/atom²
+    local_variances: np.ndarray  # [n_structures] Σ_i |u_i|² / N², eV²/atom²
+    force_ratios: np.ndarray  # [n_components] r² / |C⁻ᵀ x|² (dimensionless)
+    atom_variances: np.ndarray  # [n_atoms] |u_i|² of every atom seen, with the full posterior (eV²)
+
+
+def fitted_row_weights(model):
+    """The row weights (energy, forces, stress, config_types) ``model`` was fitted with, from its metadata
+    (the weights chosen by the evidence when the fit chose them)."""
+    fit = model.metadata.get("fit", {})
+    try:
+        weights = dict(fit["config"]["weights"])
+    except (KeyError, TypeError):
+        raise ValueError("the parameter file's metadata does not record the row weights of its fit "
+                         "(metadata.fit.config.weights); select needs a file written by lepot fit") from None
+    chosen = (fit.get("solver") or {}).get("chosen_weights")
+    if chosen is not None:
+        weights.update(chosen["weights"])
+    return weights
+
+
+def posterior_row_builder(model, posterior):
+    """The RowBuilder of a fitted ``model`` in the columns of ``posterior`` (its pruned basis, its centre
+    channels, E0 columns when fitted), with the row weights it was fitted with and its fixed reference
+    energies and core repulsion taken off the targets, as in the fit."""
+    given = None if posterior.reference_energy_columns else np.asarray(model.reference_energies, float)
+    return RowBuilder(model.basis, fitted_row_weights(model), posterior.reference_energy_columns, given,
+                      Model.core_repulsion_only(model.basis), posterior.centre_channels)
 
 
 def hessian_factor(factor, solution):
@@ -56,71 +110,136 @@ def hessian_factor(factor, solution):
     return fold_rows(factor.r, np.diag(solution.ridge_root), rows_triangular=True, positive_diagonal=True)
 
 
-def structure_variances(posterior, basis, structures):
-    """|C⁻ᵀ d_S|² / N_S² per structure (eV²/atom², unit noise) and |u_i|² of every atom (eV²)."""
-    descriptors = DescriptorCalculator(basis)
-    per_structure, per_atom = [], []
+def held_out_errors(model, posterior, coefficients, structures, leave_out):
+    """HeldOutErrors of ``structures`` under the fitted ``model`` (its ``posterior`` at unit noise and solved
+    ``coefficients`` [n_columns]): with ``leave_out``, each structure exactly left out of the fit (module
+    docstring), else as they are (structures the fit never saw)."""
+    builder = posterior_row_builder(model, posterior)
+    factor = posterior.factor
+    residuals, summed, local, force_ratios, atom_variances = [], [], [], [], []
     for structure in structures:
-        atoms = structure.atoms
-        u = posterior.projections(basis.species_index(atoms.numbers), descriptors.compute(atoms).values)
-        total = u.sum(axis=0)
-        per_structure.append(total @ total / len(atoms) ** 2)
-        per_atom.append(np.einsum("ij,ij->i", u, u))
-    return np.array(per_structure), np.concatenate(per_atom) if per_atom else np.zeros(0)
+        by_target = builder.rows_by_target(structure)
+        if not by_target:
+            continue
+        rows = np.vstack([x for x, _ in by_target.values()])  # shape [m][n_columns]
+        residual = rows @ coefficients - np.concatenate([y for _, y in by_target.values()])  # shape [m]
+        v = solve_triangular(factor, rows.T, trans="T")  # C⁻ᵀ X_Sᵀ, shape [n_columns][m]
+        gram = v.T @ v  # shape [m][m], X_S H⁻¹ X_Sᵀ
+        if leave_out:
+            keep = cho_factor(np.eye(len(residual)) - gram)  # K = I − X_S H⁻¹ X_Sᵀ, positive definite
+            residual = cho_solve(keep, residual)
+
+        def variances(t):  # tᵀ H_{−S}⁻¹ t of the columns of t = C⁻ᵀ z [n_columns][k]
+            plain = np.einsum("nk,nk->k", t, t)
+            if not leave_out:
+                return plain
+            coupled = v.T @ t  # shape [m][k]
+            return plain + np.einsum("mk,mk->k", coupled, cho_solve(keep, coupled))
+
+        weights = builder.structure_row_weights(structure)
+        offset = 0
+        if "energy" in by_target:
+            atoms = structure.atoms
+            n_atoms = len(atoms)
+            values = builder.descriptors.compute(atoms).values
+            u = posterior.projections(model.basis.species_index(atoms.numbers), values)  # shape [n_atoms][n_columns]
+            atom_variances.append(np.einsum("ij,ij->i", u, u))
+            residuals.append(residual[0] / weights["energy"])
+            summed.append(variances(u.sum(axis=0)[:, None])[0] / n_atoms**2)
+            local.append(variances(u.T).sum() / n_atoms**2)
+            offset = 1
+        if "forces" in by_target:
+            count = len(by_target["forces"][1])
+            force_variance = variances(v[:, offset : offset + count])
+            informed = force_variance > 0  # a force row of zeros (an atom without neighbours) is exact
+            force_ratios.append(residual[offset : offset + count][informed] ** 2 / force_variance[informed])
+    concatenated = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+    return HeldOutErrors(np.array(residuals), np.array(summed), np.array(local), concatenated(force_ratios),
+                         concatenated(atom_variances))
 
 
-def calibrate(variances, residuals, minimum_scale):
-    """(α², τ, −ln likelihood) maximising the likelihood of ``residuals`` [n] (eV/atom) under
-    N(0, α² variances + τ²) with α² >= ``minimum_scale`` (the fit's own noise estimate: the posterior is never
-    taken narrower than the fit's residuals make it). The likelihood is profiled over τ² (a bounded 1-D
-    search) on a grid of log α², then refined around the best grid point; deterministic."""
-    variances, residuals = np.asarray(variances, float), np.asarray(residuals, float)
+def calibrate(summed_variances, local_variances, residuals, minimum_scale):
+    """(α², β², τ, −ln likelihood) maximising the likelihood of ``residuals`` [n] (eV/atom) under
+    N(0, α² summed_variances + β² local_variances + τ²) with α² >= ``minimum_scale`` (the fit's own noise
+    estimate: the posterior is never taken narrower than the fit's residuals make it). Profiled: for each ratio
+    β²/α² of LOCAL_RATIOS (then refined between the best one's neighbours), α² on a grid of log α² with τ²
+    from a bounded 1-D search, then refined; deterministic."""
+    summed_variances, local_variances = np.asarray(summed_variances, float), np.asarray(local_variances, float)
+    residuals = np.asarray(residuals, float)
     mean_square = max(float(np.mean(residuals**2)), 1e-300)
 
-    def negative_log_likelihood(scale, noise):
+    def negative_log_likelihood(variances, scale, noise):
         total = scale * variances + noise
         return 0.5 * float(np.sum(np.log(2.0 * np.pi * total) + residuals**2 / total))
 
-    def profile(log_scale):
+    def profile_noise(variances, log_scale):
         """(−ln likelihood, τ²) at the best τ² for α² = exp(log_scale); τ² in [1e-12, 10] × the mean square."""
-        inner = minimize_scalar(lambda t: negative_log_likelihood(np.exp(log_scale), mean_square * np.exp(t)),
+        inner = minimize_scalar(lambda t: negative_log_likelihood(variances, np.exp(log_scale), mean_square * np.exp(t)),
                                 bounds=(np.log(1e-12), np.log(10.0)), method="bounded", options={"xatol": 1e-10})
         return inner.fun, mean_square * np.exp(inner.x)
 
-    lowest = np.log(minimum_scale)
-    grid = lowest + np.linspace(0.0, CALIBRATION_RANGE, 161)
-    values = [profile(t)[0] for t in grid]
-    best = int(np.argmin(values))
-    refined = minimize_scalar(lambda t: profile(t)[0], bounds=(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]),
-                              method="bounded", options={"xatol": 1e-10})
-    log_scale = refined.x if refined.fun <= values[best] else grid[best]
-    nll, noise = profile(log_scale)
-    return float(np.exp(log_scale)), float(np.sqrt(noise)), float(nll)
+    def profile_scale(ratio):
+        """(−ln likelihood, α², τ²) at the best α² and τ² for β²/α² = ``ratio``."""
+        variances = summed_variances + ratio * local_variances
+        grid = np.log(minimum_scale) + np.linspace(0.0, CALIBRATION_RANGE, 81)
+        values = [profile_noise(variances, t)[0] for t in grid]
+        best = int(np.argmin(values))
+        refined = minimize_scalar(lambda t: profile_noise(variances, t)[0],
+                                  bounds=(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]),
+                                  method="bounded", options={"xatol": 1e-10})
+        log_scale = refined.x if refined.fun <= values[best] else grid[best]
+        nll, noise = profile_noise(variances, log_scale)
+        return nll, float(np.exp(log_scale)), noise
+
+    profiles = [profile_scale(ratio) for ratio in LOCAL_RATIOS]
+    best = int(np.argmin([p[0] for p in profiles]))
+    ratio, (nll, scale, noise) = LOCAL_RATIOS[best], profiles[best]
+    if best > 0:  # refine log(β²/α²) between the neighbours of the best grid ratio
+        low, high = np.log(LOCAL_RATIOS[max(best - 1, 1)]), np.log(LOCAL_RATIOS[min(best + 1, len(LOCAL_RATIOS) - 1)])
+        refined = minimize_scalar(lambda t: profile_scale(np.exp(t))[0], bounds=(low, high), method="bounded",
+                                  options={"xatol": 1e-6})
+        if refined.fun < nll:
+            ratio = float(np.exp(refined.x))
+            nll, scale, noise = profile_scale(ratio)
+    return scale, ratio * scale, float(np.sqrt(noise)), float(nll)
+
+
+def left_out_structures(train):
+    """The training structures left out in turn: all of them, or MAX_LEFT_OUT evenly spaced."""
+    if len(train) <= MAX_LEFT_OUT:
+        return list(train)
+    return [train[k] for k in np.linspace(0, len(train) - 1, MAX_LEFT_OUT).round().astype(int)]
 
 
 def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_energies, validation, train,
                      energy_weight):
     """(Posterior, Calibration) of a fitted ``model`` (None, None when the ridge is zero): the factor of the
-    solved columns, calibrated on the ``validation`` structures with energies (module docstring);
-    reference_variance is the median |u_i|² of their atoms (of ``train``'s without validation data)."""
+    solved columns, calibrated on held-out errors of the ``validation`` structures and of ``train``'s left out
+    in turn (module docstring); reference_variance is the median |u_i|² of the validation atoms (of the left-out
+    training structures' atoms without validation data)."""
     c = hessian_factor(factor, solution)
     if c is None:
         return None, None
     posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0)
-    with_energy = [s for s in validation if s.energy is not None]
     rss = residual_sum_of_squares(factor, solution.coefficients)
     fit_scale = rss / max(factor.n_rows - solution.effective_parameters, 1.0)
-    if len(with_energy) >= MIN_CALIBRATION_STRUCTURES:
-        variances, atom_variances = structure_variances(posterior, model.basis, with_energy)
-        potential = Potential(model, skin=0.0)
-        residuals = [(potential.compute(s.atoms, per_atom_virials=False).energy - s.energy) / s.n_atoms
-                     for s in with_energy]
-        scale, noise, nll = calibrate(variances, residuals, fit_scale)
-        calibration = Calibration("validation", len(with_energy), scale, noise, nll)
+    seen = held_out_errors(model, posterior, solution.coefficients, [s for s in validation if s.energy is not None],
+                           leave_out=False)
+    left_out_train = left_out_structures(train)
+    left_out = held_out_errors(model, posterior, solution.coefficients, left_out_train, leave_out=True)
+    joined = lambda name: np.concatenate([getattr(seen, name), getattr(left_out, name)])  # noqa: E731
+    residuals = joined("energy_residuals")
+    if len(residuals) >= MIN_CALIBRATION_STRUCTURES:
+        scale, local, noise, nll = calibrate(joined("summed_variances"), joined("local_variances"), residuals, fit_scale)
+        force_ratios = joined("force_ratios")
+        force_scale = float(np.mean(force_ratios)) if len(force_ratios) else scale
+        calibration = Calibration("held-out", len(seen.energy_residuals), len(left_out_train), scale, local, noise,
+                                  force_scale, nll)
     else:
-        _, atom_variances = structure_variances(posterior, model.basis, train)
         noise = float(np.sqrt(fit_scale)) / energy_weight if energy_weight > 0 else 0.0
-        calibration = Calibration("fit", 0, fit_scale, noise)
-    posterior.posterior_scale, posterior.energy_noise = calibration.posterior_scale, calibration.energy_noise
+        calibration = Calibration("fit", 0, 0, fit_scale, 0.0, noise, fit_scale)
+    posterior.posterior_scale, posterior.local_variance_scale = calibration.posterior_scale, calibration.local_variance_scale
+    posterior.energy_noise, posterior.force_posterior_scale = calibration.energy_noise, calibration.force_posterior_scale
+    atom_variances = seen.atom_variances if len(seen.atom_variances) else left_out.atom_variances
     posterior.reference_variance = float(np.median(atom_variances))
     return posterior, calibration

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from .data import Structure
-from .design import RowBuilder
+from .posterior import posterior_row_builder
 from .triangular import fold_rows
 
 
@@ -40,27 +40,11 @@ class Selection:
     initial_gains: np.ndarray  # [pool] gain of every structure before any was chosen
 
 
-def fitted_row_weights(model):
-    """The row weights (energy, forces, stress, config_types) ``model`` was fitted with, from its metadata
-    (the weights chosen by the evidence when the fit chose them)."""
-    fit = model.metadata.get("fit", {})
-    try:
-        weights = dict(fit["config"]["weights"])
-    except (KeyError, TypeError):
-        raise ValueError("the parameter file's metadata does not record the row weights of its fit "
-                         "(metadata.fit.config.weights); select needs a file written by lepot fit") from None
-    chosen = (fit.get("solver") or {}).get("chosen_weights")
-    if chosen is not None:
-        weights.update(chosen["weights"])
-    return weights
-
-
 def design_rows(model, structures):
     """([X_S [n_rows][n_columns]], [E_S [1 or 0][n_columns]]) of ``structures`` with the fit's row weights, in
     the posterior's columns: all the rows of each structure (energy, forces, stress), and its energy row."""
     posterior = model.uncertainty
-    builder = RowBuilder(model.basis, fitted_row_weights(model), posterior.reference_energy_columns,
-                         centre_embedding=posterior.centre_channels)
+    builder = posterior_row_builder(model, posterior)
     rows, energy_rows = [], []
     for structure in structures:
         atoms = getattr(structure, "atoms", structure)

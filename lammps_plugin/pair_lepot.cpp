@@ -210,7 +210,7 @@ void PairLepot::compute(int eflag, int vflag) {
         std::fill(grade_, grade_ + atom->nlocal, 0.0);  // atoms of NULL types keep 0
         std::fill(sigma_, sigma_ + atom->nlocal, 0.0);
         std::fill(lpr_, lpr_ + atom->nlocal, 0.0);
-        projection_sum_.assign(posterior_->n_columns() + 1, 0.0);  // Σ_i u_i, then the number of atoms
+        projection_sum_.assign(posterior_->n_columns() + 2, 0.0);  // Σ_i u_i, Σ_i |u_i|², the number of atoms
     }
     double **x = atom->x;
     double **f = atom->f;
@@ -299,15 +299,16 @@ void PairLepot::compute(int eflag, int vflag) {
             }
         }
     }
-    if (uncertainty_flag_) {  // σ_E of the whole system: Σ_i u_i and N over all ranks
+    if (uncertainty_flag_) {  // σ_E of the whole system: Σ_i u_i, Σ_i |u_i|² and N over all ranks
         MPI_Allreduce(MPI_IN_PLACE, projection_sum_.data(), static_cast<int>(projection_sum_.size()), MPI_DOUBLE,
                       MPI_SUM, world);
-        const std::vector<double> &total = projection_sum_;
-        const lepot::PosteriorParameters &p = posterior_->parameters();
+        const size_t n_columns = projection_sum_.size() - 2;
         double squared = 0.0;
-        for (size_t j = 0; j + 1 < total.size(); ++j) squared += total[j] * total[j];
-        const double noise = p.energy_noise * total.back();
-        pvector[0] = comm->me == 0 ? std::sqrt(p.posterior_scale * squared + noise * noise) : 0.0;
+        for (size_t j = 0; j < n_columns; ++j) squared += projection_sum_[j] * projection_sum_[j];
+        pvector[0] = comm->me == 0 ? lepot::structure_energy_uncertainty(posterior_->parameters(), squared,
+                                                                          projection_sum_[n_columns],
+                                                                          projection_sum_[n_columns + 1])
+                                   : 0.0;
     }
     if (vflag_fdotr) virial_fdotr_compute();
 }
@@ -331,10 +332,12 @@ void PairLepot::compute_uncertainty() {
     posterior_->variances(n_centres, centre_species_.data(), centre_features_.data(), posterior_work_,
                           centre_variances_.data(), projection_sum_.data());
     const lepot::PosteriorParameters &p = posterior_->parameters();
-    projection_sum_.back() += n_centres;
+    const size_t n_columns = projection_sum_.size() - 2;
+    projection_sum_[n_columns + 1] += n_centres;
     for (int k = 0; k < n_centres; ++k) {
         const int i = chunk_atoms_[uncertainty_order_[k]];
         const double variance = centre_variances_[k];
+        projection_sum_[n_columns] += variance;
         grade_[i] = std::sqrt(variance / p.reference_variance);
         sigma_[i] = std::sqrt(p.posterior_scale * variance);
         lpr_[i] = 1.0 / variance;

@@ -88,7 +88,7 @@ private:
     std::vector<double> centre_features_;     // shape [n_features][n_centres], B of centre uncertainty_order_[k] in column k
     std::vector<double> centre_variances_;    // shape [n_centres], |u|² of the same (eV² per unit noise)
     lepot::PosteriorWorkspace posterior_work_;  // the evaluator's transposed block (sized by it)
-    std::vector<double> projection_sum_;      // shape [n_columns+1], Σ_i u_i of this rank's atoms, then their number
+    std::vector<double> projection_sum_;      // shape [n_columns+2], Σ_i u_i of this rank's atoms, Σ_i |u_i|², their number
     int peratom_size_ = 0;                    // allocated length of the per-atom arrays
     double *grade_ = nullptr;                 // shape [nmax], γ_i
     double *sigma_ = nullptr;                 // shape [nmax], σ_i (eV)

@@ -19,7 +19,7 @@ from lepot.calculator.descriptors import DescriptorCalculator
 from lepot.fitting.evaluate import evaluate_uncertainty, run_eval
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
 from lepot.fitting.data import read_structures
-from lepot.fitting.posterior import calibrate
+from lepot.fitting.posterior import calibrate, held_out_errors
 from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.uncertainty_eval import StructureUncertainty, calibration_summary
 from lepot.fitting.solver import RidgeProblem
@@ -105,7 +105,8 @@ def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
     data, design, solved, model = fitted_stages(mo_config(tmp_path))
     x, y, ridge = explicit_problem(data, design, solved)
     posterior = model.uncertainty
-    assert model.metadata["fit"]["uncertainty"]["calibration"] == "validation"
+    assert model.metadata["fit"]["uncertainty"]["calibration"] == "held-out"
+    posterior.local_variance_scale = 0.5 * posterior.posterior_scale  # every term of σ_E non-zero, whatever was fitted
     atoms = ase.io.read(MO_TEST, 3)
     calculator = LepotCalculator(model)
     sigma = calculator.get_property("energy_uncertainty", atoms)
@@ -113,11 +114,47 @@ def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
     z = atom_columns(design.builder, atoms, calculator._descriptors.compute(atoms).values)
     covariance = np.linalg.inv(x.T @ x + ridge)
     d = z.sum(axis=0)
-    expected = posterior.posterior_scale * d @ covariance @ d + (posterior.energy_noise * len(atoms)) ** 2
+    atom_variances = np.einsum("ij,jk,ik->i", z, covariance, z)
+    expected = (posterior.posterior_scale * d @ covariance @ d + posterior.local_variance_scale * atom_variances.sum()
+                + (posterior.energy_noise * len(atoms)) ** 2)
     assert sigma**2 == pytest.approx(expected, rel=1e-6)
-    np.testing.assert_allclose(local**2, posterior.posterior_scale * np.einsum("ij,jk,ik->i", z, covariance, z), rtol=1e-6)
+    np.testing.assert_allclose(local**2, posterior.posterior_scale * atom_variances, rtol=1e-6)
     grade = calculator.get_property("extrapolation_grade", atoms)
     np.testing.assert_allclose(grade**2, local**2 / posterior.posterior_scale / posterior.reference_variance, rtol=1e-12)
+
+
+def test_held_out_errors_equal_refits_without_the_structure(tmp_path):
+    """The calibration's leave-one-out errors and variances (Woodbury on the fit's factor) against explicit
+    refits on the training rows without each structure, and the validation structures' against the full fit."""
+    data, design, solved, model = fitted_stages(mo_config(tmp_path))
+    x, y, ridge = explicit_problem(data, design, solved)
+    train = data.splits["train"]
+    weights = design.builder.structure_row_weights(train[0])
+    counts = np.cumsum([0] + [len(design.builder.rows(s)[1]) for s in train])
+    coefficients = solved.solution.coefficients
+    for k in (0, len(train) // 2):
+        others = np.r_[0 : counts[k], counts[k + 1] : len(y)]
+        covariance = np.linalg.inv(x[others].T @ x[others] + ridge)
+        refit = covariance @ x[others].T @ y[others]
+        rows, targets = x[counts[k] : counts[k + 1]], y[counts[k] : counts[k + 1]]
+        residual = rows @ refit - targets
+        atoms = train[k].atoms
+        z = atom_columns(design.builder, atoms, DescriptorCalculator(model.basis).compute(atoms).values)
+        held = held_out_errors(model, model.uncertainty, coefficients, [train[k]], leave_out=True)
+        n = len(atoms)
+        assert held.energy_residuals[0] == pytest.approx(residual[0] / weights["energy"], rel=1e-6)
+        d = z.sum(axis=0)
+        assert held.summed_variances[0] == pytest.approx(d @ covariance @ d / n**2, rel=1e-6)
+        assert held.local_variances[0] == pytest.approx(np.einsum("ij,jk,ik->", z, covariance, z) / n**2, rel=1e-6)
+        force = slice(1, 1 + 3 * n)
+        expected = residual[force] ** 2 / np.einsum("ij,jk,ik->i", rows[force], covariance, rows[force])
+        # a residual is a difference of numbers of the targets' size, so its round-off is relative to the largest
+        # residual of the structure, not to each (a small r² carries its neighbours' absolute error)
+        np.testing.assert_allclose(held.force_ratios, expected, rtol=1e-6, atol=1e-6 * expected.max())
+    validation = data.splits["validation"][0]
+    rows, targets = design.builder.rows(validation)
+    seen = held_out_errors(model, model.uncertainty, coefficients, [validation], leave_out=False)
+    assert seen.energy_residuals[0] == pytest.approx((rows[0] @ coefficients - targets[0]) / weights["energy"], rel=1e-6)
 
 
 def force_rows_by_differences(model, builder, atoms):
@@ -143,32 +180,30 @@ def test_force_uncertainty_is_the_posterior_variance_of_the_force_rows(tmp_path,
     atoms.rattle(0.05, seed=2)
     sigma = LepotCalculator(model).get_property("forces_uncertainty", atoms)  # shape [n_atoms][3], eV/Å
     rows = force_rows_by_differences(model, design.builder, atoms)
-    expected = model.uncertainty.posterior_scale * np.einsum("ij,jk,ik->i", rows, np.linalg.inv(x.T @ x + ridge), rows)
+    expected = model.uncertainty.force_posterior_scale * np.einsum("ij,jk,ik->i", rows, np.linalg.inv(x.T @ x + ridge), rows)
     np.testing.assert_allclose(sigma.reshape(-1) ** 2, expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("minimum_scale", [1e-3, 10.0])
-def test_calibration_maximises_the_validation_likelihood(minimum_scale):
-    """Against a brute-force search over (α², τ²) with α² >= minimum_scale (with 10 the bound is active)."""
+def test_calibration_maximises_the_held_out_likelihood(minimum_scale):
+    """Against a brute-force search over (α², β², τ²) with α² >= minimum_scale (with 10 the bound is active)."""
     rng = np.random.default_rng(7)
-    variances = rng.uniform(0.1, 3.0, size=60) * 1e-6
-    residuals = rng.normal(size=60) * np.sqrt(4.0 * variances + 0.5e-6)
-    scale, noise, nll = calibrate(variances, residuals, minimum_scale)
+    summed = rng.uniform(0.1, 3.0, size=80) * 1e-6
+    local = rng.uniform(0.5, 20.0, size=80) * 1e-6
+    residuals = rng.normal(size=80) * np.sqrt(4.0 * summed + 0.3 * local + 0.5e-6)
+    scale, local_scale, noise, nll = calibrate(summed, local, residuals, minimum_scale)
 
-    def negative_log_likelihood(a, t2):
-        total = a * variances + t2
-        return 0.5 * np.sum(np.log(2 * np.pi * total) + residuals**2 / total)
+    def negative_log_likelihood(a, b, t2):
+        total = a[..., None] * summed + b[..., None] * local + t2[..., None]
+        return 0.5 * np.sum(np.log(2 * np.pi * total) + residuals**2 / total, axis=-1)
 
-    grid_a, grid_t2 = np.meshgrid(np.geomspace(minimum_scale, 1e3, 401), np.geomspace(1e-10, 1e-4, 401), indexing="ij")
-    values = np.vectorize(negative_log_likelihood)(grid_a, grid_t2)
-    assert nll == pytest.approx(negative_log_likelihood(scale, noise**2), rel=1e-12)
+    grid = np.meshgrid(np.geomspace(minimum_scale, 1e3, 81), np.concatenate([[0.0], np.geomspace(1e-4, 1e2, 80)]),
+                       np.geomspace(1e-10, 1e-4, 81), indexing="ij")
+    values = negative_log_likelihood(*grid)
+    assert nll == pytest.approx(negative_log_likelihood(np.array(scale), np.array(local_scale), np.array(noise**2)),
+                                rel=1e-12)
+    assert scale >= minimum_scale and local_scale >= 0.0
     assert nll <= values.min() + 1e-6
-    best = np.unravel_index(np.argmin(values), values.shape)
-    assert scale == pytest.approx(grid_a[best], rel=0.05)
-    if best[1] > 0:  # an interior optimum in τ²; at the grid's floor the likelihood only asks for τ² below it
-        assert noise**2 == pytest.approx(grid_t2[best], rel=0.05)
-    else:
-        assert noise**2 <= grid_t2[best]
 
 
 def test_posterior_survives_save_and_load_exactly(tmp_path):
@@ -177,7 +212,8 @@ def test_posterior_survives_save_and_load_exactly(tmp_path):
     loaded = load_model(tmp_path / "saved.json")
     for key in ("centre_channels", "factor"):
         np.testing.assert_array_equal(getattr(loaded.uncertainty, key), getattr(model.uncertainty, key))
-    for key in ("reference_energy_columns", "posterior_scale", "energy_noise", "reference_variance"):
+    for key in ("reference_energy_columns", "posterior_scale", "local_variance_scale", "energy_noise",
+                "force_posterior_scale", "reference_variance"):
         assert getattr(loaded.uncertainty, key) == getattr(model.uncertainty, key)
     assert loaded.to_text("a") == model.to_text("a")
 
@@ -187,7 +223,8 @@ def test_two_ranks_store_the_serial_posterior(tmp_path):
     serial = fitted_stages(config)[3].uncertainty
     parallel = fit_on_two_ranks(config, tmp_path).uncertainty
     np.testing.assert_allclose(parallel.factor, serial.factor, rtol=1e-7, atol=1e-9 * np.abs(serial.factor).max())
-    assert parallel.posterior_scale == pytest.approx(serial.posterior_scale, rel=1e-6)
+    for key in ("posterior_scale", "local_variance_scale", "energy_noise", "force_posterior_scale"):
+        assert getattr(parallel, key) == pytest.approx(getattr(serial, key), rel=1e-6, abs=1e-12), key
     assert parallel.reference_variance == pytest.approx(serial.reference_variance, rel=1e-6)
 
 
@@ -227,6 +264,7 @@ def lammps_uncertainties(model_path, atoms, species, folder, ranks, precision="d
 @pytest.mark.parametrize("make_config", [mo_config, alloy_config])
 def test_lammps_gives_the_ase_grade_sigma_lpr_and_energy_uncertainty(tmp_path, make_config, ranks):
     data, _, _, model = fitted_stages(make_config(tmp_path))
+    model.uncertainty.local_variance_scale = 0.5 * model.uncertainty.posterior_scale  # every term of σ_E non-zero
     model.save(tmp_path / "model.json")
     atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
     atoms.rattle(0.05, seed=2)
@@ -261,6 +299,7 @@ def test_single_precision_stays_within_its_rounding_bound_in_ase_and_lammps(tmp_
     """uncertainty_precision single: the grade, σ, LPR and σ_E of the ASE calculator and of LAMMPS (1 and 2
     ranks) within the float32 rounding bound of the exact values, and not the double-precision values."""
     data, design, _, model = fitted_stages(make_config(tmp_path))
+    model.uncertainty.local_variance_scale = 0.5 * model.uncertainty.posterior_scale  # every term of σ_E non-zero
     model.save(tmp_path / "model.json")
     atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
     atoms.rattle(0.05, seed=2)
@@ -278,7 +317,9 @@ def test_single_precision_stays_within_its_rounding_bound_in_ase_and_lammps(tmp_
         for name, got in (("grade", grade**2 * posterior.reference_variance),
                           ("sigma", sigma**2 / posterior.posterior_scale), ("lpr", 1.0 / lpr)):
             assert np.all(np.abs(got - variance) <= variance_bound), f"{source} {name}"
-        assert abs((system_sigma**2 - noise) / posterior.posterior_scale - total @ total) <= total_bound, source
+        alpha2, beta2 = posterior.posterior_scale, posterior.local_variance_scale
+        assert (abs(system_sigma**2 - noise - alpha2 * total @ total - beta2 * variance.sum())
+                <= alpha2 * total_bound + beta2 * variance_bound.sum()), source
     assert np.any(ase_values[0] != LepotCalculator(model).get_property("extrapolation_grade", atoms))
 
 

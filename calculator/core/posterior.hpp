@@ -8,7 +8,8 @@
 // (1 in the column of a). With u_i = C⁻ᵀ z_i [n_columns] (eV per unit noise):
 //   local prediction rigidity  LPR_i = 1 / |u_i|²                          eV⁻²
 //   local-energy uncertainty   σ_i   = sqrt(posterior_scale |u_i|²)         eV
-//   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + (energy_noise N)²)   eV
+//   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + local_variance_scale Σ_i |u_i|²
+//                                          + (energy_noise N)²)                                        eV
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
 //
 // PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular, packed by rows) and
@@ -20,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -38,10 +40,20 @@ struct PosteriorParameters {
     bool reference_energy_columns = false;  // one E0 column per species after the coefficient blocks
     int n_columns = 0;                    // n_centre n_features (+ n_species)
     std::vector<double> factor;           // packed rows of C: row j holds C[j][j..n_columns-1]; n_columns(n_columns+1)/2
-    double posterior_scale = 0.0;         // α², multiplies |u|² (dimensionless; calibrated on validation data)
+    double posterior_scale = 0.0;         // α², multiplies |u|² (dimensionless; calibrated on held-out energies)
+    double local_variance_scale = 0.0;    // β², multiplies Σ_i |u_i|² in σ_E: an independent error per local energy
     double energy_noise = 0.0;            // τ, eV/atom: noise of a structure's energy per atom beyond the posterior
+    double force_posterior_scale = 0.0;   // α_F², multiplies |C⁻ᵀ x|² of a force row (calibrated on held-out forces)
     double reference_variance = 0.0;      // eV²: median |u_i|² of the environments the calibration saw
 };
+
+// σ_E in eV of a structure of n_atoms centres, from |Σ_i u_i|² (summed_norm2) and Σ_i |u_i|² (variance_sum), both
+// at unit noise: the formula's one home (the LAMMPS plugin and, through the bindings, the ASE calculator).
+inline double structure_energy_uncertainty(const PosteriorParameters& p, double summed_norm2, double variance_sum,
+                                           double n_atoms) {
+    const double noise = p.energy_noise * n_atoms;
+    return std::sqrt(p.posterior_scale * summed_norm2 + p.local_variance_scale * variance_sum + noise * noise);
+}
 
 // The arithmetic of u = W z. Double: exact to round-off (the default; ASE and LAMMPS agree to 1e-10). Single:
 // W and z rounded to float32 and the sums in float32, about twice as fast; |u|² within 1e-3 relative of
