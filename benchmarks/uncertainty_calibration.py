@@ -5,11 +5,12 @@
 1. mlearn Mo and Si (Mo_fast, Mo, Si_fast, Si): on the test sets, the share of test energies inside the
    predicted 95 % intervals (target 85–99 %) and Spearman's rank correlation between the predicted
    σ_E/N and the actual |error|/N per structure (target >= 0.5). The posteriors were calibrated by lepot fit
-   on the validation split only.
+   on held-out training data only (the validation split and the training structures left out in turn).
    The same files' force uncertainty σ_F (ASE's forces_uncertainty) against their force errors, on the
    validation split of their fit (examples/fit_<name>.yaml; what a choice would be made on) and on the test
    set: Spearman's rank correlation between each structure's RMS σ_F and its force RMSE, and the share of
-   force components with |error| <= 1.96 σ_F (α² was calibrated on validation energies, not forces).
+   force components with |error| <= 1.96 σ_F (σ_F's own scale α_F² calibrated on held-out forces; files of
+   format_version 4 used the energies' α²).
 2. The extrapolation study: examples/fit_NbMoTaW_binaries.yaml (the NbMoTaW settings fitted on elements and
    binaries only; fitted into benchmarks/output/ first when that file is missing, ~3 min): σ_E/N and the
    extrapolation grade per config_type group of ../shared/data/nbmotaw/test.extxyz, and the force uncertainty

@@ -324,7 +324,7 @@ class OutputSettings(Section):
     model: str = None  # required: the parameter file
     report: str = None  # markdown report; default <model>.md
     parity_plot: str = None  # PNG; default <model>_parity.png
-    uncertainty: bool = True  # store the coefficients' posterior, calibrated on validation data (docs/uncertainty.md)
+    uncertainty: bool = True  # store the coefficients' posterior, calibrated on held-out errors (docs/uncertainty.md)
 
     def check(self, fail, config):
         if not isinstance(self.uncertainty, bool):

@@ -9,9 +9,9 @@ of the coefficients is H⁻¹, and the posterior variance of a structure's energ
 summed per-atom columns).
 
 The weighted rows are not unit-noise in practice (the weights are the errors one accepts, and the model
-is not exact), so the scales are calibrated on held-out errors, never on test data: the validation
-structures' errors and the exact leave-one-out errors of up to MAX_LEFT_OUT training structures (evenly
-spaced in the training order). Leaving structure S out of the ridge at the fit's λ is exact in closed form:
+is not exact), so the scales are calibrated on held-out errors, never on test data: the errors of up to
+MAX_HELD_OUT validation structures and the exact leave-one-out errors of up to MAX_HELD_OUT training
+structures (each evenly spaced in its split's order). Leaving structure S out of the ridge at the fit's λ is exact in closed form:
 with X_S its weighted rows, r_S their residuals, V = C⁻ᵀ X_Sᵀ and K = I − VᵀV,
 
     r_S,held-out = K⁻¹ r_S,    tᵀ H_{−S}⁻¹ t = |C⁻ᵀ t|² + |(C⁻ᵀ t)ᵀ V K^{-½}|²   (Woodbury)
@@ -46,7 +46,7 @@ from .solver import residual_sum_of_squares
 from .triangular import fold_rows
 
 MIN_CALIBRATION_STRUCTURES = 5
-MAX_LEFT_OUT = 400  # training structures left out in turn for the calibration (bounds its cost on large data)
+MAX_HELD_OUT = 400  # validation and left-out training structures (each) of the calibration: bounds its cost
 CALIBRATION_RANGE = 40.0  # e-folds of α² searched above the fit's own noise estimate
 LOCAL_RATIOS = np.concatenate([[0.0], np.logspace(-5.0, 1.0, 25)])  # β²/α² searched (then refined)
 
@@ -113,7 +113,8 @@ def hessian_factor(factor, solution):
 def held_out_errors(model, posterior, coefficients, structures, leave_out):
     """HeldOutErrors of ``structures`` under the fitted ``model`` (its ``posterior`` at unit noise and solved
     ``coefficients`` [n_columns]): with ``leave_out``, each structure exactly left out of the fit (module
-    docstring), else as they are (structures the fit never saw)."""
+    docstring; a structure that alone pins some direction of the coefficients to round-off has no held-out
+    value and is skipped), else as they are (structures the fit never saw)."""
     builder = posterior_row_builder(model, posterior)
     factor = posterior.factor
     residuals, summed, local, force_ratios, atom_variances = [], [], [], [], []
@@ -126,7 +127,10 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
         v = solve_triangular(factor, rows.T, trans="T")  # C⁻ᵀ X_Sᵀ, shape [n_columns][m]
         gram = v.T @ v  # shape [m][m], X_S H⁻¹ X_Sᵀ
         if leave_out:
-            keep = cho_factor(np.eye(len(residual)) - gram)  # K = I − X_S H⁻¹ X_Sᵀ, positive definite
+            try:  # K = I − X_S H⁻¹ X_Sᵀ, positive definite with a ridge
+                keep = cho_factor(np.eye(len(residual)) - gram)
+            except np.linalg.LinAlgError:  # the structure alone pins a direction to round-off: no held-out value
+                continue
             residual = cho_solve(keep, residual)
 
         def variances(t):  # tᵀ H_{−S}⁻¹ t of the columns of t = C⁻ᵀ z [n_columns][k]
@@ -204,28 +208,28 @@ def calibrate(summed_variances, local_variances, residuals, minimum_scale):
     return scale, ratio * scale, float(np.sqrt(noise)), float(nll)
 
 
-def left_out_structures(train):
-    """The training structures left out in turn: all of them, or MAX_LEFT_OUT evenly spaced."""
-    if len(train) <= MAX_LEFT_OUT:
-        return list(train)
-    return [train[k] for k in np.linspace(0, len(train) - 1, MAX_LEFT_OUT).round().astype(int)]
+def held_out_sample(structures):
+    """The structures of a split the calibration uses: all of them, or MAX_HELD_OUT evenly spaced."""
+    if len(structures) <= MAX_HELD_OUT:
+        return list(structures)
+    return [structures[k] for k in np.linspace(0, len(structures) - 1, MAX_HELD_OUT).round().astype(int)]
 
 
 def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_energies, validation, train,
                      energy_weight):
     """(Posterior, Calibration) of a fitted ``model`` (None, None when the ridge is zero): the factor of the
     solved columns, calibrated on held-out errors of the ``validation`` structures and of ``train``'s left out
-    in turn (module docstring); reference_variance is the median |u_i|² of the validation atoms (of the left-out
-    training structures' atoms without validation data)."""
+    in turn (module docstring); reference_variance is the median |u_i|² of those validation atoms (of the
+    left-out training structures' atoms without validation data)."""
     c = hessian_factor(factor, solution)
     if c is None:
         return None, None
     posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0)
     rss = residual_sum_of_squares(factor, solution.coefficients)
     fit_scale = rss / max(factor.n_rows - solution.effective_parameters, 1.0)
-    seen = held_out_errors(model, posterior, solution.coefficients, [s for s in validation if s.energy is not None],
-                           leave_out=False)
-    left_out_train = left_out_structures(train)
+    seen = held_out_errors(model, posterior, solution.coefficients,
+                           held_out_sample([s for s in validation if s.energy is not None]), leave_out=False)
+    left_out_train = held_out_sample(train)
     left_out = held_out_errors(model, posterior, solution.coefficients, left_out_train, leave_out=True)
     joined = lambda name: np.concatenate([getattr(seen, name), getattr(left_out, name)])  # noqa: E731
     residuals = joined("energy_residuals")
