@@ -26,7 +26,8 @@ an independent error of each local energy as large as its own posterior variance
 observables: the posterior pins their sum, |Σ u_i|² ≪ Σ |u_i|², and held-out energy errors follow the
 local variances too; benchmarks/uncertainty_loo.py), τ (eV/atom) a noise beyond both. Forces (eV/Å, per
 component with force row x): r ~ N(0, α_F² |C⁻ᵀ x|²), α_F² = the mean of r² / |C⁻ᵀ x|² (its maximum-likelihood
-value; forces have a scale of their own because their errors are not the energies').
+value; forces have a scale of their own because their errors are not the energies'), over the components
+whose variance is not a round-off zero (HeldOutErrors.force_scale).
 
 With fewer than MIN_CALIBRATION_STRUCTURES held-out energies the fit's own noise estimate is used instead:
 α² = α_F² = RSS / (n_rows − dof), β² = 0 and τ = α / (energy row weight), the Bayesian reading of the weights.
@@ -48,6 +49,7 @@ from .triangular import fold_rows
 MIN_CALIBRATION_STRUCTURES = 5
 MAX_HELD_OUT = 400  # validation and left-out training structures (each) of the calibration: bounds its cost
 CALIBRATION_RANGE = 40.0  # e-folds of α² searched above the fit's own noise estimate
+NEGLIGIBLE_VARIANCE = 1e-10  # force-row variances below this share of the median are round-off zeros
 LOCAL_RATIOS = np.concatenate([[0.0], np.logspace(-5.0, 1.0, 25)])  # β²/α² searched (then refined)
 
 
@@ -67,14 +69,26 @@ class Calibration:
 
 @dataclass
 class HeldOutErrors:
-    """Held-out errors and the variances of the posterior that did not see them (unit noise), per structure
-    with an energy, and the force components' squared ratios r² / |C⁻ᵀ x|²."""
+    """Held-out errors and the variances of the posterior that did not see them (unit noise): per structure
+    with an energy, and per force component."""
 
     energy_residuals: np.ndarray  # [n_structures] eV/atom
     summed_variances: np.ndarray  # [n_structures] |Σ_i u_i|² / N², eV²/atom²
     local_variances: np.ndarray  # [n_structures] Σ_i |u_i|² / N², eV²/atom²
-    force_ratios: np.ndarray  # [n_components] r² / |C⁻ᵀ x|² (dimensionless)
+    force_residuals: np.ndarray  # [n_components] eV/Å
+    force_variances: np.ndarray  # [n_components] |C⁻ᵀ x|² of each force row x, eV²/Å²
     atom_variances: np.ndarray  # [n_atoms] |u_i|² of every atom seen, with the full posterior (eV²)
+
+    def force_scale(self):
+        """α_F², the maximum-likelihood scale of r ~ N(0, α_F² |C⁻ᵀ x|²): the mean of r² / |C⁻ᵀ x|² over the
+        components whose variance is not a round-off zero (a force row that vanishes by symmetry, as in a
+        perfect crystal, computes to ~1e-14 of a typical row: its ratio would be DFT noise over round-off).
+        None without such components."""
+        informed = self.force_variances > NEGLIGIBLE_VARIANCE * np.median(self.force_variances) if len(
+            self.force_variances) else np.zeros(0, bool)
+        if not informed.any():
+            return None
+        return float(np.mean(self.force_residuals[informed] ** 2 / self.force_variances[informed]))
 
 
 def fitted_row_weights(model):
@@ -117,7 +131,7 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
     value and is skipped), else as they are (structures the fit never saw)."""
     builder = posterior_row_builder(model, posterior)
     factor = posterior.factor
-    residuals, summed, local, force_ratios, atom_variances = [], [], [], [], []
+    residuals, summed, local, force_residuals, force_variances, atom_variances = [], [], [], [], [], []
     for structure in structures:
         by_target = builder.rows_by_target(structure)
         if not by_target:
@@ -154,11 +168,11 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
             offset = 1
         if "forces" in by_target:
             count = len(by_target["forces"][1])
-            force_variance = variances(v[:, offset : offset + count])
-            informed = force_variance > 0  # a force row of zeros (an atom without neighbours) is exact
-            force_ratios.append(residual[offset : offset + count][informed] ** 2 / force_variance[informed])
+            force_variances.append(variances(v[:, offset : offset + count]) / weights["forces"] ** 2)
+            force_residuals.append(residual[offset : offset + count] / weights["forces"])
     concatenated = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
-    return HeldOutErrors(np.array(residuals), np.array(summed), np.array(local), concatenated(force_ratios),
+    return HeldOutErrors(np.array(residuals), np.array(summed), np.array(local), concatenated(force_residuals),
+                         concatenated(force_variances),
                          concatenated(atom_variances))
 
 
@@ -235,8 +249,8 @@ def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_en
     residuals = joined("energy_residuals")
     if len(residuals) >= MIN_CALIBRATION_STRUCTURES:
         scale, local, noise, nll = calibrate(joined("summed_variances"), joined("local_variances"), residuals, fit_scale)
-        force_ratios = joined("force_ratios")
-        force_scale = float(np.mean(force_ratios)) if len(force_ratios) else scale
+        force_scale = HeldOutErrors(residuals, None, None, joined("force_residuals"), joined("force_variances"),
+                                    None).force_scale() or scale
         calibration = Calibration("held-out", len(seen.energy_residuals), len(left_out_train), scale, local, noise,
                                   force_scale, nll)
     else:

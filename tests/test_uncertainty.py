@@ -19,7 +19,7 @@ from lepot.calculator.descriptors import DescriptorCalculator
 from lepot.fitting.evaluate import evaluate_uncertainty, run_eval
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
 from lepot.fitting.data import read_structures
-from lepot.fitting.posterior import calibrate, held_out_errors
+from lepot.fitting.posterior import HeldOutErrors, calibrate, held_out_errors
 from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.uncertainty_eval import StructureUncertainty, calibration_summary
 from lepot.fitting.solver import RidgeProblem
@@ -147,10 +147,12 @@ def test_held_out_errors_equal_refits_without_the_structure(tmp_path):
         assert held.summed_variances[0] == pytest.approx(d @ covariance @ d / n**2, rel=1e-6)
         assert held.local_variances[0] == pytest.approx(np.einsum("ij,jk,ik->", z, covariance, z) / n**2, rel=1e-6)
         force = slice(1, 1 + 3 * n)
-        expected = residual[force] ** 2 / np.einsum("ij,jk,ik->i", rows[force], covariance, rows[force])
+        variances = np.einsum("ij,jk,ik->i", rows[force], covariance, rows[force]) / weights["forces"] ** 2
+        np.testing.assert_allclose(held.force_variances, variances, rtol=1e-6)
         # a residual is a difference of numbers of the targets' size, so its round-off is relative to the largest
-        # residual of the structure, not to each (a small r² carries its neighbours' absolute error)
-        np.testing.assert_allclose(held.force_ratios, expected, rtol=1e-6, atol=1e-6 * expected.max())
+        # residual of the structure, not to each
+        expected = residual[force] / weights["forces"]
+        np.testing.assert_allclose(held.force_residuals, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
     validation = data.splits["validation"][0]
     rows, targets = design.builder.rows(validation)
     seen = held_out_errors(model, model.uncertainty, coefficients, [validation], leave_out=False)
@@ -182,6 +184,18 @@ def test_force_uncertainty_is_the_posterior_variance_of_the_force_rows(tmp_path,
     rows = force_rows_by_differences(model, design.builder, atoms)
     expected = model.uncertainty.force_posterior_scale * np.einsum("ij,jk,ik->i", rows, np.linalg.inv(x.T @ x + ridge), rows)
     np.testing.assert_allclose(sigma.reshape(-1) ** 2, expected, rtol=1e-6)
+
+
+def test_force_scale_leaves_out_force_rows_that_vanish_to_round_off():
+    """α_F² is the mean of r² / |C⁻ᵀ x|²; a component whose variance is a round-off zero (a force row that
+    vanishes by symmetry) is left out instead of dominating it with DFT noise over 1e-28."""
+    rng = np.random.default_rng(3)
+    variances = rng.uniform(0.5, 2.0, size=200) * 1e-3
+    residuals = rng.normal(size=200) * np.sqrt(6.0 * variances)
+    held = HeldOutErrors(np.zeros(0), np.zeros(0), np.zeros(0), np.append(residuals, 1e-3), np.append(variances, 5e-28),
+                         np.zeros(0))
+    assert held.force_scale() == pytest.approx(np.mean(residuals**2 / variances), rel=1e-12)
+    assert HeldOutErrors(*[np.zeros(0)] * 6).force_scale() is None
 
 
 @pytest.mark.parametrize("minimum_scale", [1e-3, 10.0])
