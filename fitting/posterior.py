@@ -11,8 +11,8 @@ summed per-atom columns).
 The weighted rows are not unit-noise in practice (the weights are the errors one accepts, and the model
 is not exact), so the scales are calibrated on held-out errors, never on test data: the errors of up to
 MAX_HELD_OUT validation structures and the exact leave-one-out errors of up to MAX_HELD_OUT training
-structures (each evenly spaced in its split's order). Leaving structure S out of the ridge at the fit's λ is exact in closed form:
-with X_S its weighted rows, r_S their residuals, V = C⁻ᵀ X_Sᵀ and K = I − VᵀV,
+structures (each evenly spaced in its split's order). Leaving structure S out of the ridge at the fit's λ
+is exact in closed form: with X_S its weighted rows, r_S their residuals, V = C⁻ᵀ X_Sᵀ and K = I − VᵀV,
 
     r_S,held-out = K⁻¹ r_S,    tᵀ H_{−S}⁻¹ t = |C⁻ᵀ t|² + |(C⁻ᵀ t)ᵀ V K^{-½}|²   (Woodbury)
 
@@ -27,7 +27,7 @@ observables: the posterior pins their sum, |Σ u_i|² ≪ Σ |u_i|², and held-o
 local variances too; benchmarks/uncertainty_loo.py), τ (eV/atom) a noise beyond both. Forces (eV/Å, per
 component with force row x): r ~ N(0, α_F² |C⁻ᵀ x|²), α_F² = the mean of r² / |C⁻ᵀ x|² (its maximum-likelihood
 value; forces have a scale of their own because their errors are not the energies'), over the components
-whose variance is not a round-off zero (HeldOutErrors.force_scale).
+whose variance is not a round-off zero (force_scale).
 
 With fewer than MIN_CALIBRATION_STRUCTURES held-out energies the fit's own noise estimate is used instead:
 α² = α_F² = RSS / (n_rows − dof), β² = 0 and τ = α / (energy row weight), the Bayesian reading of the weights.
@@ -79,16 +79,18 @@ class HeldOutErrors:
     force_variances: np.ndarray  # [n_components] |C⁻ᵀ x|² of each force row x, eV²/Å²
     atom_variances: np.ndarray  # [n_atoms] |u_i|² of every atom seen, with the full posterior (eV²)
 
-    def force_scale(self):
-        """α_F², the maximum-likelihood scale of r ~ N(0, α_F² |C⁻ᵀ x|²): the mean of r² / |C⁻ᵀ x|² over the
-        components whose variance is not a round-off zero (a force row that vanishes by symmetry, as in a
-        perfect crystal, computes to ~1e-14 of a typical row: its ratio would be DFT noise over round-off).
-        None without such components."""
-        informed = self.force_variances > NEGLIGIBLE_VARIANCE * np.median(self.force_variances) if len(
-            self.force_variances) else np.zeros(0, bool)
-        if not informed.any():
-            return None
-        return float(np.mean(self.force_residuals[informed] ** 2 / self.force_variances[informed]))
+
+def force_scale(residuals, variances):
+    """α_F², the maximum-likelihood scale of r ~ N(0, α_F² |C⁻ᵀ x|²) for force ``residuals`` [n] (eV/Å) and their
+    ``variances`` |C⁻ᵀ x|² [n]: the mean of r² / |C⁻ᵀ x|² over the components whose variance is not a round-off
+    zero (a force row that vanishes by symmetry, as in a perfect crystal, computes to ~1e-14 of a typical row:
+    its ratio would be DFT noise over round-off). None without such components."""
+    if len(variances) == 0:
+        return None
+    informed = variances > NEGLIGIBLE_VARIANCE * np.median(variances)
+    if not informed.any():
+        return None
+    return float(np.mean(residuals[informed] ** 2 / variances[informed]))
 
 
 def fitted_row_weights(model):
@@ -139,10 +141,9 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
         rows = np.vstack([x for x, _ in by_target.values()])  # shape [m][n_columns]
         residual = rows @ coefficients - np.concatenate([y for _, y in by_target.values()])  # shape [m]
         v = solve_triangular(factor, rows.T, trans="T")  # C⁻ᵀ X_Sᵀ, shape [n_columns][m]
-        gram = v.T @ v  # shape [m][m], X_S H⁻¹ X_Sᵀ
         if leave_out:
-            try:  # K = I − X_S H⁻¹ X_Sᵀ, positive definite with a ridge
-                keep = cho_factor(np.eye(len(residual)) - gram)
+            try:  # K = I − X_S H⁻¹ X_Sᵀ [m][m], positive definite with a ridge
+                keep = cho_factor(np.eye(len(residual)) - v.T @ v)
             except np.linalg.LinAlgError:  # the structure alone pins a direction to round-off: no held-out value
                 continue
             residual = cho_solve(keep, residual)
@@ -172,8 +173,7 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
             force_residuals.append(residual[offset : offset + count] / weights["forces"])
     concatenated = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
     return HeldOutErrors(np.array(residuals), np.array(summed), np.array(local), concatenated(force_residuals),
-                         concatenated(force_variances),
-                         concatenated(atom_variances))
+                         concatenated(force_variances), concatenated(atom_variances))
 
 
 def calibrate(summed_variances, local_variances, residuals, minimum_scale):
@@ -243,16 +243,14 @@ def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_en
     fit_scale = rss / max(factor.n_rows - solution.effective_parameters, 1.0)
     seen = held_out_errors(model, posterior, solution.coefficients,
                            held_out_sample([s for s in validation if s.energy is not None]), leave_out=False)
-    left_out_train = held_out_sample(train)
-    left_out = held_out_errors(model, posterior, solution.coefficients, left_out_train, leave_out=True)
+    left_out = held_out_errors(model, posterior, solution.coefficients, held_out_sample(train), leave_out=True)
     joined = lambda name: np.concatenate([getattr(seen, name), getattr(left_out, name)])  # noqa: E731
     residuals = joined("energy_residuals")
     if len(residuals) >= MIN_CALIBRATION_STRUCTURES:
         scale, local, noise, nll = calibrate(joined("summed_variances"), joined("local_variances"), residuals, fit_scale)
-        force_scale = HeldOutErrors(residuals, None, None, joined("force_residuals"), joined("force_variances"),
-                                    None).force_scale() or scale
-        calibration = Calibration("held-out", len(seen.energy_residuals), len(left_out_train), scale, local, noise,
-                                  force_scale, nll)
+        forces = force_scale(joined("force_residuals"), joined("force_variances")) or scale
+        calibration = Calibration("held-out", len(seen.energy_residuals), len(left_out.energy_residuals), scale, local,
+                                  noise, forces, nll)
     else:
         noise = float(np.sqrt(fit_scale)) / energy_weight if energy_weight > 0 else 0.0
         calibration = Calibration("fit", 0, 0, fit_scale, 0.0, noise, fit_scale)

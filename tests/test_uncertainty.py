@@ -19,7 +19,7 @@ from lepot.calculator.descriptors import DescriptorCalculator
 from lepot.fitting.evaluate import evaluate_uncertainty, run_eval
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
 from lepot.fitting.data import read_structures
-from lepot.fitting.posterior import HeldOutErrors, calibrate, held_out_errors
+from lepot.fitting.posterior import calibrate, force_scale, held_out_errors
 from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.uncertainty_eval import StructureUncertainty, calibration_summary
 from lepot.fitting.solver import RidgeProblem
@@ -192,10 +192,9 @@ def test_force_scale_leaves_out_force_rows_that_vanish_to_round_off():
     rng = np.random.default_rng(3)
     variances = rng.uniform(0.5, 2.0, size=200) * 1e-3
     residuals = rng.normal(size=200) * np.sqrt(6.0 * variances)
-    held = HeldOutErrors(np.zeros(0), np.zeros(0), np.zeros(0), np.append(residuals, 1e-3), np.append(variances, 5e-28),
-                         np.zeros(0))
-    assert held.force_scale() == pytest.approx(np.mean(residuals**2 / variances), rel=1e-12)
-    assert HeldOutErrors(*[np.zeros(0)] * 6).force_scale() is None
+    scale = force_scale(np.append(residuals, 1e-3), np.append(variances, 5e-28))
+    assert scale == pytest.approx(np.mean(residuals**2 / variances), rel=1e-12)
+    assert force_scale(np.zeros(0), np.zeros(0)) is None
 
 
 @pytest.mark.parametrize("minimum_scale", [1e-3, 10.0])
