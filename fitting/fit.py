@@ -198,7 +198,7 @@ def fit(config, communicator="auto", progress=True):
 
 def run_stages(config, context=None):
     """The stages before evaluate_and_write, in memory (nothing written): a FitStages. The posterior is attached
-    on rank 0 when output.uncertainty is true (the default)."""
+    on rank 0 when output.uncertainty is true (the default; every rank computes its share of the calibration)."""
     config = as_config(config)
     context = context or FitContext()
     data = load_data(config, context)
@@ -207,8 +207,8 @@ def run_stages(config, context=None):
     design = reduce_design(config, data, fitted, context)
     solved = solve_design(config, design, fitted, context)
     model = assemble_model(config, data, fitted, design, solved)
-    if context.rank == 0 and config["output"]["uncertainty"]:
-        attach_posterior(config, data, design, solved, model)
+    if config["output"]["uncertainty"]:
+        attach_posterior(config, data, design, solved, model, context)
     return FitStages(config, data, fitted, design, solved, model)
 
 
@@ -459,14 +459,17 @@ def assemble_model(config, data, fitted, design, solved):
     return Model(basis, coefficients, reference_energies, metadata)
 
 
-def attach_posterior(config, data, design, solved, model):
-    """Stage 5b (rank 0): the coefficients' posterior, calibrated on held-out errors
-    (lepot.fitting.posterior), into model.uncertainty and the metadata; skipped with a zero ridge."""
+def attach_posterior(config, data, design, solved, model, context=None):
+    """Stage 5b: the coefficients' posterior, calibrated on held-out errors (lepot.fitting.posterior; every
+    rank computes its share of them), into rank 0's model.uncertainty and metadata; skipped with a zero ridge."""
+    context = context or FitContext()
     builder, solution, pruning = design.builder, solved.solution, solved.pruning
     factor = design.factor if pruning is None else pruning.factor
     posterior, calibration = fitted_posterior(
         model, factor, solution, builder.centre_embedding, builder.fit_reference_energies,
-        data.splits.get("validation", []), data.splits["train"], config["weights"]["energy"])
+        data.splits.get("validation", []), data.splits["train"], config["weights"]["energy"], context.communicator)
+    if context.rank != 0:
+        return
     if posterior is None:
         log.warning("no uncertainty stored: the ridge is zero, so the coefficients' posterior is not defined")
         return

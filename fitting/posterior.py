@@ -79,6 +79,11 @@ class HeldOutErrors:
     force_variances: np.ndarray  # [n_components] |C⁻ᵀ x|² of each force row x, eV²/Å²
     atom_variances: np.ndarray  # [n_atoms] |u_i|² of every atom seen, with the full posterior (eV²)
 
+    @classmethod
+    def joined(cls, parts):
+        """One HeldOutErrors of several (each field concatenated in the given order)."""
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in cls.__dataclass_fields__))
+
 
 def force_scale(residuals, variances):
     """α_F², the maximum-likelihood scale of r ~ N(0, α_F² |C⁻ᵀ x|²) for force ``residuals`` [n] (eV/Å) and their
@@ -172,8 +177,8 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
             force_variances.append(variances(v[:, offset : offset + count]) / weights["forces"] ** 2)
             force_residuals.append(residual[offset : offset + count] / weights["forces"])
     concatenated = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
-    return HeldOutErrors(np.array(residuals), np.array(summed), np.array(local), concatenated(force_residuals),
-                         concatenated(force_variances), concatenated(atom_variances))
+    return HeldOutErrors(np.array(residuals, float), np.array(summed, float), np.array(local, float),
+                         concatenated(force_residuals), concatenated(force_variances), concatenated(atom_variances))
 
 
 def calibrate(summed_variances, local_variances, residuals, minimum_scale):
@@ -230,25 +235,34 @@ def held_out_sample(structures):
 
 
 def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_energies, validation, train,
-                     energy_weight):
+                     energy_weight, communicator=None):
     """(Posterior, Calibration) of a fitted ``model`` (None, None when the ridge is zero): the factor of the
     solved columns, calibrated on held-out errors of the ``validation`` structures and of ``train``'s left out
     in turn (module docstring); reference_variance is the median |u_i|² of those validation atoms (of the
-    left-out training structures' atoms without validation data)."""
+    left-out training structures' atoms without validation data). Under MPI every rank of ``communicator``
+    calls it and computes the held-out errors of its share of the structures; rank 0 calibrates and returns
+    the result, the other ranks (None, None)."""
     c = hessian_factor(factor, solution)
     if c is None:
         return None, None
     posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0)
+    rank, size = (0, 1) if communicator is None else (communicator.Get_rank(), communicator.Get_size())
+    validation = held_out_sample([s for s in validation if s.energy is not None])[rank::size]
+    seen = held_out_errors(model, posterior, solution.coefficients, validation, leave_out=False)
+    left_out = held_out_errors(model, posterior, solution.coefficients, held_out_sample(train)[rank::size],
+                               leave_out=True)
+    if communicator is not None:
+        gathered = communicator.gather((seen, left_out), root=0)
+        if rank != 0:
+            return None, None
+        seen, left_out = (HeldOutErrors.joined([parts[k] for parts in gathered]) for k in (0, 1))
     rss = residual_sum_of_squares(factor, solution.coefficients)
     fit_scale = rss / max(factor.n_rows - solution.effective_parameters, 1.0)
-    seen = held_out_errors(model, posterior, solution.coefficients,
-                           held_out_sample([s for s in validation if s.energy is not None]), leave_out=False)
-    left_out = held_out_errors(model, posterior, solution.coefficients, held_out_sample(train), leave_out=True)
-    joined = lambda name: np.concatenate([getattr(seen, name), getattr(left_out, name)])  # noqa: E731
-    residuals = joined("energy_residuals")
-    if len(residuals) >= MIN_CALIBRATION_STRUCTURES:
-        scale, local, noise, nll = calibrate(joined("summed_variances"), joined("local_variances"), residuals, fit_scale)
-        forces = force_scale(joined("force_residuals"), joined("force_variances")) or scale
+    held_out = HeldOutErrors.joined([seen, left_out])
+    if len(held_out.energy_residuals) >= MIN_CALIBRATION_STRUCTURES:
+        scale, local, noise, nll = calibrate(held_out.summed_variances, held_out.local_variances,
+                                             held_out.energy_residuals, fit_scale)
+        forces = force_scale(held_out.force_residuals, held_out.force_variances) or scale
         calibration = Calibration("held-out", len(seen.energy_residuals), len(left_out.energy_residuals), scale, local,
                                   noise, forces, nll)
     else:
