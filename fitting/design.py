@@ -91,6 +91,10 @@ class RowBuilder:
     def rows_by_target(self, structure):
         """{target: (X, y)} of one structure for the targets with a non-zero weight, in the order energy,
         forces, stress (the rows of rows(), split by target)."""
+        return self.rows_and_descriptors(structure)[0]
+
+    def rows_and_descriptors(self, structure):
+        """(rows_by_target(structure), the per-atom descriptors B(i) [n_atoms][n_features] they were built from)."""
         row_weight = self.structure_row_weights(structure)
         atoms = structure.atoms
         n_atoms = len(atoms)
@@ -137,7 +141,7 @@ class RowBuilder:
                 virial = virial - core.stress * volume
             target = np.array([virial[a, b] for a, b in ASE_VOIGT])
             by_target["stress"] = (rows * (row_weight["stress"] / n_atoms), target * (row_weight["stress"] / n_atoms))
-        return by_target
+        return by_target, result.values
 
 
 class TriangularFactor:

@@ -113,13 +113,15 @@ def fitted_row_weights(model):
     return weights
 
 
-def posterior_row_builder(model, posterior):
+def posterior_row_builder(model, posterior, targets=True):
     """The RowBuilder of a fitted ``model`` in the columns of ``posterior`` (its pruned basis, its centre
-    channels, E0 columns when fitted), with the row weights it was fitted with and its fixed reference
-    energies and core repulsion taken off the targets, as in the fit."""
-    given = None if posterior.reference_energy_columns else np.asarray(model.reference_energies, float)
-    return RowBuilder(model.basis, fitted_row_weights(model), posterior.reference_energy_columns, given,
-                      Model.core_repulsion_only(model.basis), posterior.centre_channels)
+    channels, E0 columns when fitted), with the row weights it was fitted with; with ``targets``, its fixed
+    reference energies and core repulsion taken off the targets as in the fit (without, the targets are not
+    meaningful and the core repulsion is not evaluated: rows X alone, as selection needs)."""
+    given = None if posterior.reference_energy_columns or not targets else np.asarray(model.reference_energies, float)
+    core = Model.core_repulsion_only(model.basis) if targets else None
+    return RowBuilder(model.basis, fitted_row_weights(model), posterior.reference_energy_columns, given, core,
+                      posterior.centre_channels)
 
 
 def hessian_factor(factor, solution):
@@ -140,7 +142,7 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
     factor = posterior.factor
     residuals, summed, local, force_residuals, force_variances, atom_variances = [], [], [], [], [], []
     for structure in structures:
-        by_target = builder.rows_by_target(structure)
+        by_target, values = builder.rows_and_descriptors(structure)  # values: B(i) [n_atoms][n_features]
         if not by_target:
             continue
         rows = np.vstack([x for x, _ in by_target.values()])  # shape [m][n_columns]
@@ -165,7 +167,6 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
         if "energy" in by_target:
             atoms = structure.atoms
             n_atoms = len(atoms)
-            values = builder.descriptors.compute(atoms).values
             u = posterior.projections(model.basis.species_index(atoms.numbers), values)  # shape [n_atoms][n_columns]
             atom_variances.append(np.einsum("ij,ij->i", u, u))
             residuals.append(residual[0] / weights["energy"])

@@ -44,7 +44,7 @@ def design_rows(model, structures):
     """([X_S [n_rows][n_columns]], [E_S [1 or 0][n_columns]]) of ``structures`` with the fit's row weights, in
     the posterior's columns: all the rows of each structure (energy, forces, stress), and its energy row."""
     posterior = model.uncertainty
-    builder = posterior_row_builder(model, posterior)
+    builder = posterior_row_builder(model, posterior, targets=False)
     rows, energy_rows = [], []
     for structure in structures:
         atoms = getattr(structure, "atoms", structure)
