@@ -53,8 +53,8 @@ class Posterior:
     posterior_scale : α², dimensionless
     energy_noise : τ, eV/atom
     reference_variance : v_ref, eV²
-    local_variance_scale : β², dimensionless (0 in a format_version 4 file)
-    force_posterior_scale : α_F², dimensionless (α² in a format_version 4 file)
+    local_variance_scale : β², dimensionless (the core reader gives 0 for a format_version 4 file)
+    force_posterior_scale : α_F², dimensionless (the core reader gives α² for a format_version 4 file)
     """
 
     centre_channels: np.ndarray
@@ -63,12 +63,10 @@ class Posterior:
     posterior_scale: float
     energy_noise: float
     reference_variance: float
-    local_variance_scale: float = 0.0
-    force_posterior_scale: float = None
+    local_variance_scale: float
+    force_posterior_scale: float
 
     def __post_init__(self):
-        if self.force_posterior_scale is None:
-            self.force_posterior_scale = self.posterior_scale
         self.centre_channels = np.ascontiguousarray(self.centre_channels, dtype=np.float64)
         self.factor = np.ascontiguousarray(self.factor, dtype=np.float64)
         self._projectors = {}  # the core's evaluator per precision, made on first use (the factor is fixed from here on)

@@ -246,7 +246,7 @@ def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_en
     c = hessian_factor(factor, solution)
     if c is None:
         return None, None
-    posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0)
+    posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0, 0.0, 1.0)  # unit noise
     rank, size = (0, 1) if communicator is None else (communicator.Get_rank(), communicator.Get_size())
     validation = held_out_sample([s for s in validation if s.energy is not None])[rank::size]
     seen = held_out_errors(model, posterior, solution.coefficients, validation, leave_out=False)
