@@ -186,13 +186,19 @@ def check_targets(structures, need_energy, need_forces, need_stress, split_name)
 
 
 def check_species(structures, species):
-    """Refuse elements that the model does not know."""
+    """Refuse elements that the model does not know. A LAMMPS dump without element names reads with its atom
+    types as atomic numbers (ase.io keeps them as the "type" array): the message then says how to name them."""
     allowed = set(species)
     for structure in structures:
-        present = set(structure.atoms.get_chemical_symbols())
-        unknown = sorted(present - allowed)
+        atoms = structure.atoms
+        unknown = sorted(set(atoms.get_chemical_symbols()) - allowed)
         if unknown:
-            raise DataError(f"{structure.source}: element(s) {', '.join(unknown)} not in the config's species {list(species)}")
+            hint = ""
+            if "type" in atoms.arrays and np.array_equal(atoms.arrays["type"], atoms.numbers):
+                hint = ("; this LAMMPS dump has atom types but no element names: dump them with an element column "
+                        "(dump ID group custom N file id element x y z ... and dump_modify ID element <one per type>)")
+            raise DataError(f"{structure.source}: element(s) {', '.join(unknown)} not in the model's species "
+                            f"{list(species)}{hint}")
 
 
 def split_validation(structures, fraction, seed, by_config_type=False):

@@ -215,7 +215,7 @@ def test_species_not_in_config_is_named(tmp_path):
     atoms = random_triclinic(["Mo", "W"], 4, 4.0, seed=64)
     atoms.calc = SinglePointCalculator(atoms, energy=-40.0, forces=np.zeros((4, 3)))
     path = write_structures(tmp_path / "w.extxyz", [atoms])
-    assert_refused(small_config(path, tmp_path / "m.json"), DataError, r"w.extxyz:0: element\(s\) W not in the config",
+    assert_refused(small_config(path, tmp_path / "m.json"), DataError, r"w.extxyz:0: element\(s\) W not in the model's species",
                    tmp_path / "m.json")
 
 

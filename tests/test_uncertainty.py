@@ -18,7 +18,7 @@ from lepot.calculator import LepotCalculator, Model, build_basis, load_model
 from lepot.calculator.descriptors import DescriptorCalculator
 from lepot.fitting.evaluate import evaluate_uncertainty, run_eval
 from lepot.fitting.feature_comparison import compare_bases, reconstruction, run_compare, split_environments
-from lepot.fitting.data import read_structures
+from lepot.fitting.data import DataError, read_structures
 from lepot.fitting.posterior import calibrate, force_scale, held_out_errors
 from lepot.fitting.selection import run_select, select_structures
 from lepot.fitting.uncertainty_eval import StructureUncertainty, calibration_summary
@@ -374,6 +374,33 @@ def test_fix_halt_stops_a_run_when_the_grade_is_exceeded(tmp_path):
 
     assert run(0.5 * grade) == 10  # exceeded from the start: stops at the first check after step 0
     assert run(1e6 * grade) == 50
+
+
+def test_frames_dumped_by_lammps_are_a_pool_for_select(tmp_path):
+    """The loop of docs/uncertainty.md: MD dumps frames with their element names and grades, and lepot select
+    takes the dump as its pool; a dump with atom types only is refused with a message saying how to name them."""
+    model = ROOT / "potentials" / "Mo_fast.json"
+    write_data(bulk("Mo", "bcc", a=3.16, cubic=True).repeat((3, 3, 3)), tmp_path / "data.lmp", ["Mo"])
+
+    def md(column, modify):
+        script = (f"units metal\natom_style atomic\nread_data data.lmp\npair_style lepot\npair_coeff * * {model} Mo\n"
+                  f"velocity all create 3000 1\nfix nve all nve\nfix grade all pair 10 lepot grade 1\n"
+                  f"dump frames all custom 10 frames.dump id {column} x y z f_grade\n{modify}run 30\n")
+        completed = run_lmp(tmp_path, script)
+        assert completed.returncode == 0, completed.stdout[-3000:]
+
+    md("element", "dump_modify frames element Mo\n")
+    text = run_select(model, [str(tmp_path / "frames.dump")], 2, tmp_path / "next.extxyz")
+    assert "selected 2 of 4 structures" in text
+    frames = ase.io.read(tmp_path / "frames.dump", ":")
+    for atoms in ase.io.read(tmp_path / "next.extxyz", ":"):
+        frame = frames[int(atoms.info["source"].rsplit(":", 1)[1])]
+        assert set(atoms.get_chemical_symbols()) == {"Mo"}
+        np.testing.assert_allclose(atoms.positions, frame.positions)
+    md("type", "")
+    with pytest.raises(DataError, match="frames.dump:0: element.s. H not in the model's species .'Mo'.; this LAMMPS "
+                                        "dump has atom types but no element names"):
+        run_select(model, [str(tmp_path / "frames.dump")], 2, tmp_path / "next.extxyz")
 
 
 @pytest.mark.parametrize("criterion", ["variance", "energy", "information"])
