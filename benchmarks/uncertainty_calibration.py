@@ -41,8 +41,9 @@ DATA = ROOT.parent / "shared" / "data"
 
 def mlearn_table():
     print("| potential | test structures | 95 % interval coverage | rank correlation σ/N–|error|/N | "
-          "median grade | max grade | posterior scale | energy noise (meV/atom) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "median grade | max grade | posterior scale | local variance scale | energy noise (meV/atom) | "
+          "per-atom energy noise (meV) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in ("Mo_fast", "Mo", "Si_fast", "Si"):
         model = load_model(ROOT / "potentials" / f"{name}.json")
         element = name.split("_")[0]
@@ -50,7 +51,8 @@ def mlearn_table():
         posterior = model.uncertainty
         print(f"| {name}.json | {summary['labelled']} | {summary['coverage_95']:.3f} | {summary['rank_correlation']:.3f} | "
               f"{summary['median_grade']:.3g} | {summary['max_grade']:.3g} | {posterior.posterior_scale:.3g} | "
-              f"{1e3 * posterior.energy_noise:.3g} |")
+              f"{posterior.local_variance_scale:.3g} | {1e3 * posterior.energy_noise:.3g} | "
+              f"{1e3 * posterior.atom_energy_noise:.3g} |")
 
 
 def mlearn_force_table():

@@ -10,7 +10,7 @@ for the ridge at the fit's λ — the leave-one-out errors and variances the fit
 with the posterior that did not see S. Candidates, per structure of N atoms at unit noise (u_i = C⁻ᵀ z_i,
 docs/uncertainty.md): the posterior variance of the energy per atom |Σ_i u_i|² / N² (σ_E up to format_version
 4), the local variances Σ_i |u_i|² / N², and σ_E² / N² as the fit now calibrates it (α² |Σ_i u_i|² / N² +
-β² Σ_i |u_i|² / N² + τ², with the fitted file's α², β², τ — chosen by maximum likelihood on these same errors
+β² Σ_i |u_i|² / N² + τ² + η² / N, with the fitted file's α², β², τ, η — chosen by maximum likelihood on these same errors
 and the validation ones, not by rank). Printed: Spearman's rank correlation of each with |r_S,held-out|, and
 the calibrated scales. The test split is not used.
 """
@@ -42,7 +42,8 @@ def held_out(config_path):
     errors = held_out_errors(stages.model, posterior, stages.solved.solution.coefficients, stages.data.splits["train"],
                              leave_out=True)
     calibrated = (posterior.posterior_scale * errors.summed_variances
-                  + posterior.local_variance_scale * errors.local_variances + posterior.energy_noise**2)
+                  + posterior.local_variance_scale * errors.local_variances + posterior.energy_noise**2
+                  + posterior.atom_energy_noise**2 / errors.atom_counts)
     measures = np.column_stack([errors.summed_variances, errors.local_variances, calibrated])
     return np.abs(errors.energy_residuals), measures, posterior
 
@@ -51,15 +52,15 @@ def main():
     configs = [Path(p) for p in sys.argv[1:]] or CONFIGS
     print(machine_line())
     print("| fit | training structures | median held-out error (meV/atom) | "
-          + " | ".join(f"Spearman: {m}" for m in MEASURES) + " | α² | β² | τ (meV/atom) | α_F² |")
-    print("|---|---|---|" + "---|" * (len(MEASURES) + 4))
+          + " | ".join(f"Spearman: {m}" for m in MEASURES) + " | α² | β² | τ (meV/atom) | η (meV) | α_F² |")
+    print("|---|---|---|" + "---|" * (len(MEASURES) + 5))
     for config_path in configs:
         errors, measures, p = held_out(config_path)
         correlations = [spearmanr(measures[:, k], errors)[0] for k in range(len(MEASURES))]
         print(f"| {config_path.name} | {len(errors)} | {1e3 * np.median(errors):.2f} | "
               + " | ".join(f"{c:.3f}" for c in correlations)
               + f" | {p.posterior_scale:.3g} | {p.local_variance_scale:.3g} | {1e3 * p.energy_noise:.3g} | "
-              f"{p.force_posterior_scale:.3g} |", flush=True)
+              f"{1e3 * p.atom_energy_noise:.3g} | {p.force_posterior_scale:.3g} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,7 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
         double posterior_scale
         double local_variance_scale
         double energy_noise
+        double atom_energy_noise
         double force_posterior_scale
         double reference_variance
 
@@ -306,6 +307,7 @@ cdef posterior_dict(PosteriorParameters& posterior, int n_species):
         "posterior_scale": posterior.posterior_scale,
         "local_variance_scale": posterior.local_variance_scale,
         "energy_noise": posterior.energy_noise,
+        "atom_energy_noise": posterior.atom_energy_noise,
         "force_posterior_scale": posterior.force_posterior_scale,
         "reference_variance": posterior.reference_variance,
     }
@@ -695,6 +697,7 @@ def structure_energy_uncertainty(posterior, double summed_norm2, double variance
     parameters.posterior_scale = posterior.posterior_scale
     parameters.local_variance_scale = posterior.local_variance_scale
     parameters.energy_noise = posterior.energy_noise
+    parameters.atom_energy_noise = posterior.atom_energy_noise
     return core_structure_energy_uncertainty(parameters, summed_norm2, variance_sum, n_atoms)
 
 

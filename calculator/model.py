@@ -2,7 +2,7 @@
 
 The schema is documented, with an example, in docs/parameter-file.md. In short::
 
-    {"format": "lepot-potential", "format_version": 5,
+    {"format": "lepot-potential", "format_version": 6,
      "units": {"energy": "eV", "length": "Angstrom"},
      "species": ["Mo", "W"],
      "cutoff": {"radius": 5.0, "function": "shifted_cosine", "width": 1.0},
@@ -17,7 +17,8 @@ The schema is documented, with an example, in docs/parameter-file.md. In short::
      "core_repulsion": null | {"type": "zbl", "pairs": [{"species": ["Mo", "W"], "r_inner": 1.0, "r_outer": 2.0}, ...]},
      "uncertainty": null | {"centre_channels": [...], "reference_energy_columns": true, "factor": [...packed C],
                      "posterior_scale": α², "local_variance_scale": β², "energy_noise": τ,
-                     "force_posterior_scale": α_F², "reference_variance": v_ref},   # docs/uncertainty.md
+                     "atom_energy_noise": η, "force_posterior_scale": α_F², "reference_variance": v_ref},
+                                                                                  # docs/uncertainty.md
      "metadata": {"code_version": ..., "created": ..., ...}}
 
 Every rule about the file lives in the compiled core's reader (core/parameter_file.hpp), which the

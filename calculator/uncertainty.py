@@ -8,12 +8,13 @@ coefficient block(s) of its species, 1 in its E0 column) and u_i = C⁻ᵀ z_i [
 
     local prediction rigidity    LPR_i = 1 / |u_i|²                       eV⁻²   (Chong et al., JCTC 2023)
     local-energy uncertainty     σ_i   = sqrt(α² |u_i|²)                                eV
-    structure energy uncertainty σ_E   = sqrt(α² |Σ_i u_i|² + β² Σ_i |u_i|² + (τ N)²)   eV
+    structure energy uncertainty σ_E   = sqrt(α² |Σ_i u_i|² + β² Σ_i |u_i|² + (τ N)² + η² N)   eV
     extrapolation grade          γ_i   = sqrt(|u_i|² / v_ref)        1 at the median validation environment
 
-α² (posterior_scale), β² (local_variance_scale) and τ (energy_noise, eV/atom) are calibrated by lepot fit on
-held-out energies (validation structures and the training structures' exact leave-one-out errors); v_ref
-(reference_variance, eV²) is the median |u_i|² of the environments the calibration saw.
+α² (posterior_scale), β² (local_variance_scale), τ (energy_noise, eV/atom) and η (atom_energy_noise, eV) are
+calibrated by lepot fit on held-out energies (validation structures and the training structures' exact
+leave-one-out errors); v_ref (reference_variance, eV²) is the median |u_i|² of the environments the
+calibration saw.
 
 Forces are observables too: the force on atom j along α is x_jα · w with the force row
 x_jα = −Σ_i v(a_i) ∂B(i)/∂r_jα (zero in the E0 columns), so
@@ -55,6 +56,7 @@ class Posterior:
     reference_variance : v_ref, eV²
     local_variance_scale : β², dimensionless (the core reader gives 0 for a format_version 4 file)
     force_posterior_scale : α_F², dimensionless (the core reader gives α² for a format_version 4 file)
+    atom_energy_noise : η, eV (the core reader gives 0 for a format_version 4 or 5 file)
     """
 
     centre_channels: np.ndarray
@@ -65,6 +67,7 @@ class Posterior:
     reference_variance: float
     local_variance_scale: float
     force_posterior_scale: float
+    atom_energy_noise: float
 
     def __post_init__(self):
         self.centre_channels = np.ascontiguousarray(self.centre_channels, dtype=np.float64)
@@ -86,6 +89,7 @@ class Posterior:
             "posterior_scale": float(self.posterior_scale),
             "local_variance_scale": float(self.local_variance_scale),
             "energy_noise": float(self.energy_noise),
+            "atom_energy_noise": float(self.atom_energy_noise),
             "force_posterior_scale": float(self.force_posterior_scale),
             "reference_variance": float(self.reference_variance),
         }

@@ -478,7 +478,7 @@ def attach_posterior(config, data, design, solved, model, context=None):
         "calibration": calibration.method, "validation_structures": calibration.n_validation,
         "left_out_structures": calibration.n_left_out, "posterior_scale": calibration.posterior_scale,
         "local_variance_scale": calibration.local_variance_scale, "energy_noise": calibration.energy_noise,
-        "force_posterior_scale": calibration.force_posterior_scale,
+        "atom_energy_noise": calibration.atom_energy_noise, "force_posterior_scale": calibration.force_posterior_scale,
         "negative_log_likelihood": calibration.negative_log_likelihood,
         "reference_variance": posterior.reference_variance, "columns": posterior.n_columns,
     }
@@ -563,7 +563,8 @@ def uncertainty_lines(model):
            if summary["calibration"] == "held-out" else "from the fit's noise estimate (too few held-out energies)")
     return [f"uncertainty: posterior of {summary['columns']} columns, {how}: posterior scale "
             f"{summary['posterior_scale']:.3g}, local variance scale {summary['local_variance_scale']:.3g}, energy "
-            f"noise {1e3 * summary['energy_noise']:.3g} meV/atom, force posterior scale "
+            f"noise {1e3 * summary['energy_noise']:.3g} meV/atom, per-atom energy noise "
+            f"{1e3 * summary['atom_energy_noise']:.3g} meV, force posterior scale "
             f"{summary['force_posterior_scale']:.3g}"]
 
 

@@ -19,25 +19,29 @@ is exact in closed form: with X_S its weighted rows, r_S their residuals, V = C�
 so every variance below is the one of the posterior that did not see S. Energies (eV/atom, per structure of
 N atoms, u_i = C⁻ᵀ z_i):
 
-    r_S ~ N(0, α² |Σ_i u_i|² / N² + β² Σ_i |u_i|² / N² + τ²),   α² >= RSS / (n_rows − dof)
+    r_S ~ N(0, α² |Σ_i u_i|² / N² + β² Σ_i |u_i|² / N² + τ² + η² / N),   α² >= RSS / (n_rows − dof)
 
 by maximum likelihood: α² the posterior's scale (never narrower than the fit's own residuals make it), β²
 an independent error of each local energy as large as its own posterior variance (local energies are not
 observables: the posterior pins their sum, |Σ u_i|² ≪ Σ |u_i|², and held-out energy errors follow the
-local variances too; benchmarks/uncertainty_loo.py), τ (eV/atom) a noise beyond both. Forces (eV/Å, per
+local variances too; benchmarks/uncertainty_loo.py), τ (eV/atom) a noise of the energy per atom beyond
+them, common to the structure's atoms, and η (eV) one independent between its atoms (the data decide
+between the two, benchmarks/RESULTS.md "σ_E with an independent noise per atom"). Forces (eV/Å, per
 component with force row x): r ~ N(0, α_F² |C⁻ᵀ x|²), α_F² = the mean of r² / |C⁻ᵀ x|² (its maximum-likelihood
 value; forces have a scale of their own because their errors are not the energies'), over the components
 whose variance is not a round-off zero (force_scale).
 
 With fewer than MIN_CALIBRATION_STRUCTURES held-out energies the fit's own noise estimate is used instead:
-α² = α_F² = RSS / (n_rows − dof), β² = 0 and τ = α / (energy row weight), the Bayesian reading of the weights.
+α² = α_F² = RSS / (n_rows − dof), β² = η = 0 and τ = α / (energy row weight), the Bayesian reading of the
+weights.
 """
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize
 
 from lepot.calculator.model import Model
 from lepot.calculator.uncertainty import Posterior
@@ -48,9 +52,8 @@ from .triangular import fold_rows
 
 MIN_CALIBRATION_STRUCTURES = 5
 MAX_HELD_OUT = 400  # validation and left-out training structures (each) of the calibration: bounds its cost
-CALIBRATION_RANGE = 40.0  # e-folds of α² searched above the fit's own noise estimate
 NEGLIGIBLE_VARIANCE = 1e-10  # force-row variances below this share of the median are round-off zeros
-LOCAL_RATIOS = np.concatenate([[0.0], np.logspace(-5.0, 1.0, 25)])  # β²/α² searched (then refined)
+CALIBRATION_STARTS = (0.0, 1e-3, 0.1, 1.0)  # each scale's starting values, in units that alone explain the errors
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Calibration:
     posterior_scale: float  # α²
     local_variance_scale: float  # β²
     energy_noise: float  # τ, eV/atom
+    atom_energy_noise: float  # η, eV
     force_posterior_scale: float  # α_F²
     negative_log_likelihood: float = None  # of the held-out energy residuals at the optimum ("held-out" only)
 
@@ -75,6 +79,7 @@ class HeldOutErrors:
     energy_residuals: np.ndarray  # [n_structures] eV/atom
     summed_variances: np.ndarray  # [n_structures] |Σ_i u_i|² / N², eV²/atom²
     local_variances: np.ndarray  # [n_structures] Σ_i |u_i|² / N², eV²/atom²
+    atom_counts: np.ndarray  # [n_structures] N
     force_residuals: np.ndarray  # [n_components] eV/Å
     force_variances: np.ndarray  # [n_components] |C⁻ᵀ x|² of each force row x, eV²/Å²
     atom_variances: np.ndarray  # [n_atoms] |u_i|² of every atom seen, with the full posterior (eV²)
@@ -140,7 +145,7 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
     value and is skipped), else as they are (structures the fit never saw)."""
     builder = posterior_row_builder(model, posterior)
     factor = posterior.factor
-    residuals, summed, local, force_residuals, force_variances, atom_variances = [], [], [], [], [], []
+    residuals, summed, local, counts, force_residuals, force_variances, atom_variances = [], [], [], [], [], [], []
     for structure in structures:
         by_target, values = builder.rows_and_descriptors(structure)  # values: B(i) [n_atoms][n_features]
         if not by_target:
@@ -172,6 +177,7 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
             residuals.append(residual[0] / weights["energy"])
             summed.append(variances(u.sum(axis=0)[:, None])[0] / n_atoms**2)
             local.append(variances(u.T).sum() / n_atoms**2)
+            counts.append(n_atoms)
             offset = 1
         if "forces" in by_target:
             count = len(by_target["forces"][1])
@@ -179,53 +185,57 @@ def held_out_errors(model, posterior, coefficients, structures, leave_out):
             force_residuals.append(residual[offset : offset + count] / weights["forces"])
     concatenated = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
     return HeldOutErrors(np.array(residuals, float), np.array(summed, float), np.array(local, float),
-                         concatenated(force_residuals), concatenated(force_variances), concatenated(atom_variances))
+                         np.array(counts, float), concatenated(force_residuals), concatenated(force_variances),
+                         concatenated(atom_variances))
 
 
-def calibrate(summed_variances, local_variances, residuals, minimum_scale):
-    """(α², β², τ, −ln likelihood) maximising the likelihood of ``residuals`` [n] (eV/atom) under
-    N(0, α² summed_variances + β² local_variances + τ²) with α² >= ``minimum_scale`` (the fit's own noise
-    estimate: the posterior is never taken narrower than the fit's residuals make it). Profiled: for each ratio
-    β²/α² of LOCAL_RATIOS (then refined between the best one's neighbours), α² on a grid of log α² with τ²
-    from a bounded 1-D search, then refined; deterministic."""
-    summed_variances, local_variances = np.asarray(summed_variances, float), np.asarray(local_variances, float)
+def calibrate(summed_variances, local_variances, atom_counts, residuals, minimum_scale):
+    """(α², β², τ, η, −ln likelihood) maximising the likelihood of ``residuals`` [n] (eV/atom) under
+    N(0, α² summed_variances + β² local_variances + τ² + η² / atom_counts) with α² >= ``minimum_scale`` (the fit's
+    own noise estimate: the posterior is never taken narrower than the fit's residuals make it) and β², τ², η² >= 0.
+    Each scale is measured in units that would explain the residuals' mean square alone; bounded L-BFGS-B from
+    every combination of CALIBRATION_STARTS (a start at 0 lets a scale stay exactly 0; the likelihood can have
+    several local maxima), the best then refined in log space; deterministic."""
     residuals = np.asarray(residuals, float)
-    mean_square = max(float(np.mean(residuals**2)), 1e-300)
+    components = np.column_stack([summed_variances, local_variances, np.ones(len(residuals)),
+                                  1.0 / np.asarray(atom_counts, float)])  # shape [n][4]
+    squares = residuals**2
+    unit = max(float(np.mean(squares)), 1e-300) / np.maximum(components.mean(axis=0), 1e-300)
+    scaled = components * unit
+    lower = np.array([minimum_scale / unit[0], 0.0, 0.0, 0.0])
 
-    def negative_log_likelihood(variances, scale, noise):
-        total = scale * variances + noise
-        return 0.5 * float(np.sum(np.log(2.0 * np.pi * total) + residuals**2 / total))
+    def negative_log_likelihood(theta):  # (value, gradient) in the scaled units
+        total = scaled @ theta
+        return (0.5 * float(np.sum(np.log(2.0 * np.pi * total) + squares / total)),
+                0.5 * scaled.T @ (1.0 / total - squares / total**2))
 
-    def profile_noise(variances, log_scale):
-        """(−ln likelihood, τ²) at the best τ² for α² = exp(log_scale); τ² in [1e-12, 10] × the mean square."""
-        inner = minimize_scalar(lambda t: negative_log_likelihood(variances, np.exp(log_scale), mean_square * np.exp(t)),
-                                bounds=(np.log(1e-12), np.log(10.0)), method="bounded", options={"xatol": 1e-10})
-        return inner.fun, mean_square * np.exp(inner.x)
+    best = None
+    for start in itertools.product(CALIBRATION_STARTS, repeat=4):
+        theta = np.maximum(start, lower)
+        if theta[0] == 0.0:  # α² > 0: the posterior term is always there
+            continue
+        result = minimize(negative_log_likelihood, theta, jac=True, method="L-BFGS-B",
+                          bounds=[(low, None) for low in lower], options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 5000})
+        if best is None or result.fun < best.fun:
+            best = result
+    theta, nll = best.x, float(best.fun)
+    free = theta > 0.0
 
-    def profile_scale(ratio):
-        """(−ln likelihood, α², τ²) at the best α² and τ² for β²/α² = ``ratio``."""
-        variances = summed_variances + ratio * local_variances
-        grid = np.log(minimum_scale) + np.linspace(0.0, CALIBRATION_RANGE, 81)
-        values = [profile_noise(variances, t)[0] for t in grid]
-        best = int(np.argmin(values))
-        refined = minimize_scalar(lambda t: profile_noise(variances, t)[0],
-                                  bounds=(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]),
-                                  method="bounded", options={"xatol": 1e-10})
-        log_scale = refined.x if refined.fun <= values[best] else grid[best]
-        nll, noise = profile_noise(variances, log_scale)
-        return nll, float(np.exp(log_scale)), noise
+    def in_logs(log_theta):  # the non-zero scales refined in log space, where their sizes can differ by decades
+        full = np.zeros(4)
+        full[free] = np.exp(log_theta)
+        value, gradient = negative_log_likelihood(full)
+        return value, gradient[free] * full[free]
 
-    profiles = [profile_scale(ratio) for ratio in LOCAL_RATIOS]
-    best = int(np.argmin([p[0] for p in profiles]))
-    ratio, (nll, scale, noise) = LOCAL_RATIOS[best], profiles[best]
-    if best > 0:  # refine log(β²/α²) between the neighbours of the best grid ratio
-        low, high = np.log(LOCAL_RATIOS[max(best - 1, 1)]), np.log(LOCAL_RATIOS[min(best + 1, len(LOCAL_RATIOS) - 1)])
-        refined = minimize_scalar(lambda t: profile_scale(np.exp(t))[0], bounds=(low, high), method="bounded",
-                                  options={"xatol": 1e-6})
-        if refined.fun < nll:
-            ratio = float(np.exp(refined.x))
-            nll, scale, noise = profile_scale(ratio)
-    return scale, ratio * scale, float(np.sqrt(noise)), float(nll)
+    log_lower = np.where(lower[free] > 0.0, np.log(np.maximum(lower[free], 1e-300)), -700.0)
+    refined = minimize(in_logs, np.log(theta[free]), jac=True, method="L-BFGS-B",
+                       bounds=[(low, None) for low in log_lower], options={"ftol": 1e-15, "gtol": 1e-12})
+    if refined.fun < nll:
+        theta = np.zeros(4)
+        theta[free] = np.exp(refined.x)
+        nll = float(refined.fun)
+    scale, local, noise2, atom_noise2 = np.maximum(theta * unit, [minimum_scale, 0.0, 0.0, 0.0])
+    return float(scale), float(local), float(np.sqrt(noise2)), float(np.sqrt(atom_noise2)), nll
 
 
 def held_out_sample(structures):
@@ -246,7 +256,7 @@ def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_en
     c = hessian_factor(factor, solution)
     if c is None:
         return None, None
-    posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0, 0.0, 1.0)  # unit noise
+    posterior = Posterior(centre_embedding, fit_reference_energies, c, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0)  # unit noise
     rank, size = (0, 1) if communicator is None else (communicator.Get_rank(), communicator.Get_size())
     validation = held_out_sample([s for s in validation if s.energy is not None])[rank::size]
     seen = held_out_errors(model, posterior, solution.coefficients, validation, leave_out=False)
@@ -261,16 +271,17 @@ def fitted_posterior(model, factor, solution, centre_embedding, fit_reference_en
     fit_scale = rss / max(factor.n_rows - solution.effective_parameters, 1.0)
     held_out = HeldOutErrors.joined([seen, left_out])
     if len(held_out.energy_residuals) >= MIN_CALIBRATION_STRUCTURES:
-        scale, local, noise, nll = calibrate(held_out.summed_variances, held_out.local_variances,
-                                             held_out.energy_residuals, fit_scale)
+        scale, local, noise, atom_noise, nll = calibrate(held_out.summed_variances, held_out.local_variances,
+                                                         held_out.atom_counts, held_out.energy_residuals, fit_scale)
         forces = force_scale(held_out.force_residuals, held_out.force_variances) or scale
         calibration = Calibration("held-out", len(seen.energy_residuals), len(left_out.energy_residuals), scale, local,
-                                  noise, forces, nll)
+                                  noise, atom_noise, forces, nll)
     else:
         noise = float(np.sqrt(fit_scale)) / energy_weight if energy_weight > 0 else 0.0
-        calibration = Calibration("fit", 0, 0, fit_scale, 0.0, noise, fit_scale)
+        calibration = Calibration("fit", 0, 0, fit_scale, 0.0, noise, 0.0, fit_scale)
     posterior.posterior_scale, posterior.local_variance_scale = calibration.posterior_scale, calibration.local_variance_scale
-    posterior.energy_noise, posterior.force_posterior_scale = calibration.energy_noise, calibration.force_posterior_scale
+    posterior.energy_noise, posterior.atom_energy_noise = calibration.energy_noise, calibration.atom_energy_noise
+    posterior.force_posterior_scale = calibration.force_posterior_scale
     atom_variances = seen.atom_variances if len(seen.atom_variances) else left_out.atom_variances
     posterior.reference_variance = float(np.median(atom_variances))
     return posterior, calibration

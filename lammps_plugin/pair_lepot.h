@@ -22,7 +22,7 @@
 // u_i = C⁻ᵀ z_i (PosteriorEvaluator, the code the ASE calculator runs; in the precision of pair_style's
 // `uncertainty_precision double|single`) and fills the per-atom arrays "grade" (extrapolation grade γ_i), "sigma" (σ_i, eV) and
 // "lpr" (LPR_i, eV⁻²) handed out by extract_peratom(), and the whole system's energy uncertainty
-// σ_E = sqrt(α² |Σ_i u_i|² + (τ N)²) (eV; Σ over all ranks' atoms) as the pair style's one extra value,
+// σ_E (eV; core/posterior.hpp structure_energy_uncertainty over all ranks' atoms) as the pair style's one extra value,
 // `compute ID all pair lepot` -> c_ID[1] (held on rank 0, so that compute pair's sum over ranks is σ_E);
 // other steps cost nothing extra.
 #pragma once

@@ -90,8 +90,8 @@ CASES = {
     "not JSON": (lambda text: "format = lepot-potential\n" + text, "not valid JSON at line 1, column 2: syntax error"),
     "top level a list": (lambda text: f"[{text}]", "the top level must be a JSON object"),
     "not a lepot file": (set_path(["format"], "pace"), "not a lepot parameter file ('format' is \"pace\""),
-    "future format version": (set_path(["format_version"], 6),
-                              "unsupported format_version 6; this lepot reads versions 1 to 5"),
+    "future format version": (set_path(["format_version"], 7),
+                              "unsupported format_version 7; this lepot reads versions 1 to 6"),
     "version 3 with an uncertainty key": (set_path(["format_version"], 3),
                                           "'top level' has the unknown key 'uncertainty'"),
     "version 2 with a contraction key": (set_path(["format_version"], 2),
@@ -218,7 +218,7 @@ def posterior_text():
     n_columns = 2 * model.basis.n_features + len(SPECIES)
     factor = np.triu(rng.normal(size=(n_columns, n_columns))) + 5.0 * np.eye(n_columns)
     model.uncertainty = Posterior(rng.normal(size=(2, len(SPECIES))), True, factor, 1.5, 0.002, 0.01,
-                                  local_variance_scale=0.3, force_posterior_scale=4.0)
+                                  local_variance_scale=0.3, force_posterior_scale=4.0, atom_energy_noise=0.02)
     return model.to_text()
 
 
@@ -272,8 +272,14 @@ UNCERTAINTY_CASES = {
                                    "'uncertainty.force_posterior_scale' must be positive, got 0"),
     "version 5 without the force scale": (edit(lambda d: d["uncertainty"].pop("force_posterior_scale")),
                                           "'uncertainty' is missing the key 'force_posterior_scale'"),
-    "version 4 with the version-5 scales": (set_path(["format_version"], 4),
+    "version 4 with the version-5 scales": (edit(lambda d: [d.update(format_version=4), d["uncertainty"].pop("atom_energy_noise")]),
                                             "'uncertainty' has the unknown key 'local_variance_scale'"),
+    "negative per-atom energy noise": (set_path(["uncertainty", "atom_energy_noise"], -0.01),
+                                       "'uncertainty.atom_energy_noise' must not be negative, got -0.01"),
+    "version 6 without the per-atom noise": (edit(lambda d: d["uncertainty"].pop("atom_energy_noise")),
+                                             "'uncertainty' is missing the key 'atom_energy_noise'"),
+    "version 5 with the version-6 noise": (set_path(["format_version"], 5),
+                                           "'uncertainty' has the unknown key 'atom_energy_noise'"),
     "reference variance as text": (set_path(["uncertainty", "reference_variance"], "1"),
                                    "'uncertainty.reference_variance' must be a number, got \"1\""),
     "missing factor": (edit(lambda d: d["uncertainty"].pop("factor")), "'uncertainty' is missing the key 'factor'"),
@@ -356,19 +362,27 @@ def test_an_older_version_file_is_read_by_both(base_text, tmp_path, version):
     assert version >= 2 or model.core_repulsion is None
 
 
-def test_a_version_4_posterior_means_what_it_meant_in_both(posterior_text, tmp_path):
-    """Version 5 added the local variance and force scales: a version-4 "uncertainty" without them is read by
-    both front ends as β² = 0 (σ_E without a local term) and α_F² = α² (σ_F on the energies' scale)."""
+@pytest.mark.parametrize("version", [4, 5])
+def test_an_older_posterior_means_what_it_meant_in_both(posterior_text, tmp_path, version):
+    """Version 5 added the local variance and force scales, version 6 the per-atom energy noise: an older
+    "uncertainty" without them is read by both front ends as what its σ_E and σ_F meant — β² = 0 and α_F² = α²
+    before version 5, η = 0 before version 6."""
     data = json.loads(posterior_text)
-    for key in ("local_variance_scale", "force_posterior_scale"):
-        data["uncertainty"].pop(key)
-    data["format_version"] = 4
-    path = tmp_path / "version4.json"
+    data["uncertainty"].pop("atom_energy_noise")
+    if version == 4:
+        for key in ("local_variance_scale", "force_posterior_scale"):
+            data["uncertainty"].pop(key)
+    data["format_version"] = version
+    path = tmp_path / f"version{version}.json"
     path.write_text(json.dumps(data))
     (completed,) = lammps_outputs(tmp_path, [path])
     assert completed.returncode == 0, completed.stdout[-2000:]
     posterior = load_model(path).uncertainty
-    assert posterior.local_variance_scale == 0.0 and posterior.force_posterior_scale == posterior.posterior_scale == 1.5
+    assert posterior.atom_energy_noise == 0.0
+    if version == 4:
+        assert posterior.local_variance_scale == 0.0 and posterior.force_posterior_scale == posterior.posterior_scale == 1.5
+    else:
+        assert posterior.local_variance_scale == 0.3 and posterior.force_posterior_scale == 4.0
 
 
 def test_an_element_the_file_lacks_is_named_by_both(tmp_path):

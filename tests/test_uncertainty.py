@@ -106,7 +106,7 @@ def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
     x, y, ridge = explicit_problem(data, design, solved)
     posterior = model.uncertainty
     assert model.metadata["fit"]["uncertainty"]["calibration"] == "held-out"
-    posterior.local_variance_scale = 0.5 * posterior.posterior_scale  # every term of σ_E non-zero, whatever was fitted
+    posterior.local_variance_scale, posterior.energy_noise, posterior.atom_energy_noise = 0.5 * posterior.posterior_scale, 2e-3, 1e-2
     atoms = ase.io.read(MO_TEST, 3)
     calculator = LepotCalculator(model)
     sigma = calculator.get_property("energy_uncertainty", atoms)
@@ -116,7 +116,7 @@ def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
     d = z.sum(axis=0)
     atom_variances = np.einsum("ij,jk,ik->i", z, covariance, z)
     expected = (posterior.posterior_scale * d @ covariance @ d + posterior.local_variance_scale * atom_variances.sum()
-                + (posterior.energy_noise * len(atoms)) ** 2)
+                + (posterior.energy_noise * len(atoms)) ** 2 + posterior.atom_energy_noise**2 * len(atoms))
     assert sigma**2 == pytest.approx(expected, rel=1e-6)
     np.testing.assert_allclose(local**2, posterior.posterior_scale * atom_variances, rtol=1e-6)
     grade = calculator.get_property("extrapolation_grade", atoms)
@@ -199,24 +199,34 @@ def test_force_scale_leaves_out_force_rows_that_vanish_to_round_off():
 
 @pytest.mark.parametrize("minimum_scale", [1e-3, 10.0])
 def test_calibration_maximises_the_held_out_likelihood(minimum_scale):
-    """Against a brute-force search over (α², β², τ²) with α² >= minimum_scale (with 10 the bound is active)."""
+    """(α², β², τ², η²) with α² >= minimum_scale (with 10 the bound is active): no point of a brute-force grid is
+    more likely, and the optimum satisfies the bounded problem's optimality conditions (zero gradient in every
+    scale off its bound, a non-negative one at a bound)."""
     rng = np.random.default_rng(7)
     summed = rng.uniform(0.1, 3.0, size=80) * 1e-6
     local = rng.uniform(0.5, 20.0, size=80) * 1e-6
-    residuals = rng.normal(size=80) * np.sqrt(4.0 * summed + 0.3 * local + 0.5e-6)
-    scale, local_scale, noise, nll = calibrate(summed, local, residuals, minimum_scale)
+    counts = rng.integers(8, 129, size=80).astype(float)
+    residuals = rng.normal(size=80) * np.sqrt(4.0 * summed + 0.3 * local + 0.5e-6 + 4e-5 / counts)
+    components = np.column_stack([summed, local, np.ones(80), 1.0 / counts])
+    scale, local_scale, noise, atom_noise, nll = calibrate(summed, local, counts, residuals, minimum_scale)
+    theta = np.array([scale, local_scale, noise**2, atom_noise**2])
 
-    def negative_log_likelihood(a, b, t2):
-        total = a[..., None] * summed + b[..., None] * local + t2[..., None]
+    def negative_log_likelihood(theta):  # theta: shape [..., 4]
+        total = theta @ components.T
         return 0.5 * np.sum(np.log(2 * np.pi * total) + residuals**2 / total, axis=-1)
 
-    grid = np.meshgrid(np.geomspace(minimum_scale, 1e3, 81), np.concatenate([[0.0], np.geomspace(1e-4, 1e2, 80)]),
-                       np.geomspace(1e-10, 1e-4, 81), indexing="ij")
-    values = negative_log_likelihood(*grid)
-    assert nll == pytest.approx(negative_log_likelihood(np.array(scale), np.array(local_scale), np.array(noise**2)),
-                                rel=1e-12)
-    assert scale >= minimum_scale and local_scale >= 0.0
-    assert nll <= values.min() + 1e-6
+    grid = np.stack(np.meshgrid(np.geomspace(minimum_scale, 1e3, 21), np.concatenate([[0.0], np.geomspace(1e-4, 1e2, 20)]),
+                                np.concatenate([[0.0], np.geomspace(1e-10, 1e-4, 20)]),
+                                np.concatenate([[0.0], np.geomspace(1e-8, 1e-2, 20)]), indexing="ij"), axis=-1)
+    assert nll == pytest.approx(negative_log_likelihood(theta), rel=1e-12)
+    assert scale >= minimum_scale and min(local_scale, noise, atom_noise) >= 0.0
+    assert nll <= negative_log_likelihood(grid.reshape(-1, 4)).min() + 1e-6
+    total = components @ theta
+    gradient = 0.5 * components.T @ (1.0 / total - residuals**2 / total**2)  # d(−ln L)/dθ
+    at_bound = np.array([scale <= minimum_scale * (1 + 1e-9), local_scale == 0.0, noise == 0.0, atom_noise == 0.0])
+    unit = np.mean(residuals**2) / components.mean(axis=0)  # the θ that alone would explain the residuals
+    assert np.all(np.abs(theta * gradient)[~at_bound] < 1e-6), (theta, gradient)  # d(−ln L)/d ln θ, nats
+    assert np.all((unit * gradient)[at_bound] > -1e-6), (theta, gradient)  # raising a scale off its bound loses
 
 
 def test_posterior_survives_save_and_load_exactly(tmp_path):
@@ -277,7 +287,8 @@ def lammps_uncertainties(model_path, atoms, species, folder, ranks, precision="d
 @pytest.mark.parametrize("make_config", [mo_config, alloy_config])
 def test_lammps_gives_the_ase_grade_sigma_lpr_and_energy_uncertainty(tmp_path, make_config, ranks):
     data, _, _, model = fitted_stages(make_config(tmp_path))
-    model.uncertainty.local_variance_scale = 0.5 * model.uncertainty.posterior_scale  # every term of σ_E non-zero
+    posterior = model.uncertainty  # every term of σ_E non-zero, whatever was fitted
+    posterior.local_variance_scale, posterior.energy_noise, posterior.atom_energy_noise = 0.5 * posterior.posterior_scale, 2e-3, 1e-2
     model.save(tmp_path / "model.json")
     atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
     atoms.rattle(0.05, seed=2)
@@ -312,15 +323,15 @@ def test_single_precision_stays_within_its_rounding_bound_in_ase_and_lammps(tmp_
     """uncertainty_precision single: the grade, σ, LPR and σ_E of the ASE calculator and of LAMMPS (1 and 2
     ranks) within the float32 rounding bound of the exact values, and not the double-precision values."""
     data, design, _, model = fitted_stages(make_config(tmp_path))
-    model.uncertainty.local_variance_scale = 0.5 * model.uncertainty.posterior_scale  # every term of σ_E non-zero
+    posterior = model.uncertainty  # every term of σ_E non-zero, whatever was fitted
+    posterior.local_variance_scale, posterior.energy_noise, posterior.atom_energy_noise = 0.5 * posterior.posterior_scale, 2e-3, 1e-2
     model.save(tmp_path / "model.json")
     atoms = data.splits["train"][1].atoms.repeat((2, 1, 1))
     atoms.rattle(0.05, seed=2)
-    posterior = model.uncertainty
     values = DescriptorCalculator(model.basis).compute(atoms).values
     variance, variance_bound, total, total_bound = single_precision_bounds(
         posterior, atom_columns(design.builder, atoms, values))
-    noise = (posterior.energy_noise * len(atoms)) ** 2
+    noise = (posterior.energy_noise * len(atoms)) ** 2 + posterior.atom_energy_noise**2 * len(atoms)
     calculator = LepotCalculator(load_model(tmp_path / "model.json"), uncertainty_precision="single")
     ase_values = [calculator.get_property(name, atoms) for name in
                   ("extrapolation_grade", "energies_uncertainty", "local_prediction_rigidity", "energy_uncertainty")]

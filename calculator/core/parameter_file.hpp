@@ -1,4 +1,4 @@
-// The parameter-file contract: reading and validating a lepot potential file (JSON, format_version 5).
+// The parameter-file contract: reading and validating a lepot potential file (JSON, format_version 6).
 //
 // This is the only reader. The LAMMPS plugin calls it directly; Python calls it through the Cython
 // bindings (lepot.calculator.model.load_model), and Python's writer passes every file it writes through
@@ -42,7 +42,7 @@
 namespace lepot {
 
 constexpr const char* parameter_file_format = "lepot-potential";
-constexpr int parameter_file_version = 5;
+constexpr int parameter_file_version = 6;
 // Version 1 differs only in what core_repulsion pairs mean (there ZBL was added and the model kept acting
 // on close pairs; from version 2 the model hands them over to ZBL). Version-1 files without core
 // repulsion therefore mean the same in both and are read; those with ZBL pairs are refused.
@@ -53,6 +53,8 @@ constexpr int parameter_file_version = 5;
 // Version 5 adds two numbers to "uncertainty": "local_variance_scale" (β², σ_E's independent local term) and
 // "force_posterior_scale" (α_F², σ_F's own scale), required from version 5 and absent before: a version-4
 // uncertainty reads as β² = 0 and α_F² = posterior_scale, which is what its σ_E and σ_F meant.
+// Version 6 adds "atom_energy_noise" (η, eV: σ_E's independent noise of every local energy, η² N), required
+// from version 6 and absent before: an earlier uncertainty reads as η = 0, which is what its σ_E meant.
 constexpr int oldest_readable_version = 1;
 constexpr std::uint64_t max_parameter_file_bytes = std::uint64_t(1) << 28;  // 256 MiB: the parsed tree takes ~6x the text
 constexpr int max_json_depth = 16;
@@ -624,15 +626,17 @@ inline std::vector<double> base64_doubles(const Checker& check, const Json& valu
 
 // "uncertainty": null, or {"centre_channels": [n_centre][n_species], "reference_energy_columns": bool,
 // "factor": base64 of the packed rows of C (float64, little-endian), "posterior_scale": α² > 0,
-// "local_variance_scale": β² >= 0, "energy_noise": τ >= 0 (eV/atom), "force_posterior_scale": α_F² > 0,
-// "reference_variance": > 0 (eV²)} (posterior.hpp; the two scales from version 5, see above). C's diagonal
-// must be non-zero (H = CᵀC is positive definite).
+// "local_variance_scale": β² >= 0, "energy_noise": τ >= 0 (eV/atom), "atom_energy_noise": η >= 0 (eV),
+// "force_posterior_scale": α_F² > 0, "reference_variance": > 0 (eV²)} (posterior.hpp; β² and α_F² from
+// version 5, η from version 6, see above). C's diagonal must be non-zero (H = CᵀC is positive definite).
 inline void read_uncertainty(const Json& data, const Checker& check, ParameterFile& file) {
     if (!data.contains("uncertainty") || data["uncertainty"].is_null()) return;
     std::vector<std::string> keys = {"centre_channels", "reference_energy_columns", "factor", "posterior_scale",
                                      "energy_noise", "reference_variance"};
     const bool scales_stored = data["format_version"] >= 5;
     if (scales_stored) keys.insert(keys.end(), {"local_variance_scale", "force_posterior_scale"});
+    const bool atom_noise_stored = data["format_version"] >= 6;
+    if (atom_noise_stored) keys.push_back("atom_energy_noise");
     const Json& posterior = check.object(data["uncertainty"], "uncertainty", keys);
     PosteriorParameters& out = file.posterior;
     const size_t n_species = file.species.size(), n_features = file.model.basis.n_features;
@@ -658,6 +662,12 @@ inline void read_uncertainty(const Json& data, const Checker& check, ParameterFi
     check.require(out.energy_noise >= 0.0,
                   "'uncertainty.energy_noise' must not be negative, got " + format_double(out.energy_noise));
     out.reference_variance = check.positive(posterior["reference_variance"], "uncertainty.reference_variance");
+    out.atom_energy_noise = 0.0;
+    if (atom_noise_stored) {
+        out.atom_energy_noise = check.number(posterior["atom_energy_noise"], "uncertainty.atom_energy_noise");
+        check.require(out.atom_energy_noise >= 0.0, "'uncertainty.atom_energy_noise' must not be negative, got " +
+                                                        format_double(out.atom_energy_noise));
+    }
     if (scales_stored) {
         out.local_variance_scale = check.number(posterior["local_variance_scale"], "uncertainty.local_variance_scale");
         check.require(out.local_variance_scale >= 0.0, "'uncertainty.local_variance_scale' must not be negative, got " +

@@ -9,7 +9,7 @@
 //   local prediction rigidity  LPR_i = 1 / |u_i|²                          eV⁻²
 //   local-energy uncertainty   σ_i   = sqrt(posterior_scale |u_i|²)         eV
 //   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + local_variance_scale Σ_i |u_i|²
-//                                          + (energy_noise N)²)                                        eV
+//                                          + (energy_noise N)² + atom_energy_noise² N)                 eV
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
 //
 // PosteriorEvaluator inverts Cᵀ once when it is built (W = C⁻ᵀ, lower triangular, packed by rows) and
@@ -43,6 +43,7 @@ struct PosteriorParameters {
     double posterior_scale = 0.0;         // α², multiplies |u|² (dimensionless; calibrated on held-out energies)
     double local_variance_scale = 0.0;    // β², multiplies Σ_i |u_i|² in σ_E: an independent error per local energy
     double energy_noise = 0.0;            // τ, eV/atom: noise of a structure's energy per atom beyond the posterior
+    double atom_energy_noise = 0.0;       // η, eV: an independent noise of every local energy (η² N in σ_E²)
     double force_posterior_scale = 0.0;   // α_F², multiplies |C⁻ᵀ x|² of a force row (calibrated on held-out forces)
     double reference_variance = 0.0;      // eV²: median |u_i|² of the environments the calibration saw
 };
@@ -52,7 +53,8 @@ struct PosteriorParameters {
 inline double structure_energy_uncertainty(const PosteriorParameters& p, double summed_norm2, double variance_sum,
                                            double n_atoms) {
     const double noise = p.energy_noise * n_atoms;
-    return std::sqrt(p.posterior_scale * summed_norm2 + p.local_variance_scale * variance_sum + noise * noise);
+    return std::sqrt(p.posterior_scale * summed_norm2 + p.local_variance_scale * variance_sum + noise * noise +
+                     p.atom_energy_noise * p.atom_energy_noise * n_atoms);
 }
 
 // The arithmetic of u = W z. Double: exact to round-off (the default; ASE and LAMMPS agree to 1e-10). Single:
