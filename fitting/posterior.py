@@ -53,7 +53,7 @@ from .triangular import fold_rows
 MIN_CALIBRATION_STRUCTURES = 5
 MAX_HELD_OUT = 400  # validation and left-out training structures (each) of the calibration: bounds its cost
 NEGLIGIBLE_VARIANCE = 1e-10  # force-row variances below this share of the median are round-off zeros
-CALIBRATION_STARTS = (0.0, 1e-3, 0.1, 1.0)  # each scale's starting values, in units that alone explain the errors
+LOG_SCALE_RANGE = 60.0  # e-folds each calibrated scale may lie from the one that alone explains the errors
 
 
 @dataclass
@@ -193,49 +193,43 @@ def calibrate(summed_variances, local_variances, atom_counts, residuals, minimum
     """(α², β², τ, η, −ln likelihood) maximising the likelihood of ``residuals`` [n] (eV/atom) under
     N(0, α² summed_variances + β² local_variances + τ² + η² / atom_counts) with α² >= ``minimum_scale`` (the fit's
     own noise estimate: the posterior is never taken narrower than the fit's residuals make it) and β², τ², η² >= 0.
-    Each scale is measured in units that would explain the residuals' mean square alone; bounded L-BFGS-B from
-    every combination of CALIBRATION_STARTS (a start at 0 lets a scale stay exactly 0; the likelihood can have
-    several local maxima), the best then refined in log space; deterministic."""
+    For each of the 8 choices of which of β², τ², η² are zero, the others and α² by bounded L-BFGS-B on their
+    logarithms, in units that would explain the residuals' mean square alone, from calibration_starts (the
+    likelihood can have several maxima); the best of all. Deterministic."""
     residuals = np.asarray(residuals, float)
     components = np.column_stack([summed_variances, local_variances, np.ones(len(residuals)),
                                   1.0 / np.asarray(atom_counts, float)])  # shape [n][4]
     squares = residuals**2
     unit = max(float(np.mean(squares)), 1e-300) / np.maximum(components.mean(axis=0), 1e-300)
     scaled = components * unit
-    lower = np.array([minimum_scale / unit[0], 0.0, 0.0, 0.0])
+    floor = max(np.log(minimum_scale / unit[0]), -LOG_SCALE_RANGE)
 
-    def negative_log_likelihood(theta):  # (value, gradient) in the scaled units
-        total = scaled @ theta
-        return (0.5 * float(np.sum(np.log(2.0 * np.pi * total) + squares / total)),
-                0.5 * scaled.T @ (1.0 / total - squares / total**2))
-
-    best = None
-    for start in itertools.product(CALIBRATION_STARTS, repeat=4):
-        theta = np.maximum(start, lower)
-        if theta[0] == 0.0:  # α² > 0: the posterior term is always there
-            continue
-        result = minimize(negative_log_likelihood, theta, jac=True, method="L-BFGS-B",
-                          bounds=[(low, None) for low in lower], options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 5000})
-        if best is None or result.fun < best.fun:
-            best = result
-    theta, nll = best.x, float(best.fun)
-    free = theta > 0.0
-
-    def in_logs(log_theta):  # the non-zero scales refined in log space, where their sizes can differ by decades
-        full = np.zeros(4)
-        full[free] = np.exp(log_theta)
-        value, gradient = negative_log_likelihood(full)
-        return value, gradient[free] * full[free]
-
-    log_lower = np.where(lower[free] > 0.0, np.log(np.maximum(lower[free], 1e-300)), -700.0)
-    refined = minimize(in_logs, np.log(theta[free]), jac=True, method="L-BFGS-B",
-                       bounds=[(low, None) for low in log_lower], options={"ftol": 1e-15, "gtol": 1e-12})
-    if refined.fun < nll:
+    def negative_log_likelihood(log_theta, active):  # (value, gradient in the active logarithms)
         theta = np.zeros(4)
-        theta[free] = np.exp(refined.x)
-        nll = float(refined.fun)
-    scale, local, noise2, atom_noise2 = np.maximum(theta * unit, [minimum_scale, 0.0, 0.0, 0.0])
-    return float(scale), float(local), float(np.sqrt(noise2)), float(np.sqrt(atom_noise2)), nll
+        theta[active] = np.exp(log_theta)
+        total = scaled @ theta
+        gradient = 0.5 * scaled.T @ (1.0 / total - squares / total**2)
+        return 0.5 * float(np.sum(np.log(2.0 * np.pi * total) + squares / total)), gradient[active] * theta[active]
+
+    best_nll, best_theta = np.inf, None
+    for zeros in itertools.product([True, False], repeat=3):
+        active = np.array([True, *(not zero for zero in zeros)])
+        bounds = [(floor, max(floor, LOG_SCALE_RANGE))] + [(-LOG_SCALE_RANGE, LOG_SCALE_RANGE)] * (int(active.sum()) - 1)
+        for start in calibration_starts(int(active.sum())):
+            result = minimize(negative_log_likelihood, np.maximum(np.log(start), [b[0] for b in bounds]), args=(active,),
+                              jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000})
+            if result.fun < best_nll:
+                best_nll, best_theta = float(result.fun), np.zeros(4)
+                best_theta[active] = np.exp(result.x)
+    scale, local, noise2, atom_noise2 = np.maximum(best_theta * unit, [minimum_scale, 0.0, 0.0, 0.0])
+    return float(scale), float(local), float(np.sqrt(noise2)), float(np.sqrt(atom_noise2)), best_nll
+
+
+def calibration_starts(k):
+    """Starting shares of the mean square for k active scales: all equal, and each one dominant in turn."""
+    if k == 1:
+        return [np.ones(1)]
+    return [np.full(k, 1.0 / k)] + [np.where(np.arange(k) == j, 0.9, 0.1 / (k - 1)) for j in range(k)]
 
 
 def held_out_sample(structures):
