@@ -147,6 +147,7 @@ cdef extern from "posterior.hpp" namespace "lepot" nogil:
     PosteriorPrecision posterior_precision(const string&) except +
     double core_structure_energy_uncertainty "lepot::structure_energy_uncertainty"(
         const PosteriorParameters&, double, double, double)
+    double core_local_energy_uncertainty "lepot::local_energy_uncertainty"(const PosteriorParameters&, double)
 
     cdef cppclass PosteriorWorkspace:
         PosteriorWorkspace() except +
@@ -690,15 +691,33 @@ def check_uncertainty_precision(str name):
     posterior_precision(name.encode())
 
 
-def structure_energy_uncertainty(posterior, double summed_norm2, double variance_sum, double n_atoms):
-    """σ_E (eV) of a structure of ``n_atoms`` centres from |Σ_i u_i|² and Σ_i |u_i|² (unit noise), with the
-    scales of ``posterior`` (a lepot.calculator.uncertainty.Posterior): the core's formula, as in LAMMPS."""
+cdef PosteriorParameters posterior_scales(posterior):
+    """The scales of a lepot.calculator.uncertainty.Posterior in the core's struct (its factor is not needed)."""
     cdef PosteriorParameters parameters
     parameters.posterior_scale = posterior.posterior_scale
     parameters.local_variance_scale = posterior.local_variance_scale
     parameters.energy_noise = posterior.energy_noise
     parameters.atom_energy_noise = posterior.atom_energy_noise
-    return core_structure_energy_uncertainty(parameters, summed_norm2, variance_sum, n_atoms)
+    return parameters
+
+
+def structure_energy_uncertainty(posterior, double summed_norm2, double variance_sum, double n_atoms):
+    """σ_E (eV) of a structure of ``n_atoms`` centres from |Σ_i u_i|² and Σ_i |u_i|² (unit noise), with the
+    scales of ``posterior`` (a lepot.calculator.uncertainty.Posterior): the core's formula, as in LAMMPS."""
+    return core_structure_energy_uncertainty(posterior_scales(posterior), summed_norm2, variance_sum, n_atoms)
+
+
+def local_energy_uncertainties(posterior, variances):
+    """σ_i (eV) [n_atoms] from |u_i|² ``variances`` [n_atoms] (unit noise), with the scales of ``posterior``: the
+    core's formula, as in LAMMPS."""
+    cdef PosteriorParameters parameters = posterior_scales(posterior)
+    cdef const double[::1] given = np.ascontiguousarray(variances, dtype=np.float64)
+    out = np.empty(given.shape[0])
+    cdef double[::1] sigma = out
+    cdef Py_ssize_t i
+    for i in range(given.shape[0]):
+        sigma[i] = core_local_energy_uncertainty(parameters, given[i])
+    return out
 
 
 cdef class PosteriorProjector:

@@ -7,7 +7,7 @@ For a centre atom i its design columns are z_i (the per-atom part of an energy r
 coefficient block(s) of its species, 1 in its E0 column) and u_i = C⁻ᵀ z_i [n_columns], eV per unit noise:
 
     local prediction rigidity    LPR_i = 1 / |u_i|²                       eV⁻²   (Chong et al., JCTC 2023)
-    local-energy uncertainty     σ_i   = sqrt(α² |u_i|²)                                eV
+    local-energy uncertainty     σ_i   = sqrt((α² + β²) |u_i|² + η²)                     eV
     structure energy uncertainty σ_E   = sqrt(α² |Σ_i u_i|² + β² Σ_i |u_i|² + (τ N)² + η² N)   eV
     extrapolation grade          γ_i   = sqrt(|u_i|² / v_ref)        1 at the median validation environment
 
@@ -120,7 +120,7 @@ class Posterior:
             rigidity = 1.0 / atom_variance
         return {
             "energy_uncertainty": _evaluator.structure_energy_uncertainty(self, total @ total, atom_variance.sum(), n_atoms),
-            "energies_uncertainty": np.sqrt(self.posterior_scale * atom_variance),
+            "energies_uncertainty": _evaluator.local_energy_uncertainties(self, atom_variance),
             "local_prediction_rigidity": rigidity,
             "extrapolation_grade": np.sqrt(atom_variance / self.reference_variance),
         }

@@ -339,7 +339,7 @@ void PairLepot::compute_uncertainty() {
         const double variance = centre_variances_[k];
         projection_sum_[n_columns] += variance;
         grade_[i] = std::sqrt(variance / p.reference_variance);
-        sigma_[i] = std::sqrt(p.posterior_scale * variance);
+        sigma_[i] = lepot::local_energy_uncertainty(p, variance);
         lpr_[i] = 1.0 / variance;
     }
 }

@@ -118,9 +118,10 @@ def test_energy_uncertainty_is_the_calibrated_posterior_variance(tmp_path):
     expected = (posterior.posterior_scale * d @ covariance @ d + posterior.local_variance_scale * atom_variances.sum()
                 + (posterior.energy_noise * len(atoms)) ** 2 + posterior.atom_energy_noise**2 * len(atoms))
     assert sigma**2 == pytest.approx(expected, rel=1e-6)
-    np.testing.assert_allclose(local**2, posterior.posterior_scale * atom_variances, rtol=1e-6)
+    np.testing.assert_allclose(local**2, (posterior.posterior_scale + posterior.local_variance_scale) * atom_variances
+                               + posterior.atom_energy_noise**2, rtol=1e-6)
     grade = calculator.get_property("extrapolation_grade", atoms)
-    np.testing.assert_allclose(grade**2, local**2 / posterior.posterior_scale / posterior.reference_variance, rtol=1e-12)
+    np.testing.assert_allclose(grade**2, atom_variances / posterior.reference_variance, rtol=1e-6)
 
 
 def test_held_out_errors_equal_refits_without_the_structure(tmp_path):
@@ -339,7 +340,8 @@ def test_single_precision_stays_within_its_rounding_bound_in_ase_and_lammps(tmp_
                                          ranks, precision="single")
     for source, (grade, sigma, lpr, system_sigma) in (("ASE", ase_values), ("LAMMPS", lammps_values)):
         for name, got in (("grade", grade**2 * posterior.reference_variance),
-                          ("sigma", sigma**2 / posterior.posterior_scale), ("lpr", 1.0 / lpr)):
+                          ("sigma", (sigma**2 - posterior.atom_energy_noise**2)
+                           / (posterior.posterior_scale + posterior.local_variance_scale)), ("lpr", 1.0 / lpr)):
             assert np.all(np.abs(got - variance) <= variance_bound), f"{source} {name}"
         alpha2, beta2 = posterior.posterior_scale, posterior.local_variance_scale
         assert (abs(system_sigma**2 - noise - alpha2 * total @ total - beta2 * variance.sum())

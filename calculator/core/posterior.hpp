@@ -7,7 +7,8 @@
 // vector per species), followed, when the reference energies were fitted, by one E0 column per species
 // (1 in the column of a). With u_i = C⁻ᵀ z_i [n_columns] (eV per unit noise):
 //   local prediction rigidity  LPR_i = 1 / |u_i|²                          eV⁻²
-//   local-energy uncertainty   σ_i   = sqrt(posterior_scale |u_i|²)         eV
+//   local-energy uncertainty   σ_i   = sqrt((posterior_scale + local_variance_scale) |u_i|² + atom_energy_noise²)
+//                                                                                                      eV
 //   structure energy           σ_E   = sqrt(posterior_scale |Σ_i u_i|² + local_variance_scale Σ_i |u_i|²
 //                                          + (energy_noise N)² + atom_energy_noise² N)                 eV
 //   extrapolation grade        γ_i   = sqrt(|u_i|² / reference_variance)   (1: the median fitted environment)
@@ -47,6 +48,12 @@ struct PosteriorParameters {
     double force_posterior_scale = 0.0;   // α_F², multiplies |C⁻ᵀ x|² of a force row (calibrated on held-out forces)
     double reference_variance = 0.0;      // eV²: median |u_i|² of the environments the calibration saw
 };
+
+// σ_i in eV of one local energy from |u_i|² (variance, unit noise): its posterior variance and the independent
+// local error terms of σ_E (so a one-atom structure has σ_E² = σ_i² + τ²), the formula's one home.
+inline double local_energy_uncertainty(const PosteriorParameters& p, double variance) {
+    return std::sqrt((p.posterior_scale + p.local_variance_scale) * variance + p.atom_energy_noise * p.atom_energy_noise);
+}
 
 // σ_E in eV of a structure of n_atoms centres, from |Σ_i u_i|² (summed_norm2) and Σ_i |u_i|² (variance_sum), both
 // at unit noise: the formula's one home (the LAMMPS plugin and, through the bindings, the ASE calculator).
