@@ -54,6 +54,7 @@ MIN_CALIBRATION_STRUCTURES = 5
 MAX_HELD_OUT = 400  # validation and left-out training structures (each) of the calibration: bounds its cost
 NEGLIGIBLE_VARIANCE = 1e-10  # force-row variances below this share of the median are round-off zeros
 LOG_SCALE_RANGE = 60.0  # e-folds each calibrated scale may lie from the one that alone explains the errors
+TIE_TOLERANCE = 1e-9  # relative: a later calibration choice must be this much more likely to replace an earlier one
 
 
 @dataclass
@@ -195,10 +196,13 @@ def calibrate(summed_variances, local_variances, atom_counts, residuals, minimum
     own noise estimate: the posterior is never taken narrower than the fit's residuals make it) and β², τ², η² >= 0.
     For each of the 8 choices of which of β², τ², η² are zero, the others and α² by bounded L-BFGS-B on their
     logarithms, in units that would explain the residuals' mean square alone, from calibration_starts (the
-    likelihood can have several maxima); the best of all. Deterministic."""
+    likelihood can have several maxima); the best of all, an earlier choice kept unless a later one is more
+    likely by more than TIE_TOLERANCE. The order tries τ before η: when the data cannot tell them apart (every
+    structure of one size, where τ² and η²/N are the same column) σ_E takes τ, the per-atom error that does
+    not shrink in a larger box. Deterministic."""
     residuals = np.asarray(residuals, float)
-    components = np.column_stack([summed_variances, local_variances, np.ones(len(residuals)),
-                                  1.0 / np.asarray(atom_counts, float)])  # shape [n][4]
+    components = np.column_stack([summed_variances, local_variances, 1.0 / np.asarray(atom_counts, float),
+                                  np.ones(len(residuals))])  # shape [n][4]: α², β², η², τ²
     squares = residuals**2
     unit = max(float(np.mean(squares)), 1e-300) / np.maximum(components.mean(axis=0), 1e-300)
     scaled = components * unit
@@ -212,16 +216,16 @@ def calibrate(summed_variances, local_variances, atom_counts, residuals, minimum
         return 0.5 * float(np.sum(np.log(2.0 * np.pi * total) + squares / total)), gradient[active] * theta[active]
 
     best_nll, best_theta = np.inf, None
-    for zeros in itertools.product([True, False], repeat=3):
+    for zeros in itertools.product([True, False], repeat=3):  # (β², η², τ²) zero; τ² alone comes before η² alone
         active = np.array([True, *(not zero for zero in zeros)])
         bounds = [(floor, max(floor, LOG_SCALE_RANGE))] + [(-LOG_SCALE_RANGE, LOG_SCALE_RANGE)] * (int(active.sum()) - 1)
         for start in calibration_starts(int(active.sum())):
             result = minimize(negative_log_likelihood, np.maximum(np.log(start), [b[0] for b in bounds]), args=(active,),
                               jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000})
-            if result.fun < best_nll:
+            if best_theta is None or result.fun < best_nll - TIE_TOLERANCE * max(1.0, abs(best_nll)):
                 best_nll, best_theta = float(result.fun), np.zeros(4)
                 best_theta[active] = np.exp(result.x)
-    scale, local, noise2, atom_noise2 = np.maximum(best_theta * unit, [minimum_scale, 0.0, 0.0, 0.0])
+    scale, local, atom_noise2, noise2 = np.maximum(best_theta * unit, [minimum_scale, 0.0, 0.0, 0.0])
     return float(scale), float(local), float(np.sqrt(noise2)), float(np.sqrt(atom_noise2)), best_nll
 
 

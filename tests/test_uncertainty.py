@@ -230,6 +230,19 @@ def test_calibration_maximises_the_held_out_likelihood(minimum_scale):
     assert np.all((unit * gradient)[at_bound] > -1e-6), (theta, gradient)  # raising a scale off its bound loses
 
 
+def test_calibration_takes_the_noise_common_to_a_structure_when_sizes_cannot_tell_them_apart():
+    """Every structure of one size: τ² and η²/N are the same column, the likelihood cannot choose, and the
+    calibration takes τ (the error per atom that does not shrink in a larger box), not a round-off split."""
+    rng = np.random.default_rng(3)
+    summed = rng.uniform(0.1, 3.0, size=100) * 1e-6
+    local = rng.uniform(0.5, 20.0, size=100) * 1e-6
+    residuals = rng.normal(size=100) * np.sqrt(4.0 * summed + 0.3 * local + 2e-6)
+    _, _, noise, atom_noise, _ = calibrate(summed, local, np.full(100, 64.0), residuals, 1e-3)
+    assert noise > 0.0 and atom_noise == 0.0
+    _, _, noise, atom_noise, _ = calibrate(summed, local, rng.integers(8, 129, size=100).astype(float), residuals, 1e-3)
+    assert noise > 0.0 and atom_noise == 0.0  # the sizes vary and the noise was drawn per atom-constant: τ again
+
+
 def test_posterior_survives_save_and_load_exactly(tmp_path):
     _, _, _, model = fitted_stages(mo_config(tmp_path))
     model.save(tmp_path / "saved.json")
