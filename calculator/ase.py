@@ -15,7 +15,7 @@ stress and stresses need a cell with non-zero volume (any pbc); otherwise they a
 With a parameter file that stores the coefficients' posterior ("uncertainty", written by lepot fit;
 docs/uncertainty.md), also, computed only when one of them is asked for (calc.get_property(name, atoms)):
     energy_uncertainty          eV, standard deviation of the predicted energy (calibrated on held-out energies)
-    energies_uncertainty        eV per atom, posterior standard deviation of each local energy
+    energies_uncertainty        eV per atom, standard deviation of each local energy (posterior and local noise)
     local_prediction_rigidity   eV⁻² per atom, LPR_i = 1 / (posterior variance of E_i at unit noise)
     extrapolation_grade         per atom, 1 at the median validation environment; ≫ 1 is extrapolation
 and, only when asked for by name (it needs the descriptors' position gradients):
